@@ -1,0 +1,3 @@
+"""gesturegan: grow new sound gestures with GANs from a folder of sounds."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,96 @@
+"""Audio file I/O and resampling: small pure functions around soundfile and soxr.
+
+Conventions: a mono clip is ``wave: [T] float32`` in [-1, 1]; a batch is ``[B, T]``; a stereo mix is
+``[T, 2]`` (soundfile's frame-major layout); ``sr`` is in Hz.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from .atomic import atomic_path
+from .errors import UserError
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".aifc", ".mp3")
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What the file header says: rate in Hz, channel count, length in frames and seconds."""
+
+    sr: int
+    channels: int
+    frames: int
+
+    @property
+    def duration_s(self) -> float:
+        return self.frames / self.sr if self.sr else 0.0
+
+
+def info(path: str | os.PathLike) -> AudioInfo:
+    """Read the header of an audio file; raises ``UserError`` when it is not readable audio."""
+    try:
+        i = sf.info(str(path))
+    except Exception as exc:  # soundfile raises several types for unreadable files
+        raise UserError(f"{path}: not readable audio ({_short(exc)})") from exc
+    return AudioInfo(sr=int(i.samplerate), channels=int(i.channels), frames=int(i.frames))
+
+
+def load(
+    path: str | os.PathLike, sr: int | None = None, start: int = 0, frames: int = -1
+) -> tuple[np.ndarray, int]:
+    """Load an audio file as mono float32, optionally resampled.
+
+    Parameters
+    ----------
+    path : audio file (anything libsndfile reads).
+    sr : target rate in Hz; ``None`` keeps the file's rate.
+    start, frames : which frames to read, in the file's own rate (``frames=-1``: to the end).
+
+    Returns
+    -------
+    wave : [T] float32, the channel mean.
+    sr : its rate in Hz.
+    """
+    try:
+        data, file_sr = sf.read(
+            str(path), start=start, frames=frames, dtype="float32", always_2d=True
+        )
+    except Exception as exc:
+        raise UserError(f"{path}: not readable audio ({_short(exc)})") from exc
+    wave = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
+    if sr is not None and sr != file_sr:
+        wave = resample(wave, file_sr, sr)
+        file_sr = sr
+    return np.ascontiguousarray(wave, dtype=np.float32), int(file_sr)
+
+
+def resample(wave: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
+    """High-quality band-limited resampling of ``wave: [T]`` (soxr, 'HQ')."""
+    if sr_in == sr_out:
+        return wave.astype(np.float32, copy=False)
+    return soxr.resample(wave.astype(np.float32, copy=False), sr_in, sr_out, quality="HQ")
+
+
+def write(path: str | os.PathLike, wave: np.ndarray, sr: int, subtype: str = "PCM_16") -> Path:
+    """Write ``wave`` ([T] mono or [T, C]) as WAV atomically; values are clipped to [-1, 1]."""
+    path = Path(path)
+    data = np.clip(np.nan_to_num(np.asarray(wave, dtype=np.float32)), -1.0, 1.0)
+    with atomic_path(path) as tmp:
+        sf.write(str(tmp), data, int(sr), subtype=subtype, format="WAV")
+    return path
+
+
+def is_audio_file(path: str | os.PathLike) -> bool:
+    """True when the file name has one of the extensions ``prepare`` reads."""
+    return Path(path).suffix.lower() in AUDIO_EXTENSIONS
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
