@@ -7,6 +7,7 @@ Conventions: a mono clip is ``wave: [T] float32`` in [-1, 1]; a batch is ``[B, T
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,6 +70,27 @@ def load(
         wave = resample(wave, file_sr, sr)
         file_sr = sr
     return np.ascontiguousarray(wave, dtype=np.float32), int(file_sr)
+
+
+def blocks(path: str | os.PathLike, blocksize: int) -> Iterator[np.ndarray]:
+    """Stream an audio file as consecutive mono blocks, so long files never sit whole in memory.
+
+    Parameters
+    ----------
+    path : audio file (anything libsndfile reads).
+    blocksize : frames per block; the last block may be shorter.
+
+    Yields
+    ------
+    wave : [blocksize] float32, the channel mean, at the file's own rate.
+
+    Raises ``UserError`` when the file cannot be read, at whichever block that happens.
+    """
+    try:
+        for data in sf.blocks(str(path), blocksize=blocksize, dtype="float32", always_2d=True):
+            yield data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
+    except Exception as exc:  # soundfile raises several types for unreadable files
+        raise UserError(f"{path}: not readable audio ({_short(exc)})") from exc
 
 
 def resample(wave: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:

@@ -1,0 +1,113 @@
+"""Finding the inputs of ``prepare``: audio files under a folder, and the label of each.
+
+Walk rules: recursive, symbolic links followed (to files and to folders, each real folder visited
+once), hidden files and folders (name starting with ``.``) skipped, files taken by extension
+(``audio.AUDIO_EXTENSIONS``), results sorted by their POSIX path relative to the source folder so
+the order — and hence clip ids — never depends on the file system.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from .. import audio
+from ..errors import UserError
+
+# Accepted header names, so CSVs from common corpora (FSDKaggle2019: fname,labels) work unchanged.
+FILE_COLUMNS = ("file", "fname", "filename", "path")
+LABEL_COLUMNS = ("label", "labels")
+
+
+@dataclass
+class Scan:
+    """What a walk of the source folder found (paths relative to it, POSIX style)."""
+
+    audio: list[str] = field(default_factory=list)  # readable candidates, sorted
+    broken_links: list[str] = field(default_factory=list)  # audio names whose link target is gone
+    n_ignored: int = 0  # visible files without an audio extension
+
+
+def scan(src: Path) -> Scan:
+    """Walk ``src`` (see module docstring) and list its audio files.
+
+    Parameters
+    ----------
+    src : the source folder; must exist.
+
+    Returns
+    -------
+    Scan : audio files, broken links with audio names, and the count of other files.
+    """
+    found = Scan()
+    seen_dirs: set[str] = set()
+
+    def walk(folder: Path, rel: PurePosixPath) -> None:
+        real = os.path.realpath(folder)
+        if real in seen_dirs:  # a link back up the tree would otherwise loop forever
+            return
+        seen_dirs.add(real)
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                path, rel_path = folder / entry.name, rel / entry.name
+                if entry.is_dir():  # follows links
+                    walk(path, rel_path)
+                elif not audio.is_audio_file(entry.name):
+                    found.n_ignored += 1
+                elif entry.is_file():
+                    found.audio.append(str(rel_path))
+                elif entry.is_symlink():
+                    found.broken_links.append(str(rel_path))
+
+    walk(src, PurePosixPath())
+    found.audio.sort()
+    found.broken_links.sort()
+    return found
+
+
+def read_labels_csv(csv_path: Path) -> dict[Path, str]:
+    """Read a labels CSV into ``{resolved file path: label}``.
+
+    The CSV needs a header with a file column (``file``, ``fname``, ``filename`` or ``path``) and a
+    label column (``label`` or ``labels``). File paths are relative to the CSV's own folder (absolute
+    paths are taken as they are). A multi-label cell such as ``"a,b"`` gives its first label, ``a``;
+    an empty cell gives no label. When a file is listed twice, the first row wins.
+
+    Raises
+    ------
+    UserError : the CSV is missing, unreadable or lacks the two columns.
+    """
+    if not csv_path.is_file():
+        raise UserError(f"labels CSV {csv_path} does not exist")
+    try:
+        with open(csv_path, newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.reader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise UserError(f"labels CSV {csv_path} could not be read ({exc})") from exc
+    header = [h.strip().lower() for h in rows[0]] if rows else []
+    file_col = next((header.index(c) for c in FILE_COLUMNS if c in header), None)
+    label_col = next((header.index(c) for c in LABEL_COLUMNS if c in header), None)
+    if file_col is None or label_col is None:
+        raise UserError(
+            f"labels CSV {csv_path} needs a header row with columns file,label "
+            f"(found: {','.join(header) or 'nothing'})"
+        )
+    labels: dict[Path, str] = {}
+    for row in rows[1:]:
+        if len(row) <= max(file_col, label_col) or not row[file_col].strip():
+            continue
+        label = row[label_col].split(",")[0].strip()
+        key = (csv_path.parent / row[file_col].strip()).resolve()
+        if label and key not in labels:
+            labels[key] = label
+    return labels
+
+
+def folder_label(rel: str) -> str | None:
+    """Label from the first folder of a path relative to the source (``None`` at the top level)."""
+    parts = PurePosixPath(rel).parts
+    return parts[0] if len(parts) > 1 else None

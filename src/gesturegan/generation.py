@@ -1,0 +1,315 @@
+"""Drawing gestures from a trained run: samples by class and seed, early growth stages, morphs.
+
+``load(run_dir)`` returns a ``Generator`` (the ``GestureSource`` that ``compose`` consumes). A latent is a
+function of its seed alone, so ``sample("trigger", seed=3)`` and ``sample("continuous_variation",
+seed=3)`` share a latent, and a class morph with seed 3 glides between exactly those two sounds.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import audio
+from .atomic import write_text
+from .config import from_dict
+from .errors import UserError
+from .models import build
+from .models.pgan import PGANConfig
+from .representations import get as get_representation
+from .training import checkpoint as ckpt_io
+
+MODEL_CONFIGS = {"pgan": PGANConfig}
+
+
+class Generator:
+    """A trained generator: ``sample``, ``morph`` and lower-level ``latents``/``render``/``decode``.
+
+    Attributes: ``sr`` (Hz), ``length`` (samples), ``categories`` (class names, possibly empty),
+    ``stages`` (growth stages that can be drawn from: those whose snapshot exists, plus the last one
+    trained).
+    """
+
+    def __init__(self, run_dir: Path, state_dict: dict[str, torch.Tensor], meta: dict):
+        self.run_dir, self.meta = run_dir, meta
+        self.sr, self.length = int(meta["sr"]), int(meta["length"])
+        self.categories: tuple[str, ...] = tuple(meta["label_names"])
+        self.rep = get_representation(
+            meta["repr"], sr=self.sr, length=self.length, **meta.get("repr_options", {})
+        )
+        self.model_cfg = from_dict(MODEL_CONFIGS[meta["model"]], meta["model_config"])
+        self.all_stages: tuple[str, ...] = tuple(meta["stages"])
+        self.final_stage = self.all_stages[int(meta["stage"])]
+        self._nets = {self.final_stage: (self._build(state_dict), float(meta["alpha"]))}
+        snapshots = {
+            name
+            for name in self.all_stages
+            if (run_dir / "checkpoints" / ckpt_io.stage_file(name)).is_file()
+        }
+        self.stages = tuple(s for s in self.all_stages if s in snapshots | {self.final_stage})
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> Generator:
+        run_dir = Path(run_dir)
+        if not run_dir.is_dir():
+            raise UserError(f"{run_dir}: no such run folder")
+        state_dict, meta = ckpt_io.load_generator(run_dir)
+        return cls(run_dir, state_dict, meta)
+
+    def _build(self, state_dict: dict[str, torch.Tensor]) -> torch.nn.Module:
+        g, _ = build(
+            self.meta["model"], self.model_cfg, tuple(self.meta["shape"]), len(self.categories)
+        )
+        g.load_state_dict(state_dict)
+        return g.eval().requires_grad_(False)
+
+    def _net(self, stage: str | None) -> tuple[torch.nn.Module, int, float]:
+        name = stage or self.final_stage
+        if name not in self.stages:
+            raise UserError(
+                f"stage {name!r} is not available in {self.run_dir}; "
+                f"available: {', '.join(self.stages)}"
+            )
+        if name not in self._nets:
+            ckpt = ckpt_io.load(self.run_dir / "checkpoints" / ckpt_io.stage_file(name))
+            self._nets[name] = (self._build(ckpt["G_ema"]), 1.0)
+        net, alpha = self._nets[name]
+        return net, self.all_stages.index(name), alpha
+
+    # ------------------------------------------------------------------ building blocks
+    def latents(self, seeds: list[int], truncation: float | None = None) -> torch.Tensor:
+        """``[len(seeds), z_dim]``: one standard-normal latent per seed; with ``truncation`` t, every
+        component beyond ±t is redrawn (truncated normal: less variety, more typical sounds)."""
+        if truncation is not None and truncation <= 0:
+            raise UserError(f"truncation must be positive, got {truncation}")
+        out = []
+        for seed in seeds:
+            gen = torch.Generator().manual_seed(int(seed))
+            z = torch.randn(self.model_cfg.z_dim, generator=gen)
+            while truncation is not None and bool((bad := z.abs() > truncation).any()):
+                z[bad] = torch.randn(int(bad.sum()), generator=gen)
+            out.append(z)
+        return torch.stack(out)
+
+    def condition(self, category: str | None, n: int) -> torch.Tensor | None:
+        """One-hot conditioning ``[n, n_classes]`` for ``category`` (None for unconditional runs)."""
+        if not self.categories:
+            if category is not None:
+                raise UserError(f"{self.run_dir} was trained without labels; omit the class")
+            return None
+        if category not in self.categories:
+            raise UserError(
+                f"unknown class {category!r}; this model knows: {', '.join(self.categories)}"
+            )
+        c = torch.zeros(n, len(self.categories))
+        c[:, self.categories.index(category)] = 1.0
+        return c
+
+    @torch.no_grad()
+    def render(
+        self, z: torch.Tensor, c: torch.Tensor | None, stage: str | None = None
+    ) -> torch.Tensor:
+        """Representation images ``[B, C, H, W]`` at full size (early stages upsampled)."""
+        net, index, alpha = self._net(stage)
+        return net.render(z, c, index, alpha)
+
+    @torch.no_grad()
+    def decode(self, images: torch.Tensor) -> np.ndarray:
+        """Images → waveforms ``[B, T]`` float32 in [-1, 1]."""
+        return self.rep.decode(images).clamp(-1, 1).numpy().astype(np.float32)
+
+    # ------------------------------------------------------------------ GestureSource
+    def sample(
+        self,
+        category: str | None,
+        seed: int,
+        stage: str | None = None,
+        truncation: float | None = None,
+    ) -> np.ndarray:
+        """One gesture ``[T]`` of ``category`` from latent ``seed``."""
+        return self.samples(category, [seed], stage, truncation)[0]
+
+    def samples(
+        self,
+        category: str | None,
+        seeds: list[int],
+        stage: str | None = None,
+        truncation: float | None = None,
+    ) -> np.ndarray:
+        """Gestures ``[len(seeds), T]`` of one category, one per seed."""
+        z = self.latents(seeds, truncation)
+        return self.decode(self.render(z, self.condition(category, len(seeds)), stage))
+
+    def morph(
+        self,
+        start: str,
+        end: str,
+        steps: int,
+        seed: int,
+        stage: str | None = None,
+        mode: str = "class",
+    ) -> np.ndarray:
+        """``steps`` gestures ``[steps, T]`` gliding from class ``start`` to class ``end``.
+
+        ``mode="class"``: the conditioning moves linearly between the two one-hot vectors while the
+        latent (from ``seed``) stays fixed; ``"both"``: the latent also slerps from ``seed`` to
+        ``seed + 1``, so the sound's identity changes as well as its category.
+        """
+        if steps < 2:
+            raise UserError(f"a morph needs at least 2 steps, got {steps}")
+        if mode not in ("class", "both"):
+            raise UserError(f"unknown morph mode {mode!r}; use class or both")
+        t = torch.linspace(0, 1, steps)
+        c0, c1 = self.condition(start, 1), self.condition(end, 1)
+        c = torch.lerp(c0, c1, t[:, None]) if c0 is not None else None
+        z0, z1 = self.latents([seed, seed + 1])
+        z = slerp(z0, z1, t) if mode == "both" else z0.expand(steps, -1)
+        return self.decode(self.render(z, c, stage))
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation between latents ``a, b [D]`` at fractions ``t [K]`` → ``[K, D]``."""
+    cos = torch.clamp(torch.dot(a, b) / (a.norm() * b.norm()), -1.0, 1.0)
+    omega = torch.arccos(cos)
+    if float(omega) < 1e-6:
+        return torch.lerp(a[None], b[None], t[:, None])
+    so = torch.sin(omega)
+    return (torch.sin((1 - t) * omega) / so)[:, None] * a + (torch.sin(t * omega) / so)[:, None] * b
+
+
+def load(run_dir: str | Path) -> Generator:
+    """Load the inference generator of a training run."""
+    return Generator.load(run_dir)
+
+
+# ---------------------------------------------------------------------- file-level commands
+@dataclass
+class Generated:
+    """One written gesture and what the labeler heard in it."""
+
+    path: Path
+    category: str
+    seed: int
+    stage: str
+    truncation: float | None
+    heard_as: str
+
+
+def generate(
+    run_dir: str | Path,
+    out: str | Path,
+    n: int = 4,
+    category: str | None = None,
+    seed: int = 0,
+    stage: str | None = None,
+    truncation: float | None = None,
+) -> list[Generated]:
+    """Write ``n`` WAVs per class (or of ``category``) to ``out`` plus ``generated.csv``.
+
+    Files are named ``<class>_seed<seed>[_<stage>].wav``; seeds are ``seed … seed + n - 1``, so any
+    file can be made again alone. The CSV sidecar lists class, seed, truncation, stage and the
+    envelope labeler's verdict per file.
+    """
+    from .gestures import label
+
+    if n < 1:
+        raise UserError(f"--n must be at least 1, got {n}")
+    gen = load(run_dir)
+    out = Path(out)
+    cats = [category] if category is not None else (list(gen.categories) or [None])
+    stage_name = stage or gen.final_stage
+    seeds = list(range(seed, seed + n))
+    rows: list[Generated] = []
+    for cat in cats:
+        waves = gen.samples(cat, seeds, stage, truncation)
+        for s, wave in zip(seeds, waves, strict=True):
+            name = f"{cat or 'sample'}_seed{s}" + (f"_{stage}" if stage else "") + ".wav"
+            path = audio.write(out / name, wave, gen.sr)
+            rows.append(
+                Generated(path, cat or "", s, stage_name, truncation, label(wave, gen.sr)[0])
+            )
+    _write_sidecar(out / "generated.csv", rows)
+    return rows
+
+
+def _write_sidecar(path: Path, rows: list[Generated]) -> None:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["file", "class", "seed", "stage", "truncation", "heard_as"])
+    for r in rows:
+        trunc = "" if r.truncation is None else r.truncation
+        w.writerow([r.path.name, r.category, r.seed, r.stage, trunc, r.heard_as])
+    write_text(path, buf.getvalue())
+
+
+@dataclass
+class MorphResult:
+    """Files a morph wrote: one WAV per step, the cross-faded whole, a spectrogram strip."""
+
+    steps: list[Path]
+    continuous: Path
+    strip: Path
+
+
+def morph(
+    run_dir: str | Path,
+    start: str,
+    end: str,
+    out: str | Path,
+    steps: int = 8,
+    seed: int = 0,
+    stage: str | None = None,
+    mode: str = "class",
+    crossfade_s: float = 0.1,
+) -> MorphResult:
+    """Write a morph from class ``start`` to ``end``: step WAVs, a continuous WAV and a PNG strip."""
+    from .plots import morph_strip
+
+    gen = load(run_dir)
+    waves = gen.morph(start, end, steps, seed, stage, mode)
+    out = Path(out)
+    stem = f"morph_{start}_to_{end}_seed{seed}"
+    paths = [audio.write(out / f"{stem}_{i:02d}.wav", w, gen.sr) for i, w in enumerate(waves)]
+    whole = crossfade_concat(waves, int(crossfade_s * gen.sr))
+    continuous = audio.write(out / f"{stem}.wav", whole, gen.sr)
+    labels = [f"{i / (steps - 1):.2f}" for i in range(steps)]
+    strip = morph_strip(waves, gen.sr, out / f"{stem}.png", labels=labels)
+    write_text(
+        out / f"{stem}.json",
+        json.dumps(
+            {
+                "from": start,
+                "to": end,
+                "steps": steps,
+                "seed": seed,
+                "mode": mode,
+                "stage": stage or gen.final_stage,
+            },
+            indent=2,
+        ),
+    )
+    return MorphResult(paths, continuous, strip)
+
+
+def crossfade_concat(waves: np.ndarray, fade: int) -> np.ndarray:
+    """Join clips ``[K, T]`` end to end with equal-power cross-fades of ``fade`` samples → ``[N]``."""
+    k, t = waves.shape
+    fade = max(0, min(fade, t // 2))
+    hop = t - fade
+    out = np.zeros(hop * (k - 1) + t, dtype=np.float32)
+    ramp = np.sin(0.5 * math.pi * (np.arange(fade) + 0.5) / max(fade, 1)).astype(np.float32)
+    for i, w in enumerate(waves):
+        w = w.copy()
+        if fade and i > 0:
+            w[:fade] *= ramp
+        if fade and i < k - 1:
+            w[-fade:] *= ramp[::-1]
+        out[i * hop : i * hop + t] += w
+    return out

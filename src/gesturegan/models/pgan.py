@@ -1,0 +1,170 @@
+"""Class-conditional progressive GAN (Karras et al. 2018) for square representation images.
+
+The generator grows 4x4 → 8x8 → … → H x W; stage ``s`` outputs a (4·2^s)² image. While a new stage
+fades in, its output is blended with the upsampled output of the previous stage (``alpha`` 0 → 1).
+Conditioning is a continuous vector ``c [B, n_classes]`` (one-hot for a class, any convex mix for a
+morph): the generator embeds it next to the latent; the discriminator uses a projection term
+(Miyato & Koyama 2018), so mixed conditions are meaningful to both networks.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .layers import EqualConv2d, EqualLinear, lrelu, minibatch_stddev, pixel_norm
+
+
+@dataclass
+class PGANConfig:
+    """Architecture of the progressive GAN. Saved into every run's config.yaml."""
+
+    z_dim: int = 128
+    embed_dim: int = 32
+    channel_base: int = 1024  # channels at resolution r: min(channel_max, channel_base // r)
+    channel_max: int = 64
+    kernel: tuple[int, int] = (3, 3)  # (frequency, time) kernel of every 3x3-style conv
+    mbstd_group: int = 4
+
+    def channels(self, resolution: int) -> int:
+        return max(1, min(self.channel_max, self.channel_base // resolution))
+
+
+def stage_names(resolution: int) -> tuple[str, ...]:
+    """``128 → ("4x4", "8x8", …, "128x128")``."""
+    n = int(math.log2(resolution)) - 1
+    return tuple(f"{4 * 2**s}x{4 * 2**s}" for s in range(n))
+
+
+def _check_resolution(shape: tuple[int, int, int]) -> int:
+    _, h, w = shape
+    if h != w or h < 4 or h & (h - 1):
+        raise ValueError(f"pgan needs square power-of-two images of at least 4x4, got {h}x{w}")
+    return h
+
+
+class _GBlock(nn.Module):
+    """Upsample x2, then two convs: [B, cin, r, r] → [B, cout, 2r, 2r]."""
+
+    def __init__(self, cin: int, cout: int, kernel: tuple[int, int]):
+        super().__init__()
+        self.conv1 = EqualConv2d(cin, cout, kernel)
+        self.conv2 = EqualConv2d(cout, cout, kernel)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+        x = pixel_norm(lrelu(self.conv1(x)))
+        return pixel_norm(lrelu(self.conv2(x)))
+
+
+class Generator(nn.Module):
+    """``(z [B, z_dim], c [B, n_classes]) → image [B, C, r, r]`` at growth stage ``stage``."""
+
+    def __init__(self, cfg: PGANConfig, shape: tuple[int, int, int], n_classes: int):
+        super().__init__()
+        self.cfg, self.shape, self.n_classes = cfg, tuple(shape), n_classes
+        resolution = _check_resolution(shape)
+        self.stages = stage_names(resolution)
+        out_ch = shape[0]
+        res = [4 * 2**s for s in range(len(self.stages))]
+        ch = [cfg.channels(r) for r in res]
+        self.embed = (
+            EqualLinear(n_classes, cfg.embed_dim, bias=False, gain=1.0) if n_classes else None
+        )
+        in_dim = cfg.z_dim + (cfg.embed_dim if n_classes else 0)
+        self.input = EqualLinear(in_dim, ch[0] * 16, gain=2**0.5 / 4)
+        self.conv0 = EqualConv2d(ch[0], ch[0], cfg.kernel)
+        self.blocks = nn.ModuleList(
+            _GBlock(ch[i - 1], ch[i], cfg.kernel) for i in range(1, len(res))
+        )
+        self.to_img = nn.ModuleList(EqualConv2d(c, out_ch, (1, 1), gain=1.0) for c in ch)
+
+    def forward(
+        self, z: torch.Tensor, c: torch.Tensor | None, stage: int | None = None, alpha: float = 1.0
+    ) -> torch.Tensor:
+        stage = len(self.stages) - 1 if stage is None else stage
+        h = pixel_norm(z)
+        if self.embed is not None:
+            h = torch.cat([h, pixel_norm(self.embed(c))], dim=1)
+        x = pixel_norm(lrelu(self.input(h).view(z.shape[0], -1, 4, 4)))
+        x = pixel_norm(lrelu(self.conv0(x)))
+        prev = x
+        for block in self.blocks[:stage]:
+            prev, x = x, block(x)
+        img = self.to_img[stage](x)
+        if stage > 0 and alpha < 1.0:
+            skip = F.interpolate(self.to_img[stage - 1](prev), scale_factor=2.0, mode="nearest")
+            img = torch.lerp(skip, img, alpha)
+        return img
+
+    def render(
+        self, z: torch.Tensor, c: torch.Tensor | None, stage: int | None = None, alpha: float = 1.0
+    ) -> torch.Tensor:
+        """Like ``forward`` but always full size ``[B, C, H, W]``: early stages are upsampled with
+        nearest-neighbour, so a young model's blocky images can be decoded and heard."""
+        img = self(z, c, stage, alpha)
+        factor = self.shape[1] // img.shape[-1]
+        return F.interpolate(img, scale_factor=float(factor), mode="nearest") if factor > 1 else img
+
+
+class _DBlock(nn.Module):
+    """Two convs, then average-pool x2: [B, cin, 2r, 2r] → [B, cout, r, r]."""
+
+    def __init__(self, cin: int, cout: int, kernel: tuple[int, int]):
+        super().__init__()
+        self.conv1 = EqualConv2d(cin, cin, kernel)
+        self.conv2 = EqualConv2d(cin, cout, kernel)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = lrelu(self.conv2(lrelu(self.conv1(x))))
+        return F.avg_pool2d(x, 2)
+
+
+class Discriminator(nn.Module):
+    """``(image [B, C, r, r], c [B, n_classes]) → logits [B]`` at growth stage ``stage``."""
+
+    def __init__(self, cfg: PGANConfig, shape: tuple[int, int, int], n_classes: int):
+        super().__init__()
+        self.cfg, self.shape, self.n_classes = cfg, tuple(shape), n_classes
+        resolution = _check_resolution(shape)
+        self.stages = stage_names(resolution)
+        in_ch = shape[0]
+        res = [4 * 2**s for s in range(len(self.stages))]
+        ch = [cfg.channels(r) for r in res]
+        self.from_img = nn.ModuleList(EqualConv2d(in_ch, c, (1, 1)) for c in ch)
+        # blocks[i - 1] takes stage i's resolution down to stage i - 1's.
+        self.blocks = nn.ModuleList(
+            _DBlock(ch[i], ch[i - 1], cfg.kernel) for i in range(1, len(res))
+        )
+        self.final_conv = EqualConv2d(ch[0] + 1, ch[0], (3, 3))
+        self.final_dense = EqualLinear(ch[0] * 16, ch[0])
+        self.out = EqualLinear(ch[0], 1, gain=1.0)
+        self.project = EqualLinear(n_classes, ch[0], bias=False, gain=1.0) if n_classes else None
+
+    def forward(
+        self,
+        img: torch.Tensor,
+        c: torch.Tensor | None,
+        stage: int | None = None,
+        alpha: float = 1.0,
+    ) -> torch.Tensor:
+        stage = len(self.stages) - 1 if stage is None else stage
+        x = lrelu(self.from_img[stage](img))
+        if stage > 0:
+            x = self.blocks[stage - 1](x)
+            if alpha < 1.0:
+                skip = lrelu(self.from_img[stage - 1](F.avg_pool2d(img, 2)))
+                x = torch.lerp(skip, x, alpha)
+        for i in range(stage - 1, 0, -1):
+            x = self.blocks[i - 1](x)
+        x = minibatch_stddev(x, self.cfg.mbstd_group)
+        x = lrelu(self.final_conv(x))
+        feat = lrelu(self.final_dense(x.flatten(1)))  # [B, ch0]
+        logits = self.out(feat).squeeze(1)
+        if self.project is not None:
+            logits = logits + (self.project(c) * feat).sum(dim=1)
+        return logits

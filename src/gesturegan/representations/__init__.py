@@ -1,0 +1,15 @@
+"""Invertible audio representations behind one interface (DESIGN.md, "Python API").
+
+>>> import torch
+>>> from gesturegan import representations
+>>> rep = representations.get("logmel_gl", sr=22050, length=16384)
+>>> rep.shape
+(1, 128, 128)
+>>> rep.decode(rep.encode(torch.zeros(2, 16384))).shape
+torch.Size([2, 16384])
+"""
+
+from . import logmel, waveform  # noqa: F401  (registers the representations)
+from .base import Representation, describe, get, image_side, names
+
+__all__ = ["Representation", "describe", "get", "image_side", "names"]

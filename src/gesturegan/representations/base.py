@@ -1,0 +1,118 @@
+"""The one interface every audio representation implements, and the registry behind ``get``.
+
+A representation turns a batch of clips ``wave: [B, T] float32 in [-1, 1]`` into images
+``[B, C, H, W]`` a GAN can learn (values roughly in [-1, 1]) and back. ``shape`` is ``(C, H, W)``;
+for the default clip (16384 samples) every image representation is 128x128, for 65536 samples
+256x256: the side is ``isqrt(length)``.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import UserError
+
+_REGISTRY: dict[str, Callable[..., Representation]] = {}
+
+
+class Representation(ABC):
+    """Invertible mapping between clips ``[B, T]`` and images ``[B, C, H, W]``.
+
+    Subclasses set ``name`` and implement ``shape``, ``encode`` and ``decode``. ``options`` holds
+    the keyword options the instance was built with, so ``get(name, sr, length, **options)``
+    rebuilds it exactly (runs save them in their config).
+    """
+
+    name: str = ""
+    description: str = ""
+
+    def __init__(self, sr: int, length: int, **options: Any) -> None:
+        if sr <= 0:
+            raise UserError(f"sample rate must be positive, got {sr}")
+        if length <= 0:
+            raise UserError(f"clip length must be positive, got {length}")
+        self.sr = int(sr)
+        self.length = int(length)
+        self.options = dict(options)
+
+    @property
+    @abstractmethod
+    def shape(self) -> tuple[int, ...]:
+        """Shape of one encoded clip, ``(C, H, W)`` (``(1, T)`` for 1-D representations)."""
+
+    @abstractmethod
+    def encode(self, wave: torch.Tensor) -> torch.Tensor:
+        """``wave: [B, T] float32 in [-1, 1]`` → ``image: [B, *shape]``."""
+
+    @abstractmethod
+    def decode(self, image: torch.Tensor) -> torch.Tensor:
+        """``image: [B, *shape]`` → ``wave: [B, T] float32`` (not clamped)."""
+
+    def _batch(self, wave: torch.Tensor | np.ndarray) -> torch.Tensor:
+        """Validate and convert a batch of clips at the edge: ``[B, T]`` (or ``[T]``) float32."""
+        wave = torch.as_tensor(wave, dtype=torch.float32)
+        if wave.ndim == 1:
+            wave = wave[None]
+        if wave.ndim != 2 or wave.shape[1] != self.length:
+            raise UserError(
+                f"{self.name}: expected waves of shape [B, {self.length}], got {list(wave.shape)}"
+            )
+        return wave
+
+    def _images(self, image: torch.Tensor | np.ndarray) -> torch.Tensor:
+        """Validate and convert a batch of images ``[B, *shape]`` (or one image ``shape``)."""
+        image = torch.as_tensor(image, dtype=torch.float32)
+        if tuple(image.shape) == tuple(self.shape):
+            image = image[None]
+        if tuple(image.shape[1:]) != tuple(self.shape):
+            raise UserError(
+                f"{self.name}: expected images of shape [B, {', '.join(map(str, self.shape))}],"
+                f" got {list(image.shape)}"
+            )
+        return image
+
+    def __repr__(self) -> str:
+        opts = "".join(f", {k}={v!r}" for k, v in sorted(self.options.items()))
+        return f"{type(self).__name__}(sr={self.sr}, length={self.length}{opts})"
+
+
+def register(cls: type[Representation]) -> type[Representation]:
+    """Class decorator adding a representation to the registry under ``cls.name``."""
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def get(name: str, sr: int = 22050, length: int = 16384, **options: Any) -> Representation:
+    """Build the representation ``name`` for clips of ``length`` samples at ``sr`` Hz."""
+    if name not in _REGISTRY:
+        raise UserError(f"unknown representation {name!r}; choose from {', '.join(names())}")
+    try:
+        return _REGISTRY[name](sr, length, **options)
+    except TypeError as exc:
+        raise UserError(f"{name}: bad option ({exc})") from exc
+
+
+def names() -> list[str]:
+    """Registered representation names, in registration order."""
+    return list(_REGISTRY)
+
+
+def describe() -> dict[str, str]:
+    """``name → one-line description`` for every registered representation."""
+    return {name: cls.description for name, cls in _REGISTRY.items()}
+
+
+def image_side(length: int) -> int:
+    """Side of the square image for a clip of ``length`` samples (128 for 16384, 256 for 65536)."""
+    side = math.isqrt(length)
+    if side * side != length or side % 4:
+        raise UserError(
+            f"clip length {length} is not a square of a multiple of 4 (e.g. 16384 = 128², 65536 = 256²)"
+        )
+    return side

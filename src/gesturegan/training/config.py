@@ -1,0 +1,57 @@
+"""Training options: one dataclass, loaded from YAML plus CLI overrides, saved as RUN/config.yaml."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import UserError
+from ..models.pgan import PGANConfig
+
+DEFAULT_MINUTES = 30.0  # budget when neither steps nor minutes is given
+
+
+@dataclass
+class TrainConfig:
+    """Everything needed to rebuild the models and repeat the run.
+
+    The schedule is either a step count (``steps``: deterministic, stages get equal step shares) or a
+    time budget (``minutes``: stage s gets a share ∝ ``1 + s`` of the time, since later stages cost
+    more per step). In both, the first half of each stage after the first fades the new layers in.
+    """
+
+    data: str = ""  # dataset directory (made by `gesturegan prepare`)
+    model: str = "pgan"
+    repr: str = "logmel_gl"
+    repr_options: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    steps: int | None = None  # total optimisation steps (one D + one G update each)
+    minutes: float | None = None  # total training time budget
+    batch_size: tuple[int, ...] = (32, 32, 32, 32, 32, 16)  # per stage; the last repeats
+    lr: float = 0.002
+    betas: tuple[float, float] = (0.0, 0.99)
+    r1_gamma: float = 1.0  # R1 penalty weight on real images (non-saturating loss)
+    r1_every: int = 4  # lazy regularisation interval (steps)
+    ema_kimg: float = 2.0  # half-life of the generator EMA, in thousands of images
+    ema_rampup: float = 0.05  # EMA half-life is at most this fraction of images seen so far
+    checkpoint_every_steps: int = 500
+    checkpoint_every_minutes: float = 2.0
+    snapshot_every_minutes: float = 1.0
+    log_every_steps: int = 10
+    snapshot_per_class: int = 4
+    pgan: PGANConfig = field(default_factory=PGANConfig)
+
+    def __post_init__(self) -> None:
+        if self.steps is None and self.minutes is None:
+            self.minutes = DEFAULT_MINUTES
+        if self.steps is not None and self.steps < 1:
+            raise UserError(f"steps must be at least 1, got {self.steps}")
+        if self.minutes is not None and self.minutes <= 0:
+            raise UserError(f"minutes must be positive, got {self.minutes}")
+        if not self.batch_size or min(self.batch_size) < 2:
+            raise UserError("batch_size must list per-stage sizes of at least 2")
+        if self.lr <= 0:
+            raise UserError(f"lr must be positive, got {self.lr}")
+
+    def batch_for_stage(self, stage: int) -> int:
+        return self.batch_size[min(stage, len(self.batch_size) - 1)]

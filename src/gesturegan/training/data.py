@@ -1,0 +1,87 @@
+"""Feeding the GAN: a deterministic sample stream over a memory-mapped dataset, encoded in the background.
+
+The stream position (samples consumed) is all the state the loader has, so a checkpoint that stores it
+resumes on exactly the next batch. Epoch e visits the clips in the order of a permutation seeded by
+(seed, e); batch k of size B holds stream positions [p, p + B).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..dataset import Dataset
+from ..representations import Representation
+
+
+class BatchLoader:
+    """Yield ``(images [B, C, H, W], cond [B, n_classes] or None)`` from a dataset, one batch ahead."""
+
+    def __init__(self, dataset: Dataset, rep: Representation, seed: int, position: int = 0):
+        self.dataset, self.rep, self.seed, self.position = dataset, rep, seed, position
+        self.n_classes = len(dataset.label_names)
+        self._epoch_cache: tuple[int, np.ndarray] | None = None
+        self._pool = ThreadPoolExecutor(max_workers=1)
+        self._pending: tuple[tuple[int, int], Future] | None = None
+
+    def indices(self, position: int, batch_size: int) -> np.ndarray:
+        """Clip indices at stream positions [position, position + batch_size)."""
+        n = len(self.dataset)
+        out = np.empty(batch_size, dtype=np.int64)
+        for j, p in enumerate(range(position, position + batch_size)):
+            out[j] = self._permutation(p // n)[p % n]
+        return out
+
+    def next(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        key = (self.position, batch_size)
+        if self._pending is not None and self._pending[0] == key:
+            batch = self._pending[1].result()
+        else:
+            batch = self._load(*key)
+        self.position += batch_size
+        nxt = (self.position, batch_size)
+        self._pending = (nxt, self._pool.submit(self._load, *nxt))
+        return batch
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _permutation(self, epoch: int) -> np.ndarray:
+        if self._epoch_cache is None or self._epoch_cache[0] != epoch:
+            rng = np.random.default_rng([self.seed, epoch])
+            self._epoch_cache = (epoch, rng.permutation(len(self.dataset)))
+        return self._epoch_cache[1]
+
+    def _load(self, position: int, batch_size: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        idx = self.indices(position, batch_size)
+        order = np.argsort(idx)  # read the memmap in file order, then restore batch order
+        waves, labels = self.dataset.batch(idx[order])
+        inverse = np.empty_like(order)
+        inverse[order] = np.arange(len(order))
+        waves, labels = waves[inverse], labels[inverse]
+        with torch.no_grad():
+            images = self.rep.encode(torch.from_numpy(np.ascontiguousarray(waves)))
+        cond = one_hot(torch.from_numpy(labels), self.n_classes) if self.n_classes else None
+        return images, cond
+
+
+def one_hot(labels: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """``labels [B] int → [B, n_classes] float32``."""
+    return F.one_hot(labels.long(), n_classes).float()
+
+
+def images_at_stage(images: torch.Tensor, stage: int, n_stages: int, alpha: float) -> torch.Tensor:
+    """Real images as the discriminator sees them at ``stage``: area-downsampled to its resolution.
+
+    During a fade-in (``alpha < 1``) they are blended with the previous stage's resolution, upsampled,
+    exactly as the generator's output is, so real and fake go through the same transition.
+    """
+    factor = 2 ** (n_stages - 1 - stage)
+    x = F.avg_pool2d(images, factor) if factor > 1 else images
+    if stage > 0 and alpha < 1.0:
+        low = F.interpolate(F.avg_pool2d(x, 2), scale_factor=2.0, mode="nearest")
+        x = torch.lerp(low, x, alpha)
+    return x

@@ -1,0 +1,441 @@
+"""The training loop: progressive growth on a schedule, checkpoints, logs and snapshots in RUN/.
+
+RUN/ layout (DESIGN.md): config.yaml, checkpoints/{latest.pt, stage-<r>x<r>.pt}, generator.safetensors
++ generator.json, logs/ (metrics.csv and TensorBoard events), samples/ (grids and audio per snapshot),
+progress.gif.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .. import audio
+from ..atomic import write_text
+from ..config import from_dict, load_yaml, save_yaml, to_dict
+from ..dataset import Dataset
+from ..errors import UserError
+from ..models import build
+from ..representations import get as get_representation
+from . import checkpoint as ckpt_io
+from .config import TrainConfig
+from .data import BatchLoader, images_at_stage, one_hot
+from .losses import d_loss, g_loss, r1_penalty
+from .snapshots import image_grid, save_gif, save_png
+
+METRIC_COLUMNS = (
+    "step",
+    "time_s",
+    "stage",
+    "alpha",
+    "kimg",
+    "d_loss",
+    "g_loss",
+    "r1",
+    "d_real",
+    "d_fake",
+    "sec_per_step",
+)
+
+
+@dataclass
+class TrainResult:
+    """What a finished (or interrupted) training left behind."""
+
+    run_dir: Path
+    step: int
+    stage: str
+    elapsed_s: float
+    interrupted: bool
+
+
+@dataclass
+class _State:
+    step: int = 0
+    stage: int = 0
+    stage_start_step: int = 0
+    stage_elapsed_s: float = 0.0
+    elapsed_s: float = 0.0
+    nimg: int = 0
+    data_position: int = 0
+
+
+class Trainer:
+    """Owns the models, optimisers, schedule and run folder of one training run."""
+
+    def __init__(self, cfg: TrainConfig, run_dir: Path):
+        self.cfg, self.run_dir = cfg, run_dir
+        self.dataset = Dataset.open(cfg.data)
+        self.rep = get_representation(
+            cfg.repr, sr=self.dataset.sr, length=self.dataset.length, **cfg.repr_options
+        )
+        self.label_names = list(self.dataset.label_names)
+        self.n_classes = len(self.label_names)
+        torch.manual_seed(cfg.seed)
+        model_cfg = getattr(cfg, cfg.model)
+        self.G, self.D = build(cfg.model, model_cfg, self.rep.shape, self.n_classes)
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        self.stages = self.G.stages
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=tuple(cfg.betas))
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr, betas=tuple(cfg.betas))
+        self.noise = torch.Generator().manual_seed(cfg.seed + 1)
+        self.state = _State()
+        self.metrics: list[dict[str, Any]] = []
+        self.snapshot_frames: list[Path] = []
+        snap = torch.Generator().manual_seed(cfg.seed + 2)
+        per = cfg.snapshot_per_class
+        n_snap = per * max(1, self.n_classes)
+        self.snap_z = torch.randn(n_snap, model_cfg.z_dim, generator=snap)
+        self.snap_c = (
+            one_hot(torch.arange(self.n_classes).repeat_interleave(per), self.n_classes)
+            if self.n_classes
+            else None
+        )
+
+    # ---------------------------------------------------------------- schedule
+    def stage_progress(self) -> float:
+        """Fraction of the current stage done, in [0, 1] (the last stage never ends by itself)."""
+        s, n = self.state.stage, len(self.stages)
+        if self.cfg.steps is not None:
+            start = self.state.stage_start_step
+            end = round(self.cfg.steps * (s + 1) / n)
+            return 1.0 if end <= start else min(1.0, (self.state.step - start) / (end - start))
+        budget = self.cfg.minutes * 60.0 * (1 + s) / (n * (n + 1) / 2)
+        return min(1.0, self.state.stage_elapsed_s / budget)
+
+    def alpha(self) -> float:
+        """Fade-in of the newest layers: 0 → 1 over the first half of every stage but the first."""
+        return 1.0 if self.state.stage == 0 else min(1.0, 2.0 * self.stage_progress())
+
+    def done(self) -> bool:
+        """True once the step count or the time budget (whichever is set and comes first) is spent."""
+        cfg, s = self.cfg, self.state
+        return (cfg.steps is not None and s.step >= cfg.steps) or (
+            cfg.minutes is not None and s.elapsed_s >= cfg.minutes * 60.0
+        )
+
+    # ---------------------------------------------------------------- one step
+    def step(self, loader: BatchLoader) -> dict[str, float]:
+        cfg, s = self.cfg, self.state
+        stage, alpha = s.stage, self.alpha()
+        batch = cfg.batch_for_stage(stage)
+        real_full, c = loader.next(batch)
+        real = images_at_stage(real_full, stage, len(self.stages), alpha)
+        z_dim = self.G.cfg.z_dim
+
+        # Discriminator update.
+        self.D.requires_grad_(True)
+        z = torch.randn(batch, z_dim, generator=self.noise)
+        with torch.no_grad():
+            fake = self.G(z, c, stage, alpha)
+        do_r1 = cfg.r1_gamma > 0 and s.step % cfg.r1_every == 0
+        real.requires_grad_(do_r1)
+        logits_real = self.D(real, c, stage, alpha)
+        logits_fake = self.D(fake, c, stage, alpha)
+        loss_d = d_loss(logits_real, logits_fake)
+        r1 = r1_penalty(logits_real, real) if do_r1 else torch.zeros(())
+        self.opt_d.zero_grad(set_to_none=True)
+        (loss_d + 0.5 * cfg.r1_gamma * cfg.r1_every * r1).backward()
+        self.opt_d.step()
+
+        # Generator update.
+        self.D.requires_grad_(False)
+        z = torch.randn(batch, z_dim, generator=self.noise)
+        loss_g = g_loss(self.D(self.G(z, c, stage, alpha), c, stage, alpha))
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+
+        s.nimg += batch
+        self._update_ema(batch)
+        return {
+            "d_loss": loss_d.item(),
+            "g_loss": loss_g.item(),
+            "r1": r1.item() if do_r1 else float("nan"),
+            "d_real": logits_real.mean().item(),
+            "d_fake": logits_fake.mean().item(),
+            "alpha": alpha,
+        }
+
+    @torch.no_grad()
+    def _update_ema(self, batch: int) -> None:
+        half_life = min(self.cfg.ema_kimg * 1000, self.state.nimg * self.cfg.ema_rampup)
+        beta = 0.5 ** (batch / max(half_life, 1e-8))
+        for p_ema, p in zip(self.G_ema.parameters(), self.G.parameters(), strict=True):
+            p_ema.lerp_(p, 1.0 - beta)
+
+    # ---------------------------------------------------------------- persistence
+    def checkpoint(self) -> dict[str, Any]:
+        return {
+            "config": to_dict(self.cfg),
+            "label_names": self.label_names,
+            "shape": list(self.rep.shape),
+            "sr": self.dataset.sr,
+            "length": self.dataset.length,
+            "stages": list(self.stages),
+            "G": self.G.state_dict(),
+            "D": self.D.state_dict(),
+            "G_ema": self.G_ema.state_dict(),
+            "opt_G": self.opt_g.state_dict(),
+            "opt_D": self.opt_d.state_dict(),
+            "state": dict(vars(self.state)),
+            "rng": {"noise": self.noise.get_state(), "torch": torch.get_rng_state()},
+        }
+
+    def restore(self, ckpt: dict[str, Any]) -> None:
+        self.G.load_state_dict(ckpt["G"])
+        self.D.load_state_dict(ckpt["D"])
+        self.G_ema.load_state_dict(ckpt["G_ema"])
+        self.opt_g.load_state_dict(ckpt["opt_G"])
+        self.opt_d.load_state_dict(ckpt["opt_D"])
+        self.state = _State(**ckpt["state"])
+        self.noise.set_state(ckpt["rng"]["noise"])
+        torch.set_rng_state(ckpt["rng"]["torch"])
+
+    def save_checkpoint(self, name: str = ckpt_io.LATEST) -> Path:
+        return ckpt_io.save(self.checkpoint(), self.run_dir / "checkpoints" / name)
+
+    def generator_meta(self) -> dict[str, Any]:
+        """How to rebuild the inference generator: saved as generator.json beside its weights."""
+        return {
+            "model": self.cfg.model,
+            "model_config": to_dict(getattr(self.cfg, self.cfg.model)),
+            "repr": self.cfg.repr,
+            "repr_options": self.cfg.repr_options,
+            "sr": self.dataset.sr,
+            "length": self.dataset.length,
+            "shape": list(self.rep.shape),
+            "label_names": self.label_names,
+            "stages": list(self.stages),
+            "stage": self.state.stage,
+            "alpha": self.alpha(),
+            "step": self.state.step,
+        }
+
+    def export(self) -> None:
+        ckpt_io.export_generator(self.G_ema.state_dict(), self.generator_meta(), self.run_dir)
+
+    # ---------------------------------------------------------------- observation
+    def log(self, stats: dict[str, float], sec_per_step: float, writer) -> None:
+        s = self.state
+        row = {
+            "step": s.step,
+            "time_s": round(s.elapsed_s, 3),
+            "stage": self.stages[s.stage],
+            "kimg": round(s.nimg / 1000, 3),
+            "sec_per_step": round(sec_per_step, 4),
+            **{k: round(v, 5) for k, v in stats.items()},
+        }
+        self.metrics.append(row)
+        if writer is not None:
+            for key in ("d_loss", "g_loss", "r1", "d_real", "d_fake", "alpha"):
+                if not math.isnan(stats[key]):
+                    writer.add_scalar(f"train/{key}", stats[key], s.step)
+            writer.add_scalar("train/stage", s.stage, s.step)
+
+    def write_metrics(self) -> None:
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=METRIC_COLUMNS, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(self.metrics)
+        write_text(self.run_dir / "logs" / "metrics.csv", buf.getvalue())
+
+    @torch.no_grad()
+    def snapshot(self) -> None:
+        """Grid PNG of fixed latents per class + one decoded WAV per class at the current stage."""
+        s, stage_name = self.state, self.stages[self.state.stage]
+        images = self.G_ema.render(self.snap_z, self.snap_c, s.stage, self.alpha())
+        rows = max(1, self.n_classes)
+        folder = self.run_dir / "samples"
+        grid = save_png(image_grid(images, rows), folder / f"grid-{s.step:07d}-{stage_name}.png")
+        self.snapshot_frames.append(grid)
+        per = self.cfg.snapshot_per_class
+        waves = self.rep.decode(images[::per]).clamp(-1, 1).numpy()
+        names = self.label_names or ["unconditional"]
+        for wave, name in zip(waves, names, strict=False):
+            audio.write(
+                folder / stage_name / f"step-{s.step:07d}-{name}.wav", wave, self.dataset.sr
+            )
+
+    def write_gif(self) -> None:
+        frames = sorted((self.run_dir / "samples").glob("grid-*.png"))
+        save_gif(frames, self.run_dir / "progress.gif")
+
+    # ---------------------------------------------------------------- main loop
+    def fit(self, show_progress: bool = True) -> TrainResult:
+        cfg, s = self.cfg, self.state
+        loader = BatchLoader(self.dataset, self.rep, cfg.seed, position=s.data_position)
+        writer = _tensorboard(self.run_dir / "logs")
+        last_ckpt_t = last_snap_t = time.monotonic()
+        interrupted = False
+        progress = _Progress(self, show_progress)
+        try:
+            if s.step == 0:
+                self.snapshot()
+            while not self.done():
+                t0 = time.perf_counter()
+                stats = self.step(loader)
+                dt = time.perf_counter() - t0
+                s.step += 1
+                s.elapsed_s += dt
+                s.stage_elapsed_s += dt
+                s.data_position = loader.position
+                if s.step % cfg.log_every_steps == 0 or s.step == 1:
+                    self.log(stats, dt, writer)
+                progress.update(stats)
+                now = time.monotonic()
+                if self.stage_progress() >= 1.0 and s.stage < len(self.stages) - 1:
+                    self.end_stage()
+                    last_snap_t = now
+                if now - last_snap_t >= cfg.snapshot_every_minutes * 60:
+                    self.snapshot()
+                    last_snap_t = now
+                if (
+                    s.step % cfg.checkpoint_every_steps == 0
+                    or now - last_ckpt_t >= cfg.checkpoint_every_minutes * 60
+                ):
+                    self.write_metrics()
+                    self.save_checkpoint()
+                    last_ckpt_t = now
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            progress.close()
+            loader.close()
+        self.write_metrics()
+        self.save_checkpoint()
+        if not interrupted:
+            self.snapshot()
+            self.save_checkpoint(ckpt_io.stage_file(self.stages[s.stage]))
+        self.export()
+        self.write_gif()
+        if writer is not None:
+            writer.close()
+        return TrainResult(self.run_dir, s.step, self.stages[s.stage], s.elapsed_s, interrupted)
+
+    def end_stage(self) -> None:
+        """Snapshot and keep the finished stage, then grow the networks by one stage."""
+        s = self.state
+        self.snapshot()
+        self.save_checkpoint(ckpt_io.stage_file(self.stages[s.stage]))
+        s.stage += 1
+        s.stage_start_step = s.step
+        s.stage_elapsed_s = 0.0
+
+
+class _Progress:
+    """A rich progress bar over steps or seconds; silent when disabled."""
+
+    def __init__(self, trainer: Trainer, enabled: bool):
+        self.trainer, self.bar = trainer, None
+        if not enabled:
+            return
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        cfg = trainer.cfg
+        self.by_steps = cfg.steps is not None
+        total = cfg.steps if self.by_steps else cfg.minutes * 60
+        self.bar = Progress(
+            TextColumn("[bold]train[/]"),
+            BarColumn(),
+            TextColumn("{task.description}"),
+            TimeRemainingColumn(),
+            transient=False,
+        )
+        self.bar.start()
+        self.task = self.bar.add_task("", total=total)
+
+    def update(self, stats: dict[str, float]) -> None:
+        if self.bar is None:
+            return
+        t = self.trainer
+        s = t.state
+        desc = (
+            f"step {s.step} stage {t.stages[s.stage]} a={stats['alpha']:.2f} "
+            f"D {stats['d_loss']:.3f} G {stats['g_loss']:.3f}"
+        )
+        done = s.step if self.by_steps else s.elapsed_s
+        self.bar.update(self.task, completed=done, description=desc)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _tensorboard(folder: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # TensorBoard is a pinned dependency; tolerate its absence in odd installs
+        return None
+    return SummaryWriter(log_dir=str(folder))
+
+
+def make_config(
+    data: str | None,
+    config_path: str | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> TrainConfig:
+    """TrainConfig from defaults ← YAML file ← explicit overrides (``None`` values are ignored)."""
+    raw = load_yaml(config_path) if config_path else {}
+    merged = {**raw, **{k: v for k, v in (overrides or {}).items() if v is not None}}
+    if data is not None:
+        merged["data"] = str(data)
+    return from_dict(TrainConfig, merged, where=str(config_path or "train options"))
+
+
+def train(
+    run_dir: str | Path,
+    data: str | None = None,
+    config_path: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    resume: bool = False,
+    show_progress: bool = True,
+) -> TrainResult:
+    """Train a model into ``run_dir`` (DESIGN.md run directory), or continue one with ``resume``.
+
+    On resume the saved config.yaml is the base; ``overrides`` may change the budget (``steps`` or
+    ``minutes``) to train longer. A fresh run refuses a folder that already holds checkpoints.
+    """
+    run_dir = Path(run_dir)
+    latest = run_dir / "checkpoints" / ckpt_io.LATEST
+    if resume:
+        if not latest.is_file():
+            raise UserError(f"{run_dir}: nothing to resume (no checkpoints/{ckpt_io.LATEST})")
+        base = load_yaml(run_dir / "config.yaml")
+        budget = {k: v for k, v in (overrides or {}).items() if k in ("steps", "minutes") and v}
+        if budget:
+            base.update({"steps": None, "minutes": None, **budget})
+        cfg = from_dict(TrainConfig, base, where=str(run_dir / "config.yaml"))
+    else:
+        if latest.exists():
+            raise UserError(
+                f"{run_dir} already holds a training run; pass --resume to continue it "
+                "or choose another --out folder"
+            )
+        if not data:
+            raise UserError("train needs --data DATASET (made by `gesturegan prepare`)")
+        cfg = make_config(data, config_path, overrides)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    trainer = Trainer(cfg, run_dir)
+    save_yaml(cfg, run_dir / "config.yaml")
+    if resume:
+        ckpt = ckpt_io.load(latest)
+        trainer.restore(ckpt)
+        trainer.metrics = _read_metrics(run_dir / "logs" / "metrics.csv", trainer.state.step)
+    return trainer.fit(show_progress)
+
+
+def _read_metrics(path: Path, up_to_step: int) -> list[dict[str, Any]]:
+    """Rows of an earlier metrics.csv up to the resumed step (later rows were not checkpointed)."""
+    if not path.is_file():
+        return []
+    with path.open(newline="", encoding="utf-8") as f:
+        return [row for row in csv.DictReader(f) if int(row["step"]) <= up_to_step]

@@ -1,0 +1,59 @@
+"""Shared fixtures: a tiny labelled dataset and a tiny trained run, each made once per session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+SR = 22050
+LENGTH = 16384
+TINY_MODEL = {"channel_base": 128, "channel_max": 16, "z_dim": 32, "embed_dim": 8}
+
+
+def write_tiny_sounds(folder: Path, per_class: int = 6, seed: int = 0) -> Path:
+    """Two envelope classes as WAVs in folder/<class>/: fast-decaying hits and steady tones."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(LENGTH) / SR
+    for i in range(per_class):
+        f = rng.uniform(200, 2000)
+        hit = np.sin(2 * np.pi * f * t) * np.exp(-t / rng.uniform(0.01, 0.05))
+        tone = np.sin(2 * np.pi * f * t) * 0.5 * (1 + 0.2 * rng.standard_normal(LENGTH) * 0.1)
+        for name, wave in (("hit", hit), ("tone", tone)):
+            (folder / name).mkdir(parents=True, exist_ok=True)
+            sf.write(folder / name / f"{name}_{i}.wav", (0.8 * wave).astype(np.float32), SR)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory) -> Path:
+    from gesturegan.dataset import prepare
+
+    root = tmp_path_factory.mktemp("tiny")
+    src = write_tiny_sounds(root / "src")
+    prepare(src, root / "data", labels_from_folders=True, workers=1)
+    return root / "data"
+
+
+def tiny_overrides(steps: int, **extra) -> dict:
+    """Training options for a model small enough to train in seconds."""
+    return {
+        "steps": steps,
+        "batch_size": [4],
+        "pgan": dict(TINY_MODEL),
+        "seed": 0,
+        "checkpoint_every_steps": 1000,
+        "snapshot_per_class": 2,
+        **extra,
+    }
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_dataset, tmp_path_factory) -> Path:
+    from gesturegan.training import train
+
+    run = tmp_path_factory.mktemp("run") / "run"
+    train(run, data=str(tiny_dataset), overrides=tiny_overrides(12), show_progress=False)
+    return run

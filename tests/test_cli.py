@@ -1,0 +1,62 @@
+"""The command line: verbs listed with one-line help, flags documented, user errors as one line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gesturegan.cli import build_parser, main
+
+VERBS = ("demo", "corpus", "prepare", "train", "generate", "morph", "compose")
+
+
+def test_help_lists_every_verb(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for verb in VERBS:
+        assert verb in out
+
+
+@pytest.mark.parametrize("verb", VERBS)
+def test_every_verb_documents_its_flags(verb, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([verb, "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    parser = build_parser()
+    sub = parser._subparsers._group_actions[0].choices[verb]  # noqa: SLF001
+    for action in sub._actions:  # noqa: SLF001
+        for flag in action.option_strings:
+            assert flag in out
+        if action.option_strings and action.dest != "help":
+            assert action.help, f"{verb} {action.option_strings} has no help"
+
+
+def test_user_error_is_one_line_without_traceback(tmp_path):
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gesturegan.cli",
+            "generate",
+            str(tmp_path / "missing"),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no such run folder" in lines[0]
+    assert "Traceback" not in proc.stderr
+
+
+def test_console_script_is_installed():
+    script = Path(sys.executable).parent / "gesturegan"
+    proc = subprocess.run([str(script), "--version"], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.startswith("gesturegan ")

@@ -1,0 +1,396 @@
+"""Scores → stereo mixes, against a fake deterministic gesture source."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from gesturegan.compose import (
+    DEMO_SCORE_PATH,
+    FADE_S,
+    FileEvent,
+    GestureEvent,
+    GestureSource,
+    MorphEvent,
+    Score,
+    compose,
+    load_score,
+    render,
+)
+from gesturegan.errors import UserError
+
+REPO = Path(__file__).resolve().parents[1]
+CATEGORIES = ("trigger", "trigger_continuous", "continuous_variation", "continuous_repetition")
+STAGES = ("4x4", "8x8", "16x16", "32x32", "64x64", "128x128")
+CEILING = 10 ** (-1 / 20)
+
+
+class FakeSource:
+    """Decaying sines: pitch from category and seed, brightness from stage; morphs glide pitch."""
+
+    def __init__(self, sr: int = 8000, length: int = 2000):
+        self.sr, self.length = sr, length
+        self.categories = CATEGORIES
+        self.stages = STAGES
+        self.calls: list[tuple] = []
+
+    def _tone(self, hz: float, amp: float = 0.5) -> np.ndarray:
+        t = np.arange(self.length) / self.sr
+        return (amp * np.sin(2 * np.pi * hz * t + 1.0) * np.exp(-t / 0.1)).astype(np.float32)
+
+    def _hz(self, category: str, seed: int) -> float:
+        return 200.0 + 100.0 * CATEGORIES.index(category) + 7.0 * seed
+
+    def sample(self, category: str, seed: int, stage: str | None = None) -> np.ndarray:
+        self.calls.append(("sample", category, seed, stage))
+        return self._tone(self._hz(category, seed))
+
+    def morph(self, start: str, end: str, steps: int, seed: int, stage: str | None = None):
+        self.calls.append(("morph", start, end, steps, seed, stage))
+        hz = np.linspace(self._hz(start, seed), self._hz(end, seed), steps)
+        return np.stack([self._tone(f) for f in hz])
+
+
+def test_fake_satisfies_protocol():
+    source: GestureSource = FakeSource()  # type-checks the fake against the protocol
+    assert source.sample("trigger", 0).shape == (2000,)
+
+
+def gesture(at_s: float, **kw) -> GestureEvent:
+    return GestureEvent(at_s=at_s, category=kw.pop("category", "trigger"), **kw)
+
+
+def mix_of(*events, sr: int | None = None, source=None, score_dir: Path = REPO):
+    return render(Score(run=None, sr=sr, events=list(events)), source or FakeSource(), score_dir)
+
+
+def write_score(tmp_path: Path, text: str, name: str = "score.yaml") -> Path:
+    (tmp_path / "run").mkdir(exist_ok=True)
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# ---------------------------------------------------------------------------------- placement
+def test_length_is_last_event_end():
+    mix = mix_of(gesture(0.0), gesture(1.0), gesture(0.5))
+    assert mix.sr == 8000
+    assert mix.stereo.shape == (8000 + 2000, 2)
+    assert mix.stereo.dtype == np.float32
+    assert mix.duration_s == pytest.approx(1.25)
+
+
+def test_gesture_placed_at_its_sample():
+    source = FakeSource()
+    mix = mix_of(gesture(0.3, seed=4), source=source)
+    start = round(0.3 * 8000)
+    assert np.all(mix.stereo[:start] == 0)
+    assert np.all(mix.stereo[start] != 0)  # the fade starts just above zero
+    clip = source.sample("trigger", 4)
+    fade = round(FADE_S * 8000)
+    body = slice(start + fade, start + len(clip) - fade)
+    expected = clip[fade : len(clip) - fade] * math.cos(math.pi / 4)
+    np.testing.assert_allclose(mix.stereo[body, 0], expected, atol=1e-6)
+    np.testing.assert_allclose(mix.stereo[body, 1], expected, atol=1e-6)
+    assert mix.events == [
+        {
+            "kind": "gesture",
+            "at_s": 0.3,
+            "duration_s": 0.25,
+            "gain_db": 0.0,
+            "pan": 0.0,
+            "detail": "trigger, seed 4",
+        }
+    ]
+
+
+def test_constant_power_pan():
+    energy = {}
+    for pan in (-1.0, -0.5, 0.0, 0.5, 1.0):
+        stereo = mix_of(gesture(0.0, pan=pan)).stereo.astype(np.float64)
+        energy[pan] = (stereo[:, 0] ** 2).sum(), (stereo[:, 1] ** 2).sum()
+    total = sum(energy[0.0])
+    for left, right in energy.values():
+        assert left + right == pytest.approx(total, rel=1e-6)  # same loudness wherever panned
+    assert energy[-1.0][1] < 1e-12 * total and energy[1.0][0] < 1e-12 * total
+    left, right = energy[0.0]
+    assert left == pytest.approx(right, rel=1e-6)
+    assert 10 * math.log10(left / energy[-1.0][0]) == pytest.approx(-3.01, abs=0.01)
+    assert energy[-0.5][0] > energy[-0.5][1]
+
+
+def test_gain_db_scales_amplitude():
+    quiet = mix_of(gesture(0.0, gain_db=-6.0)).stereo
+    loud = mix_of(gesture(0.0)).stereo
+    np.testing.assert_allclose(quiet, loud * 10 ** (-6 / 20), atol=1e-6)
+
+
+def test_overlapping_events_sum():
+    a = gesture(0.0, category="trigger", pan=-0.3, gain_db=-12)
+    b = gesture(0.1, category="continuous_variation", pan=0.6, gain_db=-12)
+    both = mix_of(a, b)
+    assert both.gain_db_applied == 0.0
+    alone_a, alone_b = mix_of(a).stereo, mix_of(b).stereo
+    expected = np.zeros_like(both.stereo)
+    expected[: len(alone_a)] += alone_a
+    expected[: len(alone_b)] += alone_b
+    np.testing.assert_allclose(both.stereo, expected, atol=1e-6)
+
+
+def test_loud_overlaps_are_scaled_down_not_clipped(tmp_path):
+    events = [gesture(0.01 * i, gain_db=6.0) for i in range(20)]
+    mix = mix_of(*events)
+    assert mix.peak_before > 1.0
+    assert mix.gain_db_applied < 0
+    assert mix.gain_db_applied == pytest.approx(20 * math.log10(CEILING / mix.peak_before))
+    assert np.abs(mix.stereo).max() == pytest.approx(CEILING, rel=1e-5)
+
+    lines = "\n".join(
+        f"  - {{at: {0.01 * i:.2f}, gesture: trigger, gain_db: 6}}" for i in range(20)
+    )
+    score = write_score(tmp_path, f"run: run\nevents:\n{lines}\n")
+    mix = compose(score, tmp_path / "mix.wav", load_source=lambda run: FakeSource())
+    wave, sr = sf.read(tmp_path / "mix.wav", dtype="float32")
+    assert sr == 8000 and wave.shape[1] == 2
+    assert np.abs(wave).max() <= CEILING + 1 / 32768
+    sidecar = json.loads((tmp_path / "mix.wav.json").read_text())
+    assert sidecar["gain_db_applied"] == pytest.approx(mix.gain_db_applied, abs=1e-3)
+    assert sidecar["gain_db_applied"] < 0
+    assert len(sidecar["events"]) == 20
+
+
+def test_same_score_gives_same_bytes(tmp_path):
+    score = write_score(
+        tmp_path,
+        "run: run\nevents:\n"
+        "  - {at: 0, gesture: trigger, pan: -0.4, gain_db: 3}\n"
+        "  - {at: 0.1, morph: {from: trigger, to: continuous_repetition, steps: 3, every: 0.1}}\n",
+    )
+    compose(score, tmp_path / "a.wav", load_source=lambda run: FakeSource())
+    compose(score, tmp_path / "b.wav", load_source=lambda run: FakeSource())
+    assert (tmp_path / "a.wav").read_bytes() == (tmp_path / "b.wav").read_bytes()
+    assert (tmp_path / "a.wav.json").read_text() == (tmp_path / "b.wav.json").read_text().replace(
+        "b.wav", "a.wav"
+    )
+
+
+def test_file_event_resampled_to_mix_rate(tmp_path):
+    t = np.arange(44100) / 44100
+    sf.write(tmp_path / "tone.wav", (0.5 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32), 44100)
+    score = write_score(tmp_path, "sr: 8000\nevents:\n  - {at: 0.5, file: tone.wav, pan: 1}\n")
+    loaded = []
+    mix = compose(score, tmp_path / "mix.wav", load_source=loaded.append)
+    assert loaded == []  # a score of files alone never loads a model
+    assert mix.sr == 8000
+    assert mix.stereo.shape == (4000 + 8000, 2)
+    left, right = mix.stereo[:, 0], mix.stereo[:, 1]
+    assert np.abs(left).max() < 1e-7
+    spectrum = np.abs(np.fft.rfft(right[4000:]))
+    assert np.argmax(spectrum) * 8000 / len(right[4000:]) == pytest.approx(1000, abs=2)
+    assert mix.events[0]["kind"] == "file" and mix.events[0]["duration_s"] == 1.0
+
+
+def test_gestures_resampled_when_score_sets_another_rate():
+    mix = mix_of(gesture(0.0), sr=16000)
+    assert mix.sr == 16000 and mix.stereo.shape == (4000, 2)
+
+
+def test_morph_places_steps_every_seconds():
+    source = FakeSource()
+    event = MorphEvent(at_s=0.2, start="trigger", end="continuous_repetition", steps=4, every_s=0.5)
+    mix = mix_of(event, source=source)
+    assert source.calls == [("morph", "trigger", "continuous_repetition", 4, 0, None)]
+    onsets = [round((0.2 + 0.5 * k) * 8000) for k in range(4)]
+    assert mix.stereo.shape[0] == onsets[-1] + 2000
+    for k, onset in enumerate(onsets):
+        assert np.all(mix.stereo[onset - 10 : onset] == 0), k  # silence before each step
+        assert np.all(mix.stereo[onset : onset + 10] != 0), k
+    assert mix.events[0]["duration_s"] == pytest.approx(1.5 + 0.25)
+    assert mix.events[0]["kind"] == "morph"
+
+
+def test_morph_default_every_is_one_clip():
+    event = MorphEvent(at_s=0.0, start="trigger", end="trigger_continuous", steps=3)
+    assert mix_of(event).stereo.shape[0] == 3 * 2000
+
+
+def test_stage_and_seed_passed_to_source(tmp_path):
+    score = write_score(
+        tmp_path,
+        "run: run\nevents:\n"
+        "  - {at: 0, gesture: trigger, stage: 4x4}\n"
+        "  - {at: 0, gesture: trigger_continuous, seed: 9}\n"
+        "  - {at: 0, morph: {from: trigger, to: trigger_continuous, steps: 2}, stage: 8x8}\n",
+    )
+    source = FakeSource()
+    compose(score, tmp_path / "mix.wav", load_source=lambda run: source)
+    assert source.calls == [
+        ("sample", "trigger", 0, "4x4"),  # default seed: the event's position from 0
+        ("sample", "trigger_continuous", 9, None),
+        ("morph", "trigger", "trigger_continuous", 2, 2, "8x8"),
+    ]
+
+
+def test_run_is_relative_to_score_and_can_be_overridden(tmp_path):
+    (tmp_path / "scores").mkdir()
+    (tmp_path / "other").mkdir()
+    score = write_score(tmp_path / "scores", "run: ../run\nevents: [{at: 0, gesture: trigger}]")
+    (tmp_path / "run").mkdir()
+    assert load_score(score).run == tmp_path / "scores" / "../run"
+    assert load_score(score, run_override=tmp_path / "other").run == tmp_path / "other"
+    seen = []
+    compose(score, tmp_path / "m.wav", lambda run: seen.append(run) or FakeSource(), tmp_path)
+    assert seen == [tmp_path]
+
+
+# ---------------------------------------------------------------------------------- errors
+@pytest.mark.parametrize(
+    ("text", "fragments"),
+    [
+        ("events: [{at: 0, gesture: trigger}\n", ["score.yaml", "line 2"]),
+        ("run: run\n", ["score.yaml", "'events'"]),
+        ("events: []\n", ["non-empty"]),
+        ("tempo: 120\nevents: [{at: 0, file: x.wav}]\n", ["line 1", "'tempo'"]),
+        (
+            "events:\n  - {at: 0, gesture: trigger, pann: 1}\n",
+            ["event 1 (line 2)", "'pann'", "'pan'"],
+        ),
+        (
+            "events:\n  - {at: 0, gesture: trigger}\n  - {at: -1, gesture: trigger}\n",
+            ["event 2 (line 3)", "at must be 0 or more", "-1"],
+        ),
+        (
+            "events:\n  - at: 0\n    gesture: trigger\n    pan: 2\n",
+            ["score.yaml: event 1 (line 4): pan must be between -1 and 1, got 2"],
+        ),
+        ("events:\n  - {gesture: trigger}\n", ["event 1 (line 2)", "missing 'at'"]),
+        ("events:\n  - {at: zero, gesture: trigger}\n", ["event 1", "at must be a number"]),
+        ("events:\n  - {at: 0, pan: 0}\n", ["event 1 (line 2)", "exactly one", "got none"]),
+        (
+            "events:\n  - {at: 0, gesture: trigger, file: a.wav}\n",
+            ["event 1 (line 2)", "exactly one", "gesture and file"],
+        ),
+        ("events:\n  - [0, trigger]\n", ["event 1 (line 2)", "mapping"]),
+        (
+            "events:\n  - {at: 0, file: missing.wav}\n",
+            ["event 1 (line 2)", "missing.wav", "not found"],
+        ),
+        (
+            "run: nowhere\nevents: [{at: 0, gesture: trigger}]\n",
+            ["score.yaml (line 1): no run folder at", "nowhere"],
+        ),
+        ("events: [{at: 0, gesture: trigger}]\n", ["need a model", "run:"]),
+        (
+            "events:\n  - {at: 0, gesture: trigger, seed: -2}\n",
+            ["event 1 (line 2)", "seed must be a whole number"],
+        ),
+        (
+            "run: run\nevents:\n  - at: 0\n    morph: {from: trigger, to: trigger, steps: 1}\n",
+            ["event 1 (line 4)", "steps", "at least 2"],
+        ),
+        (
+            "run: run\nevents:\n  - at: 0\n    morph:\n      from: trigger\n      too: trigger\n",
+            ["event 1 (line 6)", "'too'", "'to'"],
+        ),
+        (
+            "run: run\nevents:\n  - {at: 0, morph: {from: trigger, to: trigger, every: 0}}\n",
+            ["event 1 (line 3)", "every must be positive"],
+        ),
+        (
+            "run: run\nevents: [{at: 0, file: a.wav, stage: 4x4}]\n",
+            ["'stage'", "a file event takes"],
+        ),
+        ("sr: -5\nevents: [{at: 0, file: a.wav}]\n", ["line 1", "sr must be a positive"]),
+    ],
+)
+def test_malformed_score_errors_name_event_and_field(tmp_path, text, fragments):
+    path = write_score(tmp_path, text)
+    with pytest.raises(UserError) as info:
+        load_score(path)
+    message = str(info.value)
+    assert "\n" not in message
+    for fragment in fragments:
+        assert fragment in message
+
+
+@pytest.mark.parametrize(
+    ("event", "fragments"),
+    [
+        (
+            "{at: 0, gesture: bang}",
+            ["event 2 (line 4)", "unknown category 'bang'", "trigger, trigger_continuous"],
+        ),
+        (
+            "{at: 0, morph: {from: trigger, to: whoosh}}",
+            ["event 2 (line 4)", "unknown category 'whoosh'"],
+        ),
+        (
+            "{at: 0, gesture: trigger, stage: 3x3}",
+            ["event 2 (line 4)", "unknown stage '3x3'", "4x4, 8x8"],
+        ),
+    ],
+)
+def test_events_checked_against_the_model(tmp_path, event, fragments):
+    score = write_score(
+        tmp_path, f"run: run\nevents:\n  - {{at: 0, gesture: trigger}}\n  - {event}\n"
+    )
+    source = FakeSource()
+    with pytest.raises(UserError) as info:
+        compose(score, tmp_path / "mix.wav", load_source=lambda run: source)
+    for fragment in fragments:
+        assert fragment in str(info.value)
+    assert source.calls == []  # checked before anything is generated
+    assert not (tmp_path / "mix.wav").exists()
+
+
+def test_stage_refused_by_a_model_without_stages():
+    source = FakeSource()
+    source.stages = ()
+    with pytest.raises(UserError, match="unknown stage '4x4'; available: none"):
+        mix_of(gesture(0.0, stage="4x4"), source=source)
+
+
+def test_model_without_categories_refuses_gestures():
+    source = FakeSource()
+    source.categories = ()
+    with pytest.raises(UserError, match="trained without categories"):
+        mix_of(gesture(0.0), source=source)
+
+
+def test_missing_override_run_folder(tmp_path):
+    score = write_score(tmp_path, "events: [{at: 0, gesture: trigger}]\n")
+    with pytest.raises(UserError, match="no run folder at .*elsewhere"):
+        load_score(score, run_override=tmp_path / "elsewhere")
+
+
+def test_file_event_missing_at_render_time(tmp_path):
+    with pytest.raises(UserError, match="gone.wav not found"):
+        mix_of(FileEvent(at_s=0.0, path=Path("gone.wav")), score_dir=tmp_path)
+
+
+# ---------------------------------------------------------------------------------- shipped scores
+@pytest.mark.parametrize(
+    ("path", "min_s", "max_s"),
+    [(REPO / "examples" / "score.yaml", 20.0, 30.0), (DEMO_SCORE_PATH, 10.0, 14.0)],
+)
+def test_shipped_scores_render(tmp_path, path, min_s, max_s):
+    score = load_score(path, run_override=tmp_path)
+    kinds = [type(e) for e in score.events]
+    assert kinds[0] is GestureEvent and score.events[0].stage == "4x4"
+    assert MorphEvent in kinds
+    gestures = [e for e in score.events if isinstance(e, GestureEvent) and e.stage is None]
+    assert {e.category for e in gestures} == set(CATEGORIES)
+    assert len({e.pan for e in gestures}) > 1
+    mix = render(score, FakeSource(sr=22050, length=16384), path.parent)
+    assert min_s <= mix.duration_s <= max_s
+    assert np.abs(mix.stereo).max() <= CEILING + 1e-6
+
+
+def test_example_score_points_at_demo_run():
+    text = (REPO / "examples" / "score.yaml").read_text()
+    assert "run: ../demo-out/run" in text
