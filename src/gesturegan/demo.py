@@ -105,6 +105,7 @@ def _write_report(out: Path, gen, data: Dataset, strips: list[Path], mix, seed: 
         out / "run" / "logs" / "metrics.csv",
         fig / "training.png",
         columns=["d_loss", "g_loss", "d_real", "d_fake", "r1"],
+        title="training curves (dashed: a new growth stage begins)",
     )
     gen_stats = [category_stats(c, w, gen.sr) for c, w in generated.items()]
     real_stats = [category_stats(c, w, gen.sr) for c, w in real.items()]

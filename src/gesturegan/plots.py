@@ -115,9 +115,15 @@ def morph_strip(
 
 
 def training_curves(
-    metrics_csv: str | os.PathLike, path: str | os.PathLike, columns: list[str] | None = None
+    metrics_csv: str | os.PathLike,
+    path: str | os.PathLike,
+    columns: list[str] | None = None,
+    title: str | None = None,
 ) -> Path:
     """Each metric against the training step, in its own panel: raw curve plus an EMA line.
+
+    When the CSV has a ``stage`` column (progressive growth), each panel marks the step where a
+    new stage begins with a dashed line.
 
     Parameters
     ----------
@@ -127,6 +133,7 @@ def training_curves(
     path : PNG to write.
     columns : metrics to draw, in order; default every numeric column but ``step`` that has a
         value. A requested column with no values yet gets a panel that says so.
+    title : drawn above the panels (default: the CSV's file name).
 
     Returns
     -------
@@ -157,6 +164,7 @@ def training_curves(
             f"numeric columns are {', '.join(numeric) or 'none'}"
         )
 
+    stage_starts = _stage_starts(rows) if "stage" in header else []
     n_cols = min(3, max(1, len(columns)))
     n_rows = max(1, math.ceil(len(columns) / n_cols))
     fig = Figure(figsize=(3.6 * n_cols, 0.6 + 2.4 * n_rows), dpi=DPI)
@@ -175,10 +183,21 @@ def training_curves(
             continue
         ax.plot(steps, values, color="tab:blue", alpha=0.3, linewidth=0.8)
         ax.plot(steps, _ema(values), color="tab:blue", linewidth=1.5)
+        for step, stage in stage_starts:
+            ax.axvline(step, color="gray", linestyle="--", linewidth=0.7)
+            ax.text(
+                step,
+                1.0,
+                f" {stage}",
+                transform=ax.get_xaxis_transform(),
+                fontsize=6,
+                color="gray",
+                va="top",
+            )
         ax.set_xlabel("step", fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
-    fig.suptitle(metrics_csv.name, fontsize=10)
+    fig.suptitle(metrics_csv.name if title is None else title, fontsize=10)
     fig.tight_layout()
     return _save(fig, path)
 
@@ -277,6 +296,17 @@ def _finish(fig: Figure, image, title: str, left: float) -> None:
     bar = fig.colorbar(image, cax=cax)
     bar.set_label("dB", fontsize=8)
     bar.ax.tick_params(labelsize=7)
+
+
+def _stage_starts(rows: list[dict]) -> list[tuple[float, str]]:
+    """``(step, stage)`` for every row whose stage differs from the previous row's (not the first)."""
+    starts, previous = [], None
+    for row in rows:
+        stage = row.get("stage") or ""
+        if previous is not None and stage != previous and row.get("step"):
+            starts.append((float(row["step"]), stage))
+        previous = stage
+    return starts
 
 
 def _is_numeric(rows: list[dict[str, str]], name: str) -> bool:

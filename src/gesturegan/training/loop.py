@@ -73,6 +73,7 @@ class Trainer:
 
     def __init__(self, cfg: TrainConfig, run_dir: Path):
         self.cfg, self.run_dir = cfg, run_dir
+        self._last_r1 = float("nan")
         self.dataset = Dataset.open(cfg.data)
         self.rep = get_representation(
             cfg.repr, sr=self.dataset.sr, length=self.dataset.length, **cfg.repr_options
@@ -156,10 +157,12 @@ class Trainer:
 
         s.nimg += batch
         self._update_ema(batch)
+        if do_r1:  # logged as the latest value, so every logged row has one
+            self._last_r1 = r1.item()
         return {
             "d_loss": loss_d.item(),
             "g_loss": loss_g.item(),
-            "r1": r1.item() if do_r1 else float("nan"),
+            "r1": self._last_r1,
             "d_real": logits_real.mean().item(),
             "d_fake": logits_fake.mean().item(),
             "alpha": alpha,
