@@ -262,7 +262,11 @@ def test_run_is_relative_to_score_and_can_be_overridden(tmp_path):
         ),
         (
             "events:\n  - {at: 0, gesture: trigger}\n  - {at: -1, gesture: trigger}\n",
-            ["event 2 (line 3)", "at must be 0 or more", "-1"],
+            ["event 2 (line 3)", "at must be between 0 and 3600 seconds", "-1"],
+        ),
+        (
+            "events:\n  - {at: 90000, gesture: trigger}\n",
+            ["event 1 (line 2)", "at must be between 0 and 3600 seconds, got 90000"],
         ),
         (
             "events:\n  - at: 0\n    gesture: trigger\n    pan: 2\n",

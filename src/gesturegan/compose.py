@@ -37,6 +37,7 @@ from .errors import UserError
 
 DEFAULT_SR = 22050
 PEAK_DB = -1.0  # the mix is scaled down so that its peak sits here when it would go above
+MAX_AT_S = 3600.0  # an event starting later is a typo (ms for s?), not a piece: refuse it
 FADE_S = 0.005  # fade at both ends of every placed clip, so clips cut mid-waveform do not click
 DEMO_SCORE_PATH = Path(__file__).parent / "data" / "demo_score.yaml"
 
@@ -275,8 +276,10 @@ def _parse_event(raw: Any, index: int, name: str, lines: _LineIndex) -> Event:
     if "at" not in raw:
         raise UserError(f"{where()}: missing 'at' (start time in seconds)")
     at_s = _number(raw["at"], "at", where("at"))
-    if at_s < 0:
-        raise UserError(f"{where('at')}: at must be 0 or more seconds, got {raw['at']}")
+    if not 0 <= at_s <= MAX_AT_S:
+        raise UserError(
+            f"{where('at')}: at must be between 0 and {MAX_AT_S:g} seconds, got {raw['at']}"
+        )
     gain_db = _number(raw.get("gain_db", 0.0), "gain_db", where("gain_db"))
     pan = _number(raw.get("pan", 0.0), "pan", where("pan"))
     if not -1.0 <= pan <= 1.0:
