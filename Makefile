@@ -22,7 +22,7 @@ demo: setup
 	$(VENV)/bin/gesturegan demo --out $(DEMO_OUT)
 
 lint: setup
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check .
 
 test: setup lint
 	$(VENV)/bin/pytest
