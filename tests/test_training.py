@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import csv
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
@@ -150,3 +155,83 @@ def test_bad_config_is_a_user_error(tiny_dataset, tmp_path):
     bad.write_text("learning_rate: 0.1\n")
     with pytest.raises(UserError, match="unknown option"):
         make_config(str(tiny_dataset), str(bad))
+
+
+def test_fade_in_at_alpha_zero_is_the_previous_stage_upsampled():
+    cfg = PGANConfig(**TINY_MODEL)
+    g, d = build("pgan", cfg, (1, 32, 32), n_classes=3)
+    z, c = torch.randn(4, cfg.z_dim), torch.eye(3)[[0, 1, 2, 0]]
+    for stage in range(1, len(g.stages)):
+        previous = torch.nn.functional.interpolate(g(z, c, stage - 1), scale_factor=2.0)
+        assert torch.allclose(g(z, c, stage, alpha=0.0), previous, atol=1e-6)
+        img = torch.randn(4, 1, 4 * 2**stage, 4 * 2**stage)
+        pooled = torch.nn.functional.avg_pool2d(img, 2)
+        assert torch.allclose(d(img, c, stage, alpha=0.0), d(pooled, c, stage - 1), atol=1e-5)
+
+
+def test_time_favouring_kernels_run_at_every_stage():
+    cfg = PGANConfig(**TINY_MODEL, kernels="time")
+    g, d = build("pgan", cfg, (2, 128, 128), n_classes=4)
+    assert g.blocks[2].conv1.weight.shape[-2:] == (1, 6)  # (frequency, time) at 32x32 (stage 3)
+    z, c = torch.randn(2, cfg.z_dim), torch.eye(4)[:2]
+    for stage in range(len(g.stages)):
+        img = g(z, c, stage, 0.5)
+        assert img.shape == (2, 2, 4 * 2**stage, 4 * 2**stage)
+        d(img, c, stage, 0.5).sum().backward()
+    with pytest.raises(UserError, match="unknown preset"):
+        PGANConfig(kernels="diagonal")
+
+
+def test_wgan_gp_trains_and_logs_its_penalty_and_gradient_norms(tiny_dataset, tmp_path):
+    run = tmp_path / "wgan"
+    overrides = tiny_overrides(4, loss="wgan_gp", log_every_steps=1)
+    result = train(run, data=str(tiny_dataset), overrides=overrides, show_progress=False)
+    assert result.step == 4
+    rows = list(csv.DictReader((run / "logs" / "metrics.csv").open()))
+    for key in ("penalty", "grad_d", "grad_g", "img_per_s"):
+        values = [float(r[key]) for r in rows]
+        assert all(v == v and v >= 0 for v in values), key
+    with pytest.raises(UserError, match="loss must be one of"):
+        make_config(str(tiny_dataset), overrides={"loss": "hinge"})
+
+
+def test_divergence_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(
+    tiny_dataset, tmp_path, monkeypatch
+):
+    run = tmp_path / "nan"
+    overrides = tiny_overrides(6, checkpoint_every_steps=2, log_every_steps=1)
+    original = Trainer.step
+
+    def poisoned(self, loader):
+        stats = original(self, loader)
+        return {**stats, "d_loss": float("nan")} if self.state.step == 4 else stats
+
+    monkeypatch.setattr(Trainer, "step", poisoned)
+    with pytest.raises(UserError, match=r"training diverged at step 5 \(d_loss=nan\)"):
+        train(run, data=str(tiny_dataset), overrides=overrides, show_progress=False)
+    ckpt = ckpt_io.load(run / "checkpoints" / "latest.pt")
+    assert ckpt["state"]["step"] == 4
+    assert not (run / "generator.safetensors").exists()
+
+
+def test_kill_during_checkpoint_write_leaves_a_loadable_checkpoint(tmp_path):
+    path = tmp_path / "latest.pt"
+    ckpt_io.save({"weights": torch.zeros(1000), "step": 0}, path)
+    script = (
+        "import sys, torch\n"
+        "from gesturegan.training import checkpoint as c\n"
+        "big = torch.randn(4_000_000)\n"
+        "print('ready', flush=True)\n"
+        "step = 1\n"
+        "while True:\n"
+        "    c.save({'weights': big, 'step': step}, sys.argv[1]); step += 1\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout.readline().strip() == "ready"
+    time.sleep(1.0)  # several 16 MB writes in flight
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    ckpt = ckpt_io.load(path)
+    assert ckpt["step"] >= 0 and ckpt["weights"].numel() in (1000, 4_000_000)

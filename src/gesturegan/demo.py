@@ -104,7 +104,7 @@ def _write_report(out: Path, gen, data: Dataset, strips: list[Path], mix, seed: 
     training_curves(
         out / "run" / "logs" / "metrics.csv",
         fig / "training.png",
-        columns=["d_loss", "g_loss", "d_real", "d_fake", "r1"],
+        columns=["d_loss", "g_loss", "d_real", "d_fake", "penalty", "img_per_s"],
         title="training curves (dashed: a new growth stage begins)",
     )
     gen_stats = [category_stats(c, w, gen.sr) for c, w in generated.items()]

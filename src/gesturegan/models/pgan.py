@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import UserError
 from .layers import EqualConv2d, EqualLinear, lrelu, minibatch_stddev, pixel_norm
 
 
@@ -28,10 +29,37 @@ class PGANConfig:
     channel_base: int = 1024  # channels at resolution r: min(channel_max, channel_base // r)
     channel_max: int = 64
     kernel: tuple[int, int] = (3, 3)  # (frequency, time) kernel of every 3x3-style conv
+    # Per-stage kernels from 4x4 up, overriding ``kernel`` (the last repeats), or a preset name:
+    # "time" = the original project's time-favouring kernels (see KERNEL_PRESETS).
+    kernels: tuple[tuple[int, int], ...] | str = ()
     mbstd_group: int = 4
+
+    def __post_init__(self) -> None:
+        if isinstance(self.kernels, str):
+            if self.kernels not in KERNEL_PRESETS:
+                raise UserError(
+                    f"pgan.kernels: unknown preset {self.kernels!r}; "
+                    f"choose from {', '.join(KERNEL_PRESETS)} or list [freq, time] per stage"
+                )
+        elif any(len(k) != 2 or min(k) < 1 for k in self.kernels):
+            raise UserError(f"pgan.kernels: each kernel is [freq, time] ≥ 1, got {self.kernels}")
 
     def channels(self, resolution: int) -> int:
         return max(1, min(self.channel_max, self.channel_base // resolution))
+
+    def kernel_at(self, stage: int) -> tuple[int, int]:
+        """(frequency, time) kernel of the convs of growth stage ``stage`` (0 = 4x4)."""
+        kernels = KERNEL_PRESETS[self.kernels] if isinstance(self.kernels, str) else self.kernels
+        return tuple(kernels[min(stage, len(kernels) - 1)]) if kernels else tuple(self.kernel)
+
+
+# The 2020 project's "horizontal priority": square kernels while the image is tiny, then kernels
+# that reach along time (the image's width) further than along frequency: 1x1, 6x1, 8x2 written
+# (time x frequency) there, here (frequency, time).
+KERNEL_PRESETS: dict[str, tuple[tuple[int, int], ...]] = {
+    "square": ((3, 3),),
+    "time": ((3, 3), (1, 1), (1, 6), (1, 6), (2, 8), (2, 8)),
+}
 
 
 def stage_names(resolution: int) -> tuple[str, ...]:
@@ -77,9 +105,9 @@ class Generator(nn.Module):
         )
         in_dim = cfg.z_dim + (cfg.embed_dim if n_classes else 0)
         self.input = EqualLinear(in_dim, ch[0] * 16, gain=2**0.5 / 4)
-        self.conv0 = EqualConv2d(ch[0], ch[0], cfg.kernel)
+        self.conv0 = EqualConv2d(ch[0], ch[0], cfg.kernel_at(0))
         self.blocks = nn.ModuleList(
-            _GBlock(ch[i - 1], ch[i], cfg.kernel) for i in range(1, len(res))
+            _GBlock(ch[i - 1], ch[i], cfg.kernel_at(i)) for i in range(1, len(res))
         )
         self.to_img = nn.ModuleList(EqualConv2d(c, out_ch, (1, 1), gain=1.0) for c in ch)
 
@@ -138,7 +166,7 @@ class Discriminator(nn.Module):
         self.from_img = nn.ModuleList(EqualConv2d(in_ch, c, (1, 1)) for c in ch)
         # blocks[i - 1] takes stage i's resolution down to stage i - 1's.
         self.blocks = nn.ModuleList(
-            _DBlock(ch[i], ch[i - 1], cfg.kernel) for i in range(1, len(res))
+            _DBlock(ch[i], ch[i - 1], cfg.kernel_at(i)) for i in range(1, len(res))
         )
         self.final_conv = EqualConv2d(ch[0] + 1, ch[0], (3, 3))
         self.final_dense = EqualLinear(ch[0] * 16, ch[0])

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..errors import UserError
 from ..models.pgan import PGANConfig
+from .losses import LOSSES
 
 DEFAULT_MINUTES = 30.0  # budget when neither steps nor minutes is given
 
@@ -28,6 +29,8 @@ class TrainConfig:
     steps: int | None = None  # total optimisation steps (one D + one G update each)
     minutes: float | None = None  # total training time budget
     batch_size: tuple[int, ...] = (32, 32, 32, 32, 32, 16)  # per stage; the last repeats
+    loss: str = "ns_r1"  # "ns_r1" (non-saturating + lazy R1) or "wgan_gp" (WGAN-GP + drift)
+    gp_lambda: float = 10.0  # gradient-penalty weight (wgan_gp)
     lr: float = 0.002
     betas: tuple[float, float] = (0.0, 0.99)
     r1_gamma: float = 1.0  # R1 penalty weight on real images (non-saturating loss)
@@ -50,6 +53,8 @@ class TrainConfig:
             raise UserError(f"minutes must be positive, got {self.minutes}")
         if not self.batch_size or min(self.batch_size) < 2:
             raise UserError("batch_size must list per-stage sizes of at least 2")
+        if self.loss not in LOSSES:
+            raise UserError(f"loss must be one of {', '.join(LOSSES)}; got {self.loss!r}")
         if self.lr <= 0:
             raise UserError(f"lr must be positive, got {self.lr}")
 

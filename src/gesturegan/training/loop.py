@@ -28,7 +28,7 @@ from ..representations import get as get_representation
 from . import checkpoint as ckpt_io
 from .config import TrainConfig
 from .data import BatchLoader, images_at_stage, one_hot
-from .losses import d_loss, g_loss, r1_penalty
+from .losses import d_loss, g_loss, gradient_penalty, r1_penalty, wgan_d_loss, wgan_g_loss
 from .snapshots import image_grid, save_gif, save_png
 
 METRIC_COLUMNS = (
@@ -39,11 +39,21 @@ METRIC_COLUMNS = (
     "kimg",
     "d_loss",
     "g_loss",
-    "r1",
+    "penalty",
     "d_real",
     "d_fake",
+    "grad_d",
+    "grad_g",
     "sec_per_step",
+    "img_per_s",
 )
+
+
+STAT_KEYS = ("d_loss", "g_loss", "penalty", "d_real", "d_fake", "grad_d", "grad_g", "alpha")
+
+
+class TrainingDiverged(UserError):
+    """A loss, score or gradient went NaN/Inf; the last good checkpoint is kept untouched."""
 
 
 @dataclass
@@ -73,7 +83,7 @@ class Trainer:
 
     def __init__(self, cfg: TrainConfig, run_dir: Path):
         self.cfg, self.run_dir = cfg, run_dir
-        self._last_r1 = float("nan")
+        self._last_penalty = float("nan")
         self.dataset = Dataset.open(cfg.data)
         self.rep = get_representation(
             cfg.repr, sr=self.dataset.sr, length=self.dataset.length, **cfg.repr_options
@@ -137,32 +147,43 @@ class Trainer:
         z = torch.randn(batch, z_dim, generator=self.noise)
         with torch.no_grad():
             fake = self.G(z, c, stage, alpha)
-        do_r1 = cfg.r1_gamma > 0 and s.step % cfg.r1_every == 0
+        do_r1 = cfg.loss == "ns_r1" and cfg.r1_gamma > 0 and s.step % cfg.r1_every == 0
         real.requires_grad_(do_r1)
         logits_real = self.D(real, c, stage, alpha)
         logits_fake = self.D(fake, c, stage, alpha)
-        loss_d = d_loss(logits_real, logits_fake)
-        r1 = r1_penalty(logits_real, real) if do_r1 else torch.zeros(())
+        if cfg.loss == "wgan_gp":
+            gp = gradient_penalty(lambda x: self.D(x, c, stage, alpha), real, fake, self.noise)
+            loss_d = wgan_d_loss(logits_real, logits_fake)
+            penalty = cfg.gp_lambda * gp
+        else:
+            loss_d = d_loss(logits_real, logits_fake)
+            gp = r1_penalty(logits_real, real) if do_r1 else torch.zeros(())
+            penalty = 0.5 * cfg.r1_gamma * cfg.r1_every * gp
         self.opt_d.zero_grad(set_to_none=True)
-        (loss_d + 0.5 * cfg.r1_gamma * cfg.r1_every * r1).backward()
+        (loss_d + penalty).backward()
+        grad_d = _grad_norm(self.D)
         self.opt_d.step()
 
         # Generator update.
         self.D.requires_grad_(False)
         z = torch.randn(batch, z_dim, generator=self.noise)
-        loss_g = g_loss(self.D(self.G(z, c, stage, alpha), c, stage, alpha))
+        logits_gen = self.D(self.G(z, c, stage, alpha), c, stage, alpha)
+        loss_g = wgan_g_loss(logits_gen) if cfg.loss == "wgan_gp" else g_loss(logits_gen)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
+        grad_g = _grad_norm(self.G)
         self.opt_g.step()
 
         s.nimg += batch
         self._update_ema(batch)
-        if do_r1:  # logged as the latest value, so every logged row has one
-            self._last_r1 = r1.item()
+        if cfg.loss == "wgan_gp" or do_r1:  # logged as the latest value: every row has one
+            self._last_penalty = gp.item()
         return {
             "d_loss": loss_d.item(),
             "g_loss": loss_g.item(),
-            "r1": self._last_r1,
+            "penalty": self._last_penalty,
+            "grad_d": grad_d,
+            "grad_g": grad_g,
             "d_real": logits_real.mean().item(),
             "d_fake": logits_fake.mean().item(),
             "alpha": alpha,
@@ -235,14 +256,16 @@ class Trainer:
             "stage": self.stages[s.stage],
             "kimg": round(s.nimg / 1000, 3),
             "sec_per_step": round(sec_per_step, 4),
+            "img_per_s": round(self.cfg.batch_for_stage(s.stage) / sec_per_step, 2),
             **{k: round(v, 5) for k, v in stats.items()},
         }
         self.metrics.append(row)
         if writer is not None:
-            for key in ("d_loss", "g_loss", "r1", "d_real", "d_fake", "alpha"):
+            for key in STAT_KEYS:
                 if not math.isnan(stats[key]):
                     writer.add_scalar(f"train/{key}", stats[key], s.step)
             writer.add_scalar("train/stage", s.stage, s.step)
+            writer.add_scalar("train/img_per_s", row["img_per_s"], s.step)
 
     def write_metrics(self) -> None:
         buf = io.StringIO()
@@ -286,6 +309,7 @@ class Trainer:
             while not self.done():
                 t0 = time.perf_counter()
                 stats = self.step(loader)
+                self.check_finite(stats)
                 dt = time.perf_counter() - t0
                 s.step += 1
                 s.elapsed_s += dt
@@ -310,9 +334,14 @@ class Trainer:
                     last_ckpt_t = now
         except KeyboardInterrupt:
             interrupted = True
+        except TrainingDiverged:
+            self.write_metrics()  # the log up to the bad step helps to see why; weights are not saved
+            raise
         finally:
             progress.close()
             loader.close()
+            if writer is not None:
+                writer.flush()
         self.write_metrics()
         self.save_checkpoint()
         if not interrupted:
@@ -323,6 +352,23 @@ class Trainer:
         if writer is not None:
             writer.close()
         return TrainResult(self.run_dir, s.step, self.stages[s.stage], s.elapsed_s, interrupted)
+
+    def check_finite(self, stats: dict[str, float]) -> None:
+        """Stop with a clear message when training diverged, before anything bad is saved."""
+        bad = [k for k in STAT_KEYS if k != "penalty" and not math.isfinite(stats[k])]
+        if not bad:
+            return
+        latest = self.run_dir / "checkpoints" / ckpt_io.LATEST
+        kept = (
+            f"the last good checkpoint ({latest}) is kept; resume from it with a lower lr "
+            "(--config) or another loss"
+            if latest.is_file()
+            else "no checkpoint had been written yet"
+        )
+        raise TrainingDiverged(
+            f"training diverged at step {self.state.step + 1} "
+            f"({', '.join(f'{k}={stats[k]}' for k in bad)}); {kept}"
+        )
 
     def end_stage(self) -> None:
         """Snapshot and keep the finished stage, then grow the networks by one stage."""
@@ -371,6 +417,12 @@ class _Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.stop()
+
+
+def _grad_norm(module: torch.nn.Module) -> float:
+    """L2 norm of all parameter gradients of ``module`` (for monitoring)."""
+    grads = [p.grad.detach().flatten() for p in module.parameters() if p.grad is not None]
+    return torch.linalg.vector_norm(torch.cat(grads)).item() if grads else 0.0
 
 
 def _tensorboard(folder: Path):

@@ -1,9 +1,18 @@
-"""Non-saturating GAN loss with lazy R1 regularisation (Mescheder et al. 2018)."""
+"""GAN objectives: non-saturating loss with lazy R1 (Mescheder et al. 2018), and WGAN-GP with drift
+(Gulrajani et al. 2017; the progressive GAN paper's choice, Karras et al. 2018).
+
+``LOSSES`` names them for the config (``loss: ns_r1`` or ``loss: wgan_gp``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
+
+LOSSES = ("ns_r1", "wgan_gp")
+WGAN_DRIFT = 0.001  # ε·D(real)² keeps WGAN critic scores near zero (progressive GAN paper)
 
 
 def d_loss(logits_real: torch.Tensor, logits_fake: torch.Tensor) -> torch.Tensor:
@@ -20,3 +29,26 @@ def r1_penalty(logits_real: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     """Mean squared gradient norm of D at real images (``real`` must require grad)."""
     (grad,) = torch.autograd.grad(logits_real.sum(), real, create_graph=True)
     return grad.pow(2).flatten(1).sum(dim=1).mean()
+
+
+def wgan_d_loss(logits_real: torch.Tensor, logits_fake: torch.Tensor) -> torch.Tensor:
+    """WGAN critic loss with drift: ``D(fake) − D(real) + ε·D(real)²``, batch mean."""
+    return (logits_fake - logits_real + WGAN_DRIFT * logits_real.pow(2)).mean()
+
+
+def wgan_g_loss(logits_fake: torch.Tensor) -> torch.Tensor:
+    """WGAN generator loss: ``−D(G(z))``, batch mean."""
+    return -logits_fake.mean()
+
+
+def gradient_penalty(
+    critic: Callable[[torch.Tensor], torch.Tensor],
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """WGAN-GP: ``(‖∇D(x̂)‖ − 1)²`` at random interpolates ``x̂`` of real and fake, batch mean."""
+    eps = torch.rand(real.shape[0], 1, 1, 1, generator=generator).to(real)
+    mixed = torch.lerp(real.detach(), fake.detach(), eps).requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
+    return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
