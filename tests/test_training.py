@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -11,6 +12,7 @@ import time
 
 import pytest
 import torch
+import yaml
 
 from gesturegan.errors import UserError
 from gesturegan.models import build
@@ -235,3 +237,24 @@ def test_kill_during_checkpoint_write_leaves_a_loadable_checkpoint(tmp_path):
     proc.wait()
     ckpt = ckpt_io.load(path)
     assert ckpt["step"] >= 0 and ckpt["weights"].numel() in (1000, 4_000_000)
+
+
+@pytest.mark.slow
+def test_two_process_torchrun_ends_with_identical_weights(tiny_dataset, tmp_path):
+    config = tmp_path / "tiny.yaml"
+    opts = {k: v for k, v in tiny_overrides(4).items() if k != "steps"}
+    config.write_text(yaml.safe_dump({**opts, "snapshot_per_class": 1}))
+    run = tmp_path / "ddp"
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+        "-m", "gesturegan", "train", "--data", str(tiny_dataset), "--out", str(run),
+        "--steps", "4", "--config", str(config),
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    facts = json.loads((run / "logs" / "distributed.json").read_text())
+    assert facts == {"world_size": 2, "replica_max_abs_diff": 0.0}
+    ckpt = ckpt_io.load(run / "checkpoints" / "latest.pt")
+    assert ckpt["state"]["step"] == 4 and ckpt["state"]["nimg"] == 4 * 2 * 4  # 2 ranks x batch 4
+    assert len(ckpt["rng"]["noise_per_rank"]) == 2

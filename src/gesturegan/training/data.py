@@ -20,8 +20,17 @@ from ..representations import Representation
 class BatchLoader:
     """Yield ``(images [B, C, H, W], cond [B, n_classes] or None)`` from a dataset, one batch ahead."""
 
-    def __init__(self, dataset: Dataset, rep: Representation, seed: int, position: int = 0):
+    def __init__(
+        self,
+        dataset: Dataset,
+        rep: Representation,
+        seed: int,
+        position: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+    ):
         self.dataset, self.rep, self.seed, self.position = dataset, rep, seed, position
+        self.rank, self.world_size = rank, world_size
         self.n_classes = len(dataset.label_names)
         self._epoch_cache: tuple[int, np.ndarray] | None = None
         self._pool = ThreadPoolExecutor(max_workers=1)
@@ -36,13 +45,15 @@ class BatchLoader:
         return out
 
     def next(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        key = (self.position, batch_size)
+        """This rank's ``batch_size`` clips of the next global batch (``batch_size · world_size``
+        stream positions; rank r takes the r-th slice)."""
+        key = (self.position + self.rank * batch_size, batch_size)
         if self._pending is not None and self._pending[0] == key:
             batch = self._pending[1].result()
         else:
             batch = self._load(*key)
-        self.position += batch_size
-        nxt = (self.position, batch_size)
+        self.position += batch_size * self.world_size
+        nxt = (self.position + self.rank * batch_size, batch_size)
         self._pending = (nxt, self._pool.submit(self._load, *nxt))
         return batch
 

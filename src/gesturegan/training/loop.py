@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import csv
 import io
+import json
 import math
 import time
 from dataclasses import dataclass
@@ -26,8 +27,10 @@ from ..errors import UserError
 from ..models import build
 from ..representations import get as get_representation
 from . import checkpoint as ckpt_io
+from . import distributed as dist
 from .config import TrainConfig
 from .data import BatchLoader, images_at_stage, one_hot
+from .distributed import World
 from .losses import d_loss, g_loss, gradient_penalty, r1_penalty, wgan_d_loss, wgan_g_loss
 from .snapshots import image_grid, save_gif, save_png
 
@@ -81,8 +84,9 @@ class _State:
 class Trainer:
     """Owns the models, optimisers, schedule and run folder of one training run."""
 
-    def __init__(self, cfg: TrainConfig, run_dir: Path):
+    def __init__(self, cfg: TrainConfig, run_dir: Path, world: World | None = None):
         self.cfg, self.run_dir = cfg, run_dir
+        self.world = world or World()
         self._last_penalty = float("nan")
         self.dataset = Dataset.open(cfg.data)
         self.rep = get_representation(
@@ -93,11 +97,14 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         model_cfg = getattr(cfg, cfg.model)
         self.G, self.D = build(cfg.model, model_cfg, self.rep.shape, self.n_classes)
+        dist.broadcast_module(self.G, self.world)
+        dist.broadcast_module(self.D, self.world)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         self.stages = self.G.stages
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=tuple(cfg.betas))
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr, betas=tuple(cfg.betas))
-        self.noise = torch.Generator().manual_seed(cfg.seed + 1)
+        # Each rank draws its own latents; rank 0's stream is the single-process one.
+        self.noise = torch.Generator().manual_seed(cfg.seed + 1 + 7919 * self.world.rank)
         self.state = _State()
         self.metrics: list[dict[str, Any]] = []
         self.snapshot_frames: list[Path] = []
@@ -161,6 +168,7 @@ class Trainer:
             penalty = 0.5 * cfg.r1_gamma * cfg.r1_every * gp
         self.opt_d.zero_grad(set_to_none=True)
         (loss_d + penalty).backward()
+        dist.average_gradients(self.D, self.world)
         grad_d = _grad_norm(self.D)
         self.opt_d.step()
 
@@ -171,11 +179,12 @@ class Trainer:
         loss_g = wgan_g_loss(logits_gen) if cfg.loss == "wgan_gp" else g_loss(logits_gen)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
+        dist.average_gradients(self.G, self.world)
         grad_g = _grad_norm(self.G)
         self.opt_g.step()
 
-        s.nimg += batch
-        self._update_ema(batch)
+        s.nimg += batch * self.world.size
+        self._update_ema(batch * self.world.size)
         if cfg.loss == "wgan_gp" or do_r1:  # logged as the latest value: every row has one
             self._last_penalty = gp.item()
         return {
@@ -211,7 +220,11 @@ class Trainer:
             "opt_G": self.opt_g.state_dict(),
             "opt_D": self.opt_d.state_dict(),
             "state": dict(vars(self.state)),
-            "rng": {"noise": self.noise.get_state(), "torch": torch.get_rng_state()},
+            "rng": {
+                "noise": self.noise.get_state(),
+                "noise_per_rank": dist.gather_objects(self.noise.get_state(), self.world),
+                "torch": torch.get_rng_state(),
+            },
         }
 
     def restore(self, ckpt: dict[str, Any]) -> None:
@@ -221,11 +234,19 @@ class Trainer:
         self.opt_g.load_state_dict(ckpt["opt_G"])
         self.opt_d.load_state_dict(ckpt["opt_D"])
         self.state = _State(**ckpt["state"])
-        self.noise.set_state(ckpt["rng"]["noise"])
+        per_rank = ckpt["rng"].get("noise_per_rank", [])
+        if len(per_rank) == self.world.size:
+            self.noise.set_state(per_rank[self.world.rank])
+        elif self.world.is_main:
+            self.noise.set_state(ckpt["rng"]["noise"])
+        # else: a run resumed on a different number of ranks; other ranks keep fresh noise streams
         torch.set_rng_state(ckpt["rng"]["torch"])
 
-    def save_checkpoint(self, name: str = ckpt_io.LATEST) -> Path:
-        return ckpt_io.save(self.checkpoint(), self.run_dir / "checkpoints" / name)
+    def save_checkpoint(self, name: str = ckpt_io.LATEST) -> None:
+        """Every rank takes part (RNG states are gathered); rank 0 writes."""
+        ckpt = self.checkpoint()
+        if self.world.is_main:
+            ckpt_io.save(ckpt, self.run_dir / "checkpoints" / name)
 
     def generator_meta(self) -> dict[str, Any]:
         """How to rebuild the inference generator: saved as generator.json beside its weights."""
@@ -245,6 +266,8 @@ class Trainer:
         }
 
     def export(self) -> None:
+        if not self.world.is_main:
+            return
         ckpt_io.export_generator(self.G_ema.state_dict(), self.generator_meta(), self.run_dir)
 
     # ---------------------------------------------------------------- observation
@@ -268,6 +291,8 @@ class Trainer:
             writer.add_scalar("train/img_per_s", row["img_per_s"], s.step)
 
     def write_metrics(self) -> None:
+        if not self.world.is_main:
+            return
         buf = io.StringIO()
         w = csv.DictWriter(buf, fieldnames=METRIC_COLUMNS, extrasaction="ignore")
         w.writeheader()
@@ -277,6 +302,8 @@ class Trainer:
     @torch.no_grad()
     def snapshot(self) -> None:
         """Grid PNG of fixed latents per class + one decoded WAV per class at the current stage."""
+        if not self.world.is_main:
+            return
         s, stage_name = self.state, self.stages[self.state.stage]
         images = self.G_ema.render(self.snap_z, self.snap_c, s.stage, self.alpha())
         rows = max(1, self.n_classes)
@@ -292,17 +319,22 @@ class Trainer:
             )
 
     def write_gif(self) -> None:
+        if not self.world.is_main:
+            return
         frames = sorted((self.run_dir / "samples").glob("grid-*.png"))
         save_gif(frames, self.run_dir / "progress.gif")
 
     # ---------------------------------------------------------------- main loop
     def fit(self, show_progress: bool = True) -> TrainResult:
         cfg, s = self.cfg, self.state
-        loader = BatchLoader(self.dataset, self.rep, cfg.seed, position=s.data_position)
-        writer = _tensorboard(self.run_dir / "logs")
-        last_ckpt_t = last_snap_t = time.monotonic()
+        world = self.world
+        loader = BatchLoader(
+            self.dataset, self.rep, cfg.seed, s.data_position, world.rank, world.size
+        )
+        writer = _tensorboard(self.run_dir / "logs") if world.is_main else None
+        last_ckpt_t = last_snap_t = dist.broadcast_float(time.monotonic(), world)
         interrupted = False
-        progress = _Progress(self, show_progress)
+        progress = _Progress(self, show_progress and world.is_main)
         try:
             if s.step == 0:
                 self.snapshot()
@@ -310,15 +342,16 @@ class Trainer:
                 t0 = time.perf_counter()
                 stats = self.step(loader)
                 self.check_finite(stats)
-                dt = time.perf_counter() - t0
+                # Rank 0's clock drives time-based schedules, so all ranks grow together.
+                dt = dist.broadcast_float(time.perf_counter() - t0, world)
                 s.step += 1
                 s.elapsed_s += dt
                 s.stage_elapsed_s += dt
                 s.data_position = loader.position
-                if s.step % cfg.log_every_steps == 0 or s.step == 1:
+                if world.is_main and (s.step % cfg.log_every_steps == 0 or s.step == 1):
                     self.log(stats, dt, writer)
                 progress.update(stats)
-                now = time.monotonic()
+                now = dist.broadcast_float(time.monotonic(), world)
                 if self.stage_progress() >= 1.0 and s.stage < len(self.stages) - 1:
                     self.end_stage()
                     last_snap_t = now
@@ -349,14 +382,16 @@ class Trainer:
             self.save_checkpoint(ckpt_io.stage_file(self.stages[s.stage]))
         self.export()
         self.write_gif()
+        self.check_replicas()
         if writer is not None:
             writer.close()
         return TrainResult(self.run_dir, s.step, self.stages[s.stage], s.elapsed_s, interrupted)
 
     def check_finite(self, stats: dict[str, float]) -> None:
-        """Stop with a clear message when training diverged, before anything bad is saved."""
+        """Stop with a clear message when training diverged (on any rank), before anything bad is
+        saved."""
         bad = [k for k in STAT_KEYS if k != "penalty" and not math.isfinite(stats[k])]
-        if not bad:
+        if not dist.any_rank(bool(bad), self.world):
             return
         latest = self.run_dir / "checkpoints" / ckpt_io.LATEST
         kept = (
@@ -369,6 +404,17 @@ class Trainer:
             f"training diverged at step {self.state.step + 1} "
             f"({', '.join(f'{k}={stats[k]}' for k in bad)}); {kept}"
         )
+
+    def check_replicas(self) -> None:
+        """Distributed runs: verify every rank ended with rank 0's weights; record it in logs/."""
+        if not self.world.distributed:
+            return
+        diff = max(dist.max_replica_difference(m, self.world) for m in (self.G, self.D, self.G_ema))
+        if self.world.is_main:
+            facts = {"world_size": self.world.size, "replica_max_abs_diff": diff}
+            write_text(self.run_dir / "logs" / "distributed.json", json.dumps(facts) + "\n")
+        if diff > 1e-4:
+            raise RuntimeError(f"replicas diverged: max |w_rank − w_0| = {diff:.3g}")
 
     def end_stage(self) -> None:
         """Snapshot and keep the finished stage, then grow the networks by one stage."""
@@ -458,6 +504,7 @@ def train(
 
     On resume the saved config.yaml is the base; ``overrides`` may change the budget (``steps`` or
     ``minutes``) to train longer. A fresh run refuses a folder that already holds checkpoints.
+    Under ``torchrun`` it trains data-parallel across the ranks (see ``distributed``).
     """
     run_dir = Path(run_dir)
     latest = run_dir / "checkpoints" / ckpt_io.LATEST
@@ -478,14 +525,20 @@ def train(
         if not data:
             raise UserError("train needs --data DATASET (made by `gesturegan prepare`)")
         cfg = make_config(data, config_path, overrides)
+    world = dist.init_from_env()
     run_dir.mkdir(parents=True, exist_ok=True)
-    trainer = Trainer(cfg, run_dir)
-    save_yaml(cfg, run_dir / "config.yaml")
+    trainer = Trainer(cfg, run_dir, world)
+    if world.is_main:
+        save_yaml(cfg, run_dir / "config.yaml")
     if resume:
         ckpt = ckpt_io.load(latest)
         trainer.restore(ckpt)
         trainer.metrics = _read_metrics(run_dir / "logs" / "metrics.csv", trainer.state.step)
-    return trainer.fit(show_progress)
+    dist.barrier(world)  # every rank has checked the folder before rank 0 writes into it
+    try:
+        return trainer.fit(show_progress)
+    finally:
+        dist.shutdown(world)
 
 
 def _read_metrics(path: Path, up_to_step: int) -> list[dict[str, Any]]:
