@@ -10,12 +10,13 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 import torch
 import yaml
 
 from gesturegan.errors import UserError
-from gesturegan.models import build
+from gesturegan.models import MODEL_CONFIGS, build
 from gesturegan.models.pgan import PGANConfig
 from gesturegan.training import Trainer, train
 from gesturegan.training import checkpoint as ckpt_io
@@ -137,6 +138,7 @@ def test_interrupted_run_resumes_exactly(tiny_dataset, tmp_path, monkeypatch):
     for name in ("G", "D", "G_ema"):
         for k, v in a[name].items():
             assert torch.equal(v, b[name][k]), f"{name}.{k} differs after resume"
+
     def losses(run):
         with (run / "logs" / "metrics.csv").open() as f:
             return [r["d_loss"] for r in csv.DictReader(f)]
@@ -258,3 +260,42 @@ def test_two_process_torchrun_ends_with_identical_weights(tiny_dataset, tmp_path
     ckpt = ckpt_io.load(run / "checkpoints" / "latest.pt")
     assert ckpt["state"]["step"] == 4 and ckpt["state"]["nimg"] == 4 * 2 * 4  # 2 ranks x batch 4
     assert len(ckpt["rng"]["noise_per_rank"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("model", "shape"),
+    [
+        ("dcgan", (1, 128, 128)),
+        ("dcgan", (3, 256, 256)),
+        ("wavegan", (1, 16384)),
+        ("wavegan", (1, 65536)),
+    ],
+)
+def test_single_stage_models_forward_and_backward(model, shape):
+    cfg = MODEL_CONFIGS[model](**({"channels": 32} if model == "dcgan" else {"model_size": 4}))
+    g, d = build(model, cfg, shape, n_classes=4)
+    assert len(g.stages) == 1
+    z, c = torch.randn(2, cfg.z_dim), torch.tensor([[1.0, 0, 0, 0], [0.5, 0.5, 0, 0]])
+    out = g(z, c)
+    assert out.shape == (2, *shape) and out.abs().max() <= 1
+    d(out, c).sum().backward()
+    assert all(p.grad is not None for p in g.parameters())
+
+
+@pytest.mark.parametrize(("model", "repr_name"), [("dcgan", "logmel_gl"), ("wavegan", "waveform")])
+def test_single_stage_models_train_generate_and_resume(model, repr_name, tiny_dataset, tmp_path):
+    small = {"dcgan": {"channels": 32}, "wavegan": {"model_size": 4}}[model]
+    overrides = {**tiny_overrides(3), "model": model, "repr": repr_name, model: small}
+    result = train(
+        tmp_path / model, data=str(tiny_dataset), overrides=overrides, show_progress=False
+    )
+    assert result.step == 3 and list((tmp_path / model / "samples").glob("grid-*.png"))
+    again = train(tmp_path / model, resume=True, overrides={"steps": 5}, show_progress=False)
+    assert again.step == 5
+    from gesturegan.generation import load
+
+    wave = load(tmp_path / model).sample("tone", seed=1)
+    assert wave.shape == (16384,) and np.isfinite(wave).all()
+    with pytest.raises(UserError, match="wavegan needs the 'waveform' representation"):
+        train(tmp_path / "bad", data=str(tiny_dataset), show_progress=False,
+              overrides={**tiny_overrides(1), "model": "wavegan"})  # fmt: skip

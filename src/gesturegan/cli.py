@@ -133,7 +133,12 @@ def _add_train(sub) -> None:
     )
     p.add_argument("--data", help="dataset folder (from `gesturegan prepare`)")
     p.add_argument("--out", required=True, help="run folder")
-    p.add_argument("--model", choices=("pgan",), default=None, help="model (default pgan)")
+    p.add_argument(
+        "--model",
+        choices=("pgan", "dcgan", "wavegan"),
+        default=None,
+        help="pgan (progressive, default), dcgan, or wavegan (1-D; needs --repr waveform)",
+    )
     p.add_argument("--repr", default=None, help="representation (default logmel_gl; see `reprs`)")
     p.add_argument("--config", help="YAML file of training options (see docs/training.md)")
     b = p.add_mutually_exclusive_group()

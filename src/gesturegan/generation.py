@@ -21,12 +21,9 @@ from . import audio
 from .atomic import write_text
 from .config import from_dict
 from .errors import UserError
-from .models import build
-from .models.pgan import PGANConfig
+from .models import MODEL_CONFIGS, build
 from .representations import get as get_representation
 from .training import checkpoint as ckpt_io
-
-MODEL_CONFIGS = {"pgan": PGANConfig}
 
 
 class Generator:

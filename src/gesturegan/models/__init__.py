@@ -1,8 +1,15 @@
 """Model registry: ``build(name, cfg, shape, n_classes) → (generator, discriminator)``.
 
 Every generator maps ``(z [B, z_dim], c [B, n_classes] or None, stage, alpha)`` to a representation
-image ``[B, C, H, W]`` and exposes ``stages`` (names of its growth stages, the last being full size);
-every discriminator maps ``(image, c, stage, alpha)`` to logits ``[B]``.
+tensor ``[B, *shape]`` and exposes ``stages`` (names of its growth stages, the last being full size;
+one stage for models that do not grow) and ``render`` (always full size); every discriminator maps
+``(x, c, stage, alpha)`` to logits ``[B]``. ``c`` may mix classes (rows of a convex combination).
+
+| name | model | representations |
+|---|---|---|
+| ``pgan`` | progressive GAN, 4x4 → full size with fade-in | any square image one |
+| ``dcgan`` | DCGAN, one stage | any square image one |
+| ``wavegan`` | WaveGAN, 1-D | ``waveform`` |
 """
 
 from __future__ import annotations
@@ -10,15 +17,22 @@ from __future__ import annotations
 from torch import nn
 
 from ..errors import UserError
-from . import pgan
+from . import dcgan, pgan, wavegan
 
-MODELS = {"pgan": (pgan.Generator, pgan.Discriminator)}
+MODELS = {
+    "pgan": (pgan.Generator, pgan.Discriminator),
+    "dcgan": (dcgan.Generator, dcgan.Discriminator),
+    "wavegan": (wavegan.Generator, wavegan.Discriminator),
+}
+MODEL_CONFIGS = {
+    "pgan": pgan.PGANConfig,
+    "dcgan": dcgan.DCGANConfig,
+    "wavegan": wavegan.WaveGANConfig,
+}
 
 
-def build(
-    name: str, cfg, shape: tuple[int, int, int], n_classes: int
-) -> tuple[nn.Module, nn.Module]:
-    """Instantiate generator and discriminator of model ``name`` for images of ``shape`` (C, H, W)."""
+def build(name: str, cfg, shape: tuple[int, ...], n_classes: int) -> tuple[nn.Module, nn.Module]:
+    """Instantiate generator and discriminator of model ``name`` for tensors of ``shape``."""
     if name not in MODELS:
         raise UserError(f"unknown model {name!r}; available: {', '.join(sorted(MODELS))}")
     g_cls, d_cls = MODELS[name]

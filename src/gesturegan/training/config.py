@@ -6,7 +6,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import UserError
+from ..models import MODELS
+from ..models.dcgan import DCGANConfig
 from ..models.pgan import PGANConfig
+from ..models.wavegan import WaveGANConfig
 from .losses import LOSSES
 
 DEFAULT_MINUTES = 30.0  # budget when neither steps nor minutes is given
@@ -43,6 +46,8 @@ class TrainConfig:
     log_every_steps: int = 10
     snapshot_per_class: int = 4
     pgan: PGANConfig = field(default_factory=PGANConfig)
+    dcgan: DCGANConfig = field(default_factory=DCGANConfig)
+    wavegan: WaveGANConfig = field(default_factory=WaveGANConfig)
 
     def __post_init__(self) -> None:
         if self.steps is None and self.minutes is None:
@@ -53,6 +58,8 @@ class TrainConfig:
             raise UserError(f"minutes must be positive, got {self.minutes}")
         if not self.batch_size or min(self.batch_size) < 2:
             raise UserError("batch_size must list per-stage sizes of at least 2")
+        if self.model not in MODELS:
+            raise UserError(f"model must be one of {', '.join(MODELS)}; got {self.model!r}")
         if self.loss not in LOSSES:
             raise UserError(f"loss must be one of {', '.join(LOSSES)}; got {self.loss!r}")
         if self.lr <= 0:

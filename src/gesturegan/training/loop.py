@@ -26,6 +26,7 @@ from ..dataset import Dataset
 from ..errors import UserError
 from ..models import build
 from ..representations import get as get_representation
+from ..representations.logmel import LogMel
 from . import checkpoint as ckpt_io
 from . import distributed as dist
 from .config import TrainConfig
@@ -204,6 +205,8 @@ class Trainer:
         beta = 0.5 ** (batch / max(half_life, 1e-8))
         for p_ema, p in zip(self.G_ema.parameters(), self.G.parameters(), strict=True):
             p_ema.lerp_(p, 1.0 - beta)
+        for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers(), strict=True):
+            b_ema.copy_(b)  # batch-norm statistics (DCGAN) follow G itself
 
     # ---------------------------------------------------------------- persistence
     def checkpoint(self) -> dict[str, Any]:
@@ -305,13 +308,18 @@ class Trainer:
         if not self.world.is_main:
             return
         s, stage_name = self.state, self.stages[self.state.stage]
-        images = self.G_ema.render(self.snap_z, self.snap_c, s.stage, self.alpha())
+        out = self.G_ema.render(self.snap_z, self.snap_c, s.stage, self.alpha())
+        pictures = out
+        if out.ndim == 3:  # 1-D models: draw what they make as log-mel pictures
+            pictures = LogMel(self.dataset.sr, self.dataset.length).encode(
+                self.rep.decode(out).clamp(-1, 1)
+            )[:, None]
         rows = max(1, self.n_classes)
         folder = self.run_dir / "samples"
-        grid = save_png(image_grid(images, rows), folder / f"grid-{s.step:07d}-{stage_name}.png")
+        grid = save_png(image_grid(pictures, rows), folder / f"grid-{s.step:07d}-{stage_name}.png")
         self.snapshot_frames.append(grid)
         per = self.cfg.snapshot_per_class
-        waves = self.rep.decode(images[::per]).clamp(-1, 1).numpy()
+        waves = self.rep.decode(out[::per]).clamp(-1, 1).numpy()
         names = self.label_names or ["unconditional"]
         for wave, name in zip(waves, names, strict=False):
             audio.write(
