@@ -26,17 +26,21 @@ from gesturegan.training.losses import d_loss
 from .conftest import TINY_MODEL, tiny_overrides
 
 
-def test_generator_and_discriminator_shapes_at_every_stage():
+@pytest.mark.parametrize("side", [128, 256])
+def test_generator_and_discriminator_shapes_at_every_stage(side):
     cfg = PGANConfig(**TINY_MODEL)
-    g, d = build("pgan", cfg, (1, 128, 128), n_classes=4)
-    assert g.stages == ("4x4", "8x8", "16x16", "32x32", "64x64", "128x128")
+    g, d = build("pgan", cfg, (2, side, side), n_classes=4)
+    n_stages = 6 if side == 128 else 7
+    assert g.stages == tuple(f"{4 * 2**s}x{4 * 2**s}" for s in range(n_stages))
     z, c = torch.randn(3, cfg.z_dim), torch.eye(4)[:3]
-    for stage in range(6):
+    for stage in range(n_stages):
         for alpha in (0.5, 1.0):
             img = g(z, c, stage, alpha)
-            assert img.shape == (3, 1, 4 * 2**stage, 4 * 2**stage)
-            assert d(img, c, stage, alpha).shape == (3,)
-        assert g.render(z, c, stage).shape == (3, 1, 128, 128)
+            assert img.shape == (3, 2, 4 * 2**stage, 4 * 2**stage)
+            logits = d(img, c, stage, alpha)
+            assert logits.shape == (3,)
+        logits.sum().backward()
+        assert g.render(z, c, stage).shape == (3, 2, side, side)
 
 
 def test_mixed_conditioning_is_accepted():
