@@ -211,9 +211,10 @@ def _add_morph(sub) -> None:
     p.add_argument("--steps", type=int, default=8, help="number of steps (default 8)")
     p.add_argument(
         "--mode",
-        choices=("class", "both"),
+        choices=("class", "latent", "both"),
         default="class",
-        help="class: move the conditioning only; both: also slerp the latent",
+        help="class: move the conditioning only; latent: slerp the latent within one class "
+        "(--to = --from); both: move both",
     )
     p.add_argument("--seed", type=int, default=0, help="latent seed (default 0)")
     p.add_argument("--stage", help="growth stage to draw from (default: the last)")
@@ -242,7 +243,7 @@ def _add_compose(sub) -> None:
 
 
 def _compose(a) -> None:
-    from .compose import compose
+    from .composition import compose
 
     mix = compose(a.score, a.out, run_override=Path(a.run) if a.run else None)
     dur = mix.stereo.shape[0] / mix.sr
