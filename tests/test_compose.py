@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from gesturegan.compose import (
+from gesturegan.composition import (
     DEMO_SCORE_PATH,
     FADE_S,
     FileEvent,

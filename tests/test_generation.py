@@ -7,8 +7,9 @@ import csv
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
-from gesturegan.compose import compose
+from gesturegan.composition import compose
 from gesturegan.errors import UserError
 from gesturegan.generation import crossfade_concat, generate, load, morph, slerp
 from gesturegan.representations.quality import snr_db
@@ -110,3 +111,33 @@ def test_compose_the_demo_score(tiny_run, tmp_path):
     assert data.shape[0] == pytest.approx(int((1.6) * SR) + LENGTH, abs=SR // 10)
     assert np.abs(data).max() <= 10 ** (-1 / 20) + 1e-3
     assert [e["kind"] for e in mix.events] == ["gesture", "gesture", "morph"]
+
+
+def test_morph_endpoints_are_plain_generation_and_conditioning_moves_monotonically(tiny_run):
+    gen = load(tiny_run)
+    z, c = gen.morph_inputs("hit", "tone", steps=5, seed=3)
+    ends = gen.render(z[[0, -1]], c[[0, -1]])
+    plain = torch.cat([gen.render(gen.latents([3]), gen.condition(k, 1)) for k in ("hit", "tone")])
+    assert (ends - plain).abs().max() < 1e-3, (ends - plain).abs().max()
+    hit, tone = gen.categories.index("hit"), gen.categories.index("tone")
+    assert torch.all(torch.diff(c[:, tone]) > 0) and torch.all(torch.diff(c[:, hit]) < 0)
+    assert torch.allclose(c.sum(dim=1), torch.ones(5))
+
+
+def test_latent_morph_stays_in_one_class_and_slerps(tiny_run):
+    gen = load(tiny_run)
+    z, c = gen.morph_inputs("tone", "tone", steps=4, seed=0, mode="latent")
+    assert torch.equal(c, gen.condition("tone", 4))
+    assert torch.equal(z[0], gen.latents([0])[0]) and torch.allclose(z[-1], gen.latents([1])[0])
+    norms = z.norm(dim=1)  # slerp keeps latents on the shell, unlike a straight line
+    assert float(norms.min()) > 0.9 * float(min(norms[0], norms[-1]))
+    with pytest.raises(UserError, match="latent morph stays in one class"):
+        gen.morph_inputs("tone", "hit", steps=4, seed=0, mode="latent")
+
+
+def test_python_api_is_reachable_from_the_package():
+    import gesturegan
+
+    assert gesturegan.compose is compose and gesturegan.load is load
+    with pytest.raises(AttributeError):
+        gesturegan.nothing_here  # noqa: B018

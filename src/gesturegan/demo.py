@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import write_text
-from .compose import compose
+from .composition import compose
 from .console import progress
 from .corpus import write_corpus
 from .dataset import Dataset, prepare

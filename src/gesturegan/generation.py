@@ -155,20 +155,37 @@ class Generator:
     ) -> np.ndarray:
         """``steps`` gestures ``[steps, T]`` gliding from class ``start`` to class ``end``.
 
-        ``mode="class"``: the conditioning moves linearly between the two one-hot vectors while the
-        latent (from ``seed``) stays fixed; ``"both"``: the latent also slerps from ``seed`` to
-        ``seed + 1``, so the sound's identity changes as well as its category.
+        See ``morph_inputs`` for what each ``mode`` interpolates.
+        """
+        z, c = self.morph_inputs(start, end, steps, seed, mode)
+        return self.decode(self.render(z, c, stage))
+
+    def morph_inputs(
+        self, start: str, end: str, steps: int, seed: int, mode: str = "class"
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Latents ``[steps, z_dim]`` and conditioning ``[steps, n_classes]`` of a morph.
+
+        ``"class"``: the conditioning moves linearly from the one-hot of ``start`` to that of
+        ``end`` while the latent (from ``seed``) stays fixed — the same sound changing category.
+        ``"latent"``: the conditioning stays at ``start`` and the latent slerps from ``seed`` to
+        ``seed + 1`` — one category, a glide between two of its sounds (``end`` must equal
+        ``start``). ``"both"``: both move, so identity and category change together.
         """
         if steps < 2:
             raise UserError(f"a morph needs at least 2 steps, got {steps}")
-        if mode not in ("class", "both"):
-            raise UserError(f"unknown morph mode {mode!r}; use class or both")
+        if mode not in MORPH_MODES:
+            raise UserError(f"unknown morph mode {mode!r}; use {', '.join(MORPH_MODES)}")
+        if mode == "latent" and end != start:
+            raise UserError(f"a latent morph stays in one class: use --to {start} (or --mode both)")
         t = torch.linspace(0, 1, steps)
         c0, c1 = self.condition(start, 1), self.condition(end, 1)
         c = torch.lerp(c0, c1, t[:, None]) if c0 is not None else None
         z0, z1 = self.latents([seed, seed + 1])
-        z = slerp(z0, z1, t) if mode == "both" else z0.expand(steps, -1)
-        return self.decode(self.render(z, c, stage))
+        z = z0.expand(steps, -1) if mode == "class" else slerp(z0, z1, t)
+        return z, c
+
+
+MORPH_MODES = ("class", "latent", "both")
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
