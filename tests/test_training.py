@@ -121,9 +121,10 @@ def test_interrupted_run_resumes_exactly(tiny_dataset, tmp_path, monkeypatch):
 
     def flaky(self, loader):
         calls["n"] += 1
-        if calls["n"] == 4:
-            raise KeyboardInterrupt  # Ctrl+C in the middle of the run
-        return original(self, loader)
+        stats = original(self, loader)
+        if calls["n"] == 3:
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl+C during step 3: it finishes, then stops
+        return stats
 
     monkeypatch.setattr(Trainer, "step", flaky)
     part = train(
@@ -132,7 +133,7 @@ def test_interrupted_run_resumes_exactly(tiny_dataset, tmp_path, monkeypatch):
         overrides=tiny_overrides(steps, log_every_steps=1),
         show_progress=False,
     )
-    assert part.interrupted and part.step == 3
+    assert part.interrupted and part.saved and part.step == 3
     monkeypatch.setattr(Trainer, "step", original)
     resumed = train(tmp_path / "split", resume=True, show_progress=False)
     assert resumed.step == steps
@@ -303,3 +304,32 @@ def test_single_stage_models_train_generate_and_resume(model, repr_name, tiny_da
     with pytest.raises(UserError, match="wavegan needs the 'waveform' representation"):
         train(tmp_path / "bad", data=str(tiny_dataset), show_progress=False,
               overrides={**tiny_overrides(1), "model": "wavegan"})  # fmt: skip
+
+
+def test_sigterm_stops_after_the_step_and_a_second_signal_stops_at_once(
+    tiny_dataset, tmp_path, monkeypatch
+):
+    original = Trainer.step
+
+    def terminated(self, loader):
+        stats = original(self, loader)
+        if self.state.step == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return stats
+
+    monkeypatch.setattr(Trainer, "step", terminated)
+    run = tmp_path / "term"
+    result = train(run, data=str(tiny_dataset), overrides=tiny_overrides(6), show_progress=False)
+    assert result.interrupted and result.saved and result.step == 2
+    assert ckpt_io.load(run / "checkpoints" / "latest.pt")["state"]["step"] == 2
+    assert signal.getsignal(signal.SIGTERM) is not None  # handlers restored, not left installed
+
+    def forced(self, loader):
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)  # the second one interrupts this very step
+        return original(self, loader)
+
+    monkeypatch.setattr(Trainer, "step", forced)
+    again = train(run, resume=True, overrides={"steps": 6}, show_progress=False)
+    assert again.interrupted and not again.saved
+    assert ckpt_io.load(run / "checkpoints" / "latest.pt")["state"]["step"] == 2

@@ -162,7 +162,12 @@ def _train(a) -> None:
         "seed": a.seed,
     }
     r = train(a.out, data=a.data, config_path=a.config, overrides=overrides, resume=a.resume)
-    how = "interrupted; checkpoint saved, continue with --resume" if r.interrupted else "done"
+    if not r.interrupted:
+        how = "done"
+    elif r.saved:
+        how = f"stopped; checkpoint saved, continue with: gesturegan train --out {a.out} --resume"
+    else:
+        how = f"stopped at once; the last checkpoint is kept, continue with --out {a.out} --resume"
     print(f"{how}: step {r.step}, stage {r.stage}, {r.elapsed_s / 60:.1f} min → {r.run_dir}")
 
 

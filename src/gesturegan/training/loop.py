@@ -12,6 +12,9 @@ import csv
 import io
 import json
 import math
+import signal
+import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +72,7 @@ class TrainResult:
     stage: str
     elapsed_s: float
     interrupted: bool
+    saved: bool = True  # False only when a forced stop mid-step kept the previous checkpoint
 
 
 @dataclass
@@ -345,14 +349,21 @@ class Trainer:
         )
         writer = _tensorboard(self.run_dir / "logs") if world.is_main else None
         last_ckpt_t = last_snap_t = dist.broadcast_float(time.monotonic(), world)
-        interrupted = False
+        interrupted = mid_step = False
         progress = _Progress(self, show_progress and world.is_main)
+        stop = StopRequest()
         try:
+            stop.install()
             if s.step == 0:
                 self.snapshot()
             while not self.done():
+                if dist.any_rank(stop.signal is not None, world):
+                    interrupted = True
+                    break
                 t0 = time.perf_counter()
+                mid_step = True
                 stats = self.step(loader)
+                mid_step = False
                 self.check_finite(stats)
                 # Rank 0's clock drives time-based schedules, so all ranks grow together.
                 dt = dist.broadcast_float(time.perf_counter() - t0, world)
@@ -379,10 +390,16 @@ class Trainer:
                     last_ckpt_t = now
         except KeyboardInterrupt:
             interrupted = True
+            if mid_step:  # a second Ctrl+C inside a step: its state is half-updated, keep the last
+                self.write_metrics()  # consistent checkpoint rather than write this one
+                return TrainResult(
+                    self.run_dir, s.step, self.stages[s.stage], s.elapsed_s, True, saved=False
+                )
         except TrainingDiverged:
             self.write_metrics()  # the log up to the bad step helps to see why; weights are not saved
             raise
         finally:
+            stop.uninstall()
             progress.close()
             loader.close()
             if writer is not None:
@@ -475,6 +492,39 @@ class _Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.stop()
+
+
+class StopRequest:
+    """SIGINT (Ctrl+C) and SIGTERM ask training to stop after the current step; a second signal
+    stops at once. Handlers are installed only in the main thread (elsewhere signals cannot be
+    caught) and the previous ones are restored afterwards."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in self.SIGNALS:
+            self._previous[sig] = signal.signal(sig, self._handle)
+
+    def uninstall(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
+
+    def _handle(self, signum: int, frame) -> None:
+        if self.signal is not None:
+            raise KeyboardInterrupt
+        self.signal = signum
+        print(
+            "\nstopping after this step (a checkpoint is written); press Ctrl+C again to stop now",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _grad_norm(module: torch.nn.Module) -> float:
