@@ -40,6 +40,10 @@ class TrainConfig:
     r1_every: int = 4  # lazy regularisation interval (steps)
     ema_kimg: float = 2.0  # half-life of the generator EMA, in thousands of images
     ema_rampup: float = 0.05  # EMA half-life is at most this fraction of images seen so far
+    augment: str = "off"  # "off", "ada" (adaptive strength) or "fixed" (always augment_p)
+    augment_p: float = 0.0  # starting (ada) or constant (fixed) augmentation probability
+    ada_target: float = 0.6  # r_t = E[sign D(real)] above this means D overfits: raise p
+    ada_speed_kimg: float = 20.0  # p can move from 0 to 1 in this many thousand images
     checkpoint_every_steps: int = 500
     checkpoint_every_minutes: float = 2.0
     snapshot_every_minutes: float = 1.0
@@ -58,6 +62,10 @@ class TrainConfig:
             raise UserError(f"minutes must be positive, got {self.minutes}")
         if not self.batch_size or min(self.batch_size) < 2:
             raise UserError("batch_size must list per-stage sizes of at least 2")
+        if self.augment not in ("off", "ada", "fixed"):
+            raise UserError(f"augment must be off, ada or fixed; got {self.augment!r}")
+        if not 0.0 <= self.augment_p <= 1.0:
+            raise UserError(f"augment_p must be in [0, 1], got {self.augment_p}")
         if self.model not in MODELS:
             raise UserError(f"model must be one of {', '.join(MODELS)}; got {self.model!r}")
         if self.loss not in LOSSES:

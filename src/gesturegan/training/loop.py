@@ -32,6 +32,7 @@ from ..representations import get as get_representation
 from ..representations.logmel import LogMel
 from . import checkpoint as ckpt_io
 from . import distributed as dist
+from .augment import AdaController, augment
 from .config import TrainConfig
 from .data import BatchLoader, images_at_stage, one_hot
 from .distributed import World
@@ -51,12 +52,15 @@ METRIC_COLUMNS = (
     "d_fake",
     "grad_d",
     "grad_g",
+    "augment_p",
+    "ada_rt",
     "sec_per_step",
     "img_per_s",
 )
 
 
 STAT_KEYS = ("d_loss", "g_loss", "penalty", "d_real", "d_fake", "grad_d", "grad_g", "alpha")
+LOGGED_KEYS = (*STAT_KEYS, "augment_p", "ada_rt")
 
 
 class TrainingDiverged(UserError):
@@ -115,6 +119,7 @@ class Trainer:
         # Each rank draws its own latents; rank 0's stream is the single-process one.
         self.noise = torch.Generator().manual_seed(cfg.seed + 1 + 7919 * self.world.rank)
         self.state = _State()
+        self.ada = AdaController(cfg.augment_p, cfg.ada_target, 4, cfg.ada_speed_kimg)
         self.metrics: list[dict[str, Any]] = []
         self.snapshot_frames: list[Path] = []
         snap = torch.Generator().manual_seed(cfg.seed + 2)
@@ -156,13 +161,15 @@ class Trainer:
         batch = cfg.batch_for_stage(stage)
         real_full, c = loader.next(batch)
         real = images_at_stage(real_full, stage, len(self.stages), alpha)
+        p_aug = self.ada.p if cfg.augment != "off" else 0.0
         z_dim = self.G.cfg.z_dim
 
         # Discriminator update.
         self.D.requires_grad_(True)
         z = torch.randn(batch, z_dim, generator=self.noise)
         with torch.no_grad():
-            fake = self.G(z, c, stage, alpha)
+            fake = augment(self.G(z, c, stage, alpha), p_aug, self.noise)
+        real = augment(real, p_aug, self.noise)
         do_r1 = cfg.loss == "ns_r1" and cfg.r1_gamma > 0 and s.step % cfg.r1_every == 0
         real.requires_grad_(do_r1)
         logits_real = self.D(real, c, stage, alpha)
@@ -184,7 +191,7 @@ class Trainer:
         # Generator update.
         self.D.requires_grad_(False)
         z = torch.randn(batch, z_dim, generator=self.noise)
-        logits_gen = self.D(self.G(z, c, stage, alpha), c, stage, alpha)
+        logits_gen = self.D(augment(self.G(z, c, stage, alpha), p_aug, self.noise), c, stage, alpha)
         loss_g = wgan_g_loss(logits_gen) if cfg.loss == "wgan_gp" else g_loss(logits_gen)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
@@ -192,6 +199,8 @@ class Trainer:
         grad_g = _grad_norm(self.G)
         self.opt_g.step()
 
+        if cfg.augment == "ada":
+            self.ada.update(logits_real)
         s.nimg += batch * self.world.size
         self._update_ema(batch * self.world.size)
         if cfg.loss == "wgan_gp" or do_r1:  # logged as the latest value: every row has one
@@ -205,6 +214,8 @@ class Trainer:
             "d_real": logits_real.mean().item(),
             "d_fake": logits_fake.mean().item(),
             "alpha": alpha,
+            "augment_p": p_aug,
+            "ada_rt": self.ada.r_t,
         }
 
     @torch.no_grad()
@@ -231,6 +242,7 @@ class Trainer:
             "opt_G": self.opt_g.state_dict(),
             "opt_D": self.opt_d.state_dict(),
             "state": dict(vars(self.state)),
+            "ada": self.ada.state_dict(),
             "rng": {
                 "noise": self.noise.get_state(),
                 "noise_per_rank": dist.gather_objects(self.noise.get_state(), self.world),
@@ -245,6 +257,8 @@ class Trainer:
         self.opt_g.load_state_dict(ckpt["opt_G"])
         self.opt_d.load_state_dict(ckpt["opt_D"])
         self.state = _State(**ckpt["state"])
+        if "ada" in ckpt:
+            self.ada.load_state_dict(ckpt["ada"])
         per_rank = ckpt["rng"].get("noise_per_rank", [])
         if len(per_rank) == self.world.size:
             self.noise.set_state(per_rank[self.world.rank])
@@ -295,7 +309,7 @@ class Trainer:
         }
         self.metrics.append(row)
         if writer is not None:
-            for key in STAT_KEYS:
+            for key in LOGGED_KEYS:
                 if not math.isnan(stats[key]):
                     writer.add_scalar(f"train/{key}", stats[key], s.step)
             writer.add_scalar("train/stage", s.stage, s.step)

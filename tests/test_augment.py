@@ -1,0 +1,55 @@
+"""Augmentation for small data: shapes, differentiability, identity at p = 0, adaptive strength."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+import torch
+
+from gesturegan.training import train
+from gesturegan.training.augment import AdaController, augment
+
+from .conftest import tiny_overrides
+
+
+@pytest.mark.parametrize("shape", [(4, 1, 128, 128), (4, 2, 64, 64), (4, 1, 16384)])
+def test_augment_keeps_shapes_and_gradients(shape):
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(shape, requires_grad=True)
+    y = augment(x, 1.0, gen)
+    assert y.shape == x.shape and not torch.equal(y, x)
+    y.square().sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    assert torch.equal(augment(x, 0.0, gen), x)
+
+
+def test_augment_is_reproducible_from_the_generator():
+    x = torch.randn(4, 1, 32, 32)
+    a = augment(x, 0.5, torch.Generator().manual_seed(7))
+    b = augment(x, 0.5, torch.Generator().manual_seed(7))
+    assert torch.equal(a, b)
+
+
+def test_strength_rises_when_d_overfits_and_stays_low_otherwise():
+    overfit, healthy = AdaController(speed_kimg=1.0), AdaController(speed_kimg=1.0)
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(200):
+        overfit.update(torch.rand(16, generator=gen) + 0.1)  # D sure of every real clip
+        healthy.update(torch.randn(16, generator=gen))  # D unsure: r_t ≈ 0
+    assert overfit.p > 0.5 and overfit.r_t == 1.0
+    assert healthy.p == 0.0
+    copy = AdaController()
+    copy.load_state_dict(overfit.state_dict())
+    assert copy.p == overfit.p
+
+
+def test_ada_training_on_a_tiny_set_raises_p_and_logs_it(tiny_dataset, tmp_path):
+    run = tmp_path / "ada"
+    overrides = tiny_overrides(
+        24, augment="ada", ada_speed_kimg=0.05, ada_target=0.0, log_every_steps=1
+    )
+    train(run, data=str(tiny_dataset), overrides=overrides, show_progress=False)
+    rows = list(csv.DictReader((run / "logs" / "metrics.csv").open()))
+    p = [float(r["augment_p"]) for r in rows]
+    assert p[0] == 0.0 and max(p) > 0.0
