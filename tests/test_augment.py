@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import csv
 
+import numpy as np
 import pytest
 import torch
 
+from gesturegan.training import checkpoint as ckpt_io
 from gesturegan.training import train
 from gesturegan.training.augment import AdaController, augment
 
@@ -53,3 +55,36 @@ def test_ada_training_on_a_tiny_set_raises_p_and_logs_it(tiny_dataset, tmp_path)
     rows = list(csv.DictReader((run / "logs" / "metrics.csv").open()))
     p = [float(r["augment_p"]) for r in rows]
     assert p[0] == 0.0 and max(p) > 0.0
+
+
+def test_collapse_detector_fires_on_a_constant_generator_and_not_on_real_data(tiny_dataset):
+    from gesturegan.dataset import Dataset
+    from gesturegan.representations import get
+    from gesturegan.training import monitor
+
+    data = Dataset.open(tiny_dataset)
+    rep = get("logmel_gl", sr=data.sr, length=data.length)
+    real = rep.encode(torch.from_numpy(np.array(data.waves, dtype=np.float32)))
+    real_emb = monitor.embed(real)
+    same = monitor.measure(real_emb, monitor.embed(real.flip(0)))
+    assert same.probe_fd < 1e-6 and same.diversity == pytest.approx(1.0)
+    assert monitor.warnings_for(same, ada_rt=0.1, augment="off") == []
+    constant = monitor.measure(real_emb, monitor.embed(real[:1].expand(12, -1, -1, -1)))
+    assert constant.diversity < 1e-6 and constant.duplicate_share == 1.0
+    assert constant.probe_fd > same.probe_fd
+    warnings = monitor.warnings_for(constant, ada_rt=0.95, augment="off")
+    assert "mode collapse" in warnings[0] and "augment: ada" in warnings[1]
+
+
+def test_live_probe_keeps_best_checkpoint_and_until_plateau_stops(tiny_dataset, tmp_path):
+    run = tmp_path / "probe"
+    overrides = tiny_overrides(
+        200, monitor_every_minutes=0.0, until_plateau_minutes=0.0, log_every_steps=1
+    )
+    result = train(run, data=str(tiny_dataset), overrides=overrides, show_progress=False)
+    # With a zero plateau budget training stops at the first probe that does not improve.
+    assert result.step < 200 and not result.interrupted
+    best = ckpt_io.load(run / "checkpoints" / "best.pt")
+    rows = list(csv.DictReader((run / "logs" / "metrics.csv").open()))
+    fds = [float(r["probe_fd"]) for r in rows if r["probe_fd"] != "nan"]
+    assert fds and best["state"]["best_probe_fd"] <= min(fds) * (1 + 1e-6)

@@ -147,6 +147,12 @@ def _add_train(sub) -> None:
     )
     b.add_argument("--steps", type=int, help="number of steps (deterministic schedule)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+    p.add_argument(
+        "--until-plateau",
+        type=float,
+        metavar="MIN",
+        help="also stop when the live quality (probe_fd) has not improved for MIN minutes",
+    )
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.set_defaults(func=_train)
 
@@ -159,6 +165,7 @@ def _train(a) -> None:
         "repr": a.repr,
         "minutes": a.minutes,
         "steps": a.steps,
+        "until_plateau_minutes": a.until_plateau,
         "seed": a.seed,
     }
     r = train(a.out, data=a.data, config_path=a.config, overrides=overrides, resume=a.resume)

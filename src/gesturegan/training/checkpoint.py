@@ -20,6 +20,7 @@ from ..errors import UserError
 
 FORMAT_VERSION = 1
 LATEST = "latest.pt"
+BEST = "best.pt"  # the checkpoint with the best live quality signal so far (training/monitor.py)
 
 
 def stage_file(stage_name: str) -> str:

@@ -44,6 +44,8 @@ class TrainConfig:
     augment_p: float = 0.0  # starting (ada) or constant (fixed) augmentation probability
     ada_target: float = 0.6  # r_t = E[sign D(real)] above this means D overfits: raise p
     ada_speed_kimg: float = 20.0  # p can move from 0 to 1 in this many thousand images
+    monitor_every_minutes: float = 1.0  # live quality probe (probe_fd, diversity) and best.pt
+    until_plateau_minutes: float | None = None  # stop when probe_fd has not improved for this long
     checkpoint_every_steps: int = 500
     checkpoint_every_minutes: float = 2.0
     snapshot_every_minutes: float = 1.0

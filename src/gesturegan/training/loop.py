@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from .. import audio
@@ -32,6 +33,7 @@ from ..representations import get as get_representation
 from ..representations.logmel import LogMel
 from . import checkpoint as ckpt_io
 from . import distributed as dist
+from . import monitor
 from .augment import AdaController, augment
 from .config import TrainConfig
 from .data import BatchLoader, images_at_stage, one_hot
@@ -54,13 +56,15 @@ METRIC_COLUMNS = (
     "grad_g",
     "augment_p",
     "ada_rt",
+    "probe_fd",
+    "diversity",
     "sec_per_step",
     "img_per_s",
 )
 
 
 STAT_KEYS = ("d_loss", "g_loss", "penalty", "d_real", "d_fake", "grad_d", "grad_g", "alpha")
-LOGGED_KEYS = (*STAT_KEYS, "augment_p", "ada_rt")
+LOGGED_KEYS = (*STAT_KEYS, "augment_p", "ada_rt", "probe_fd", "diversity")
 
 
 class TrainingDiverged(UserError):
@@ -88,6 +92,8 @@ class _State:
     elapsed_s: float = 0.0
     nimg: int = 0
     data_position: int = 0
+    best_probe_fd: float = math.inf  # best live quality so far (lower is better)
+    best_elapsed_s: float = 0.0  # training time when it was reached
 
 
 class Trainer:
@@ -119,6 +125,20 @@ class Trainer:
         # Each rank draws its own latents; rank 0's stream is the single-process one.
         self.noise = torch.Generator().manual_seed(cfg.seed + 1 + 7919 * self.world.rank)
         self.state = _State()
+        self._real_embedding: np.ndarray | None = None
+        self._last_probe: monitor.ProbeResult | None = None
+        self._warned: list[str] = []
+        probe = torch.Generator().manual_seed(cfg.seed + 4)
+        n_probe = monitor.PROBE_PER_CLASS * max(1, self.n_classes)
+        self.probe_z = torch.randn(n_probe, model_cfg.z_dim, generator=probe)
+        self.probe_c = (
+            one_hot(
+                torch.arange(self.n_classes).repeat_interleave(monitor.PROBE_PER_CLASS),
+                self.n_classes,
+            )
+            if self.n_classes
+            else None
+        )
         self.ada = AdaController(cfg.augment_p, cfg.ada_target, 4, cfg.ada_speed_kimg)
         self.metrics: list[dict[str, Any]] = []
         self.snapshot_frames: list[Path] = []
@@ -148,10 +168,18 @@ class Trainer:
         return 1.0 if self.state.stage == 0 else min(1.0, 2.0 * self.stage_progress())
 
     def done(self) -> bool:
-        """True once the step count or the time budget (whichever is set and comes first) is spent."""
+        """True once the step count or the time budget (whichever is set and comes first) is spent,
+        or, with ``until_plateau_minutes``, when the live quality has not improved for that long."""
         cfg, s = self.cfg, self.state
-        return (cfg.steps is not None and s.step >= cfg.steps) or (
-            cfg.minutes is not None and s.elapsed_s >= cfg.minutes * 60.0
+        plateau = (
+            cfg.until_plateau_minutes is not None
+            and s.best_probe_fd < math.inf
+            and s.elapsed_s - s.best_elapsed_s > cfg.until_plateau_minutes * 60.0
+        )
+        return (
+            plateau
+            or (cfg.steps is not None and s.step >= cfg.steps)
+            or (cfg.minutes is not None and s.elapsed_s >= cfg.minutes * 60.0)
         )
 
     # ---------------------------------------------------------------- one step
@@ -216,6 +244,8 @@ class Trainer:
             "alpha": alpha,
             "augment_p": p_aug,
             "ada_rt": self.ada.r_t,
+            "probe_fd": self._last_probe.probe_fd if self._last_probe else math.nan,
+            "diversity": self._last_probe.diversity if self._last_probe else math.nan,
         }
 
     @torch.no_grad()
@@ -331,11 +361,7 @@ class Trainer:
             return
         s, stage_name = self.state, self.stages[self.state.stage]
         out = self.G_ema.render(self.snap_z, self.snap_c, s.stage, self.alpha())
-        pictures = out
-        if out.ndim == 3:  # 1-D models: draw what they make as log-mel pictures
-            pictures = LogMel(self.dataset.sr, self.dataset.length).encode(
-                self.rep.decode(out).clamp(-1, 1)
-            )[:, None]
+        pictures = self._pictures(out)
         rows = max(1, self.n_classes)
         folder = self.run_dir / "samples"
         grid = save_png(image_grid(pictures, rows), folder / f"grid-{s.step:07d}-{stage_name}.png")
@@ -362,7 +388,7 @@ class Trainer:
             self.dataset, self.rep, cfg.seed, s.data_position, world.rank, world.size
         )
         writer = _tensorboard(self.run_dir / "logs") if world.is_main else None
-        last_ckpt_t = last_snap_t = dist.broadcast_float(time.monotonic(), world)
+        last_ckpt_t = last_snap_t = last_probe_t = dist.broadcast_float(time.monotonic(), world)
         interrupted = mid_step = False
         progress = _Progress(self, show_progress and world.is_main)
         stop = StopRequest()
@@ -395,6 +421,9 @@ class Trainer:
                 if now - last_snap_t >= cfg.snapshot_every_minutes * 60:
                     self.snapshot()
                     last_snap_t = now
+                if now - last_probe_t >= cfg.monitor_every_minutes * 60:
+                    self.probe(stats)
+                    last_probe_t = now
                 if (
                     s.step % cfg.checkpoint_every_steps == 0
                     or now - last_ckpt_t >= cfg.checkpoint_every_minutes * 60
@@ -422,6 +451,7 @@ class Trainer:
         self.save_checkpoint()
         if not interrupted:
             self.snapshot()
+            self.probe({})
             self.save_checkpoint(ckpt_io.stage_file(self.stages[s.stage]))
         self.export()
         self.write_gif()
@@ -447,6 +477,44 @@ class Trainer:
             f"training diverged at step {self.state.step + 1} "
             f"({', '.join(f'{k}={stats[k]}' for k in bad)}); {kept}"
         )
+
+    @torch.no_grad()
+    def probe(self, stats: dict[str, float]) -> None:
+        """Measure the live quality signal (``monitor``); keep ``best.pt``; warn in plain words.
+
+        Every rank computes it (the EMA generators are equal), so all agree on ``best.pt``.
+        """
+        if self._real_embedding is None:
+            self._real_embedding = monitor.embed(self._pictures(self._real_probe()))
+        fake = self.G_ema.render(self.probe_z, self.probe_c, self.state.stage, self.alpha())
+        result = monitor.measure(self._real_embedding, monitor.embed(self._pictures(fake)))
+        self._last_probe = result
+        s = self.state
+        if result.probe_fd < s.best_probe_fd:
+            s.best_probe_fd, s.best_elapsed_s = result.probe_fd, s.elapsed_s
+            self.save_checkpoint(ckpt_io.BEST)
+        messages = monitor.warnings_for(result, stats.get("ada_rt", math.nan), self.cfg.augment)
+        new = [m for m in messages if m not in self._warned]
+        if new and self.world.is_main:
+            self._warned.extend(new)
+            for m in new:
+                print(f"warning (step {s.step}): {m}", file=sys.stderr, flush=True)
+            lines = "".join(f"{m}\n" for m in self._warned)
+            write_text(self.run_dir / "logs" / "warnings.log", lines)
+
+    def _real_probe(self) -> torch.Tensor:
+        """A fixed set of real clips in the representation, full size: ``[N, *shape]``."""
+        n = min(len(self.dataset), monitor.REAL_PROBES)
+        idx = np.sort(np.random.default_rng(self.cfg.seed + 3).permutation(len(self.dataset))[:n])
+        waves, _ = self.dataset.batch(idx)
+        return self.rep.encode(torch.from_numpy(np.ascontiguousarray(waves)))
+
+    def _pictures(self, out: torch.Tensor) -> torch.Tensor:
+        """Image view of model outputs: themselves, or the log-mel image of 1-D outputs."""
+        if out.ndim == 4:
+            return out
+        waves = self.rep.decode(out).clamp(-1, 1)
+        return LogMel(self.dataset.sr, self.dataset.length).encode(waves)[:, None]
 
     def check_replicas(self) -> None:
         """Distributed runs: verify every rank ended with rank 0's weights; record it in logs/."""
@@ -500,6 +568,8 @@ class _Progress:
             f"step {s.step} stage {t.stages[s.stage]} a={stats['alpha']:.2f} "
             f"D {stats['d_loss']:.3f} G {stats['g_loss']:.3f}"
         )
+        if stats["probe_fd"] == stats["probe_fd"]:
+            desc += f" quality(FD↓) {stats['probe_fd']:.2f} variety {stats['diversity']:.2f}"
         done = s.step if self.by_steps else s.elapsed_s
         self.bar.update(self.task, completed=done, description=desc)
 

@@ -1,0 +1,106 @@
+"""A cheap, live "is it getting better" signal for a running training, and plain-word warnings.
+
+Every ``monitor_every_minutes`` the EMA generator renders a fixed probe set of latents (the same
+every time, ``PROBE_PER_CLASS`` per class) and the result is compared with a fixed set of real
+clips in a small embedding that needs no decoding and no trained network:
+
+- embedding: channel 0 of the representation image (the level / magnitude channel), average-pooled
+  to ``BANDS`` rows, then each row's mean and standard deviation over time → ``2 · BANDS`` numbers
+  per clip (for 1-D models the clip's log-mel image is used). It sees spectral balance and how the
+  level moves, which is what tells gestures apart;
+- ``probe_fd``: Fréchet distance between the real and generated embeddings (lower is better); the
+  best value so far keeps ``checkpoints/best.pt``;
+- ``diversity``: mean pairwise distance between generated embeddings over the same for real ones
+  (1 ≈ as varied as the data; near 0: every latent gives the same sound).
+
+``warnings_for`` turns these and D's overfitting signal into sentences with what to try.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg
+import torch
+import torch.nn.functional as F
+
+BANDS = 16
+PROBE_PER_CLASS = 16
+REAL_PROBES = 128
+COLLAPSE_DIVERSITY = 0.25  # generated variety below this share of the real data's: mode collapse
+DUPLICATE_SHARE = 0.5  # this share of generated pairs (nearly) identical: mode collapse
+OVERFIT_RT = 0.9  # D's sign on real images this consistent: it memorises the training set
+
+
+def embed(images: torch.Tensor) -> np.ndarray:
+    """``images [N, C, H, W]`` → embeddings ``[N, 2 · BANDS]`` (float64)."""
+    x = images[:, :1].float()
+    x = F.adaptive_avg_pool2d(x, (BANDS, x.shape[-1]))[:, 0]  # [N, BANDS, W]
+    return torch.cat([x.mean(dim=-1), x.std(dim=-1)], dim=1).double().numpy()
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Fréchet distance between Gaussians fitted to embeddings ``a [N, D]`` and ``b [M, D]``."""
+    mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
+    # A small ridge keeps the product well-conditioned when there are fewer clips than dimensions.
+    ridge = 1e-6 * np.eye(a.shape[1])
+    cov_a, cov_b = np.cov(a, rowvar=False) + ridge, np.cov(b, rowvar=False) + ridge
+    covmean = scipy.linalg.sqrtm(cov_a @ cov_b)
+    if np.iscomplexobj(covmean):
+        covmean = covmean.real
+    value = float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * covmean))
+    return max(value, 0.0)
+
+
+def mean_pairwise_distance(e: np.ndarray) -> float:
+    """Mean Euclidean distance over all pairs of rows of ``e [N, D]``."""
+    d = np.sqrt(((e[:, None] - e[None]) ** 2).sum(-1))
+    n = len(e)
+    return float(d.sum() / max(n * (n - 1), 1))
+
+
+@dataclass
+class ProbeResult:
+    """One measurement of the probe set."""
+
+    probe_fd: float
+    diversity: float
+    duplicate_share: float  # share of generated pairs closer than 1% of the real mean distance
+
+
+def measure(real_emb: np.ndarray, fake_emb: np.ndarray) -> ProbeResult:
+    """Compare generated embeddings with real ones."""
+    real_spread = mean_pairwise_distance(real_emb)
+    d = np.sqrt(((fake_emb[:, None] - fake_emb[None]) ** 2).sum(-1))
+    n = len(fake_emb)
+    close = (d < 0.01 * real_spread).sum() - n  # off-diagonal pairs only
+    return ProbeResult(
+        probe_fd=frechet_distance(real_emb, fake_emb),
+        diversity=mean_pairwise_distance(fake_emb) / max(real_spread, 1e-12),
+        duplicate_share=float(close / max(n * (n - 1), 1)),
+    )
+
+
+def warnings_for(result: ProbeResult | None, ada_rt: float, augment: str) -> list[str]:
+    """Plain-word warnings, each with what to try; empty when all looks healthy."""
+    out = []
+    if result is not None and (
+        result.diversity < COLLAPSE_DIVERSITY or result.duplicate_share > DUPLICATE_SHARE
+    ):
+        out.append(
+            f"mode collapse: the generator makes nearly the same sound for different latents "
+            f"(variety {result.diversity:.2f} of the real data's). Try a lower lr, "
+            "`augment: ada`, more clips per class, or resume from an earlier checkpoint."
+        )
+    if ada_rt == ada_rt and ada_rt > OVERFIT_RT:
+        hint = (
+            "it is on; give it more room (lower ada_target)"
+            if augment == "ada"
+            else ("turn on `augment: ada`")
+        )
+        out.append(
+            f"the discriminator recognises nearly every training clip (r_t = {ada_rt:.2f}): it is "
+            f"memorising a small data set, and the generator will stop improving. {hint}."
+        )
+    return out
