@@ -21,9 +21,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg
 import torch
 import torch.nn.functional as F
+
+from ..evaluation.metrics import frechet_distance
 
 BANDS = 16
 PROBE_PER_CLASS = 16
@@ -38,19 +39,6 @@ def embed(images: torch.Tensor) -> np.ndarray:
     x = images[:, :1].float()
     x = F.adaptive_avg_pool2d(x, (BANDS, x.shape[-1]))[:, 0]  # [N, BANDS, W]
     return torch.cat([x.mean(dim=-1), x.std(dim=-1)], dim=1).double().numpy()
-
-
-def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Fréchet distance between Gaussians fitted to embeddings ``a [N, D]`` and ``b [M, D]``."""
-    mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
-    # A small ridge keeps the product well-conditioned when there are fewer clips than dimensions.
-    ridge = 1e-6 * np.eye(a.shape[1])
-    cov_a, cov_b = np.cov(a, rowvar=False) + ridge, np.cov(b, rowvar=False) + ridge
-    covmean = scipy.linalg.sqrtm(cov_a @ cov_b)
-    if np.iscomplexobj(covmean):
-        covmean = covmean.real
-    value = float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * covmean))
-    return max(value, 0.0)
 
 
 def mean_pairwise_distance(e: np.ndarray) -> float:

@@ -1,0 +1,1 @@
+"""Evaluation of trained models: metrics (``metrics``) and the ``evaluate`` command (``run``)."""
