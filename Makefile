@@ -8,7 +8,7 @@ PIPFLAGS := -q -c constraints.txt $(if $(wildcard /opt/wheels),--find-links /opt
 STAMP  := $(VENV)/.installed
 DEMO_OUT ?= demo-out
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench clean chromium
 
 setup: $(STAMP)
 
@@ -24,8 +24,12 @@ demo: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 
-test: setup lint
+test: setup lint chromium
 	$(VENV)/bin/pytest
+
+# The studio's browser tests drive Debian's chromium (never a browser downloaded by Playwright).
+chromium:
+	test -x /usr/bin/chromium || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
 
 bench: setup
 	$(PY) benchmarks/run.py

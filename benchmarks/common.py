@@ -236,46 +236,46 @@ def _round(x: float) -> float:
 
 # --- Synthetic sources ---------------------------------------------------------------------------
 
-SOURCE_KINDS = ("22050 Hz mono", "44100 Hz stereo", "48000 Hz stereo")
-"""The three kinds of file in a synthetic source folder, in equal shares, 16-bit WAV each."""
+SOURCE_RATES = (32000, 44100, 48000)  # Hz, in turn
+SOURCE_SUBTYPES = ("PCM_16", "PCM_24")  # in turn, every third file
 
 
-def write_pool(out: Path, per_kind: int, seed: int = 0) -> list[Path]:
-    """Write ``3 * per_kind`` distinct source files: the built-in corpus plus resampled variants.
+def write_pool(out: Path, n_files: int, seed: int = 0) -> list[Path]:
+    """Write ``n_files`` distinct real-world-shaped source files, as issue 4 specifies them.
 
-    The first kind is ``write_corpus`` itself (22050 Hz mono, 16384 samples = 0.74 s). The others
-    are each corpus clip resampled to 44.1 / 48 kHz, made stereo (the right channel at 0.9 times the
-    left) and cut or looped to a length drawn uniformly from 0.5..2 s, so ``prepare`` has to
-    downmix, resample, pad and truncate, as with a real folder of sounds.
+    Stereo WAV, 2–5 s long (uniform), at 32 / 44.1 / 48 kHz in turn, 16- and 24-bit in turn; each
+    a gesture: one to four decaying partials with a noise burst, its own attack time, decay rate,
+    pitch and level, the right channel a slightly detuned copy so the two channels differ. Files go
+    to ``OUT/<k>/NNNNN.wav`` for four folders ``k`` (labels from folders).
 
     Returns
     -------
-    list[Path] : the files, interleaved kind by kind (a prefix holds every kind in equal shares).
+    list[Path] : the files, in writing order.
     """
     import soundfile as sf
-    import soxr
 
-    from gesturegan.corpus import write_corpus
-    from gesturegan.gestures import CATEGORIES
-
-    per_class = math.ceil(per_kind / len(CATEGORIES))
-    write_corpus(out / "corpus", per_class=per_class, seed=seed)
     rng = np.random.default_rng(seed)
-    base = sorted((out / "corpus").glob("*/*.wav"))[: per_class * len(CATEGORIES)]
-    pool = []
-    for i, path in enumerate(base):
-        wave, sr = sf.read(path, dtype="float32")
-        files = [path]
-        for rate in (44100, 48000):
-            y = soxr.resample(wave, sr, rate)
-            n = round(rng.uniform(0.5, 2.0) * rate)
-            y = np.resize(y, n)  # loops a short clip, cuts a long one
-            variant = out / f"{rate}" / path.parent.name / f"{path.stem}_{i:05d}.wav"
-            variant.parent.mkdir(parents=True, exist_ok=True)
-            sf.write(variant, np.stack([y, 0.9 * y], axis=1), rate, subtype="PCM_16")
-            files.append(variant)
-        pool.append(files)
-    return [f for triple in pool for f in triple]
+    files = []
+    for i in range(n_files):
+        sr = SOURCE_RATES[i % len(SOURCE_RATES)]
+        subtype = SOURCE_SUBTYPES[(i // len(SOURCE_RATES)) % len(SOURCE_SUBTYPES)]
+        t = np.arange(round(rng.uniform(2.0, 5.0) * sr)) / sr
+        attack = rng.uniform(0.001, 0.3)
+        env = np.minimum(t / attack, 1.0) * np.exp(-np.maximum(t - attack, 0) * rng.uniform(0.3, 6))
+        left = np.zeros_like(t)
+        right = np.zeros_like(t)
+        for _ in range(rng.integers(1, 5)):
+            f0, amp = rng.uniform(60, 4000), rng.uniform(0.05, 0.3)
+            left += amp * np.sin(2 * np.pi * f0 * t)
+            right += amp * np.sin(2 * np.pi * f0 * 1.003 * t)
+        noise = 0.1 * rng.standard_normal(len(t)) * np.exp(-t * 20)
+        stereo = np.stack([(left + noise) * env, (right + noise) * env], axis=1)
+        stereo *= rng.uniform(0.2, 0.9) / max(np.abs(stereo).max(), 1e-9)
+        path = out / f"{i % 4}" / f"{i:05d}.wav"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(path, stereo.astype(np.float32), sr, subtype=subtype)
+        files.append(path)
+    return files
 
 
 def fill_source(src: Path, pool: list[Path], n_files: int) -> Path:

@@ -10,7 +10,18 @@ import pytest
 
 from gesturegan.cli import build_parser, main
 
-VERBS = ("demo", "corpus", "prepare", "train", "generate", "morph", "compose")
+VERBS = (
+    "demo",
+    "corpus",
+    "prepare",
+    "label",
+    "sort",
+    "classifier",
+    "train",
+    "generate",
+    "morph",
+    "compose",
+)
 
 
 def test_help_lists_every_verb(capsys):

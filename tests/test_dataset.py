@@ -58,9 +58,12 @@ def make_mixed_source(root: Path) -> tuple[Path, dict[str, str]]:
     write(src, "channels/stereo.wav", tone(440, 1.0, 44100, channels=2), 44100)
     six = np.stack([tone(440, 1.0, 48000, amp=0.1 * (k + 1)) for k in range(6)], axis=1)
     write(src, "channels/six.wav", six, 48000, subtype="FLOAT")  # mean amplitude 0.35
+    six96 = np.stack([tone(440, 1.0, 96000, amp=0.1 * (k + 1)) for k in range(6)], axis=1)
+    write(src, "channels/six_96k_24bit.wav", six96, 96000, subtype="PCM_24")
     # Lengths: padded and truncated.
     write(src, "lengths/short.wav", tone(440, 0.2, SR), SR, subtype="FLOAT")
     write(src, "lengths/long.wav", 0.3 * rng.standard_normal(3 * 44100), 44100, subtype="FLOAT")
+    write(src, "lengths/tiny.wav", tone(440, 0.05, 44100), 44100)  # 0.05 s: padded
     # Names and places.
     write(src, "nested/deeper/still/deep.wav", tone(220, 0.5, SR), SR)
     write(src, UNICODE_NAME, tone(660, 0.5, SR), SR)
@@ -78,6 +81,7 @@ def make_mixed_source(root: Path) -> tuple[Path, dict[str, str]]:
     nan = tone(440, 1.0, SR).astype(np.float32)
     nan[1000:1010] = np.nan
     write(src, "bad/nan.wav", nan, SR, subtype="FLOAT")
+    write(src, "bad/all_nan.wav", np.full(SR, np.nan, np.float32), SR, subtype="FLOAT")
     os.symlink(src / "bad/gone.wav", src / "bad/broken_link.wav")
     bad = {
         "bad/empty.wav": "not readable audio",
@@ -85,6 +89,7 @@ def make_mixed_source(root: Path) -> tuple[Path, dict[str, str]]:
         "bad/truncated.wav": "not readable audio",
         "bad/silent.wav": "silent",
         "bad/nan.wav": "NaN",
+        "bad/all_nan.wav": "NaN",
         "bad/broken_link.wav": "broken symbolic link",
     }
     # A file whose data stops half-way: readable up to where it stops, one place either way.
@@ -170,6 +175,7 @@ def test_every_input_file_ends_in_exactly_one_place(mixed, manifest):
     by_file = {row["file"]: row["reason"] for row in errors}
     for rel, word in bad.items():
         assert word in by_file[rel], (rel, by_file.get(rel))
+        assert "bad/" not in by_file[rel]  # the file column names it; the reason says why
     assert "bad/cut_data.wav" in listed
     for must_work in (
         "formats/pcm16_48k.wav",
@@ -178,6 +184,8 @@ def test_every_input_file_ends_in_exactly_one_place(mixed, manifest):
         "links/to_inside.wav",
         "nested/deeper/still/deep.wav",
         "channels/six.wav",
+        "channels/six_96k_24bit.wav",
+        "lengths/tiny.wav",
     ):
         assert must_work in manifest, must_work
     assert summary.n_clips == len(manifest) and summary.n_errors == len(errors)
@@ -268,6 +276,17 @@ def test_every_format_and_rate_gives_the_tone(clips, rel, peak_tol):
 def test_channels_are_averaged(clips):
     # Six channels at 0.1 ... 0.6 of the same tone: the mean has amplitude 0.35.
     assert np.abs(clips["channels/six.wav"]).max() == pytest.approx(0.35, abs=0.005)
+    x = clips["channels/six_96k_24bit.wav"]
+    assert np.abs(x).max() == pytest.approx(0.35, abs=0.005)
+    assert abs(spectrum_peak_hz(x, SR) - 440.0) <= SR / LENGTH
+
+
+def test_a_file_of_50_ms_is_padded(clips, manifest):
+    x = clips["lengths/tiny.wav"]
+    n = round(0.05 * SR)
+    assert np.abs(x[: n - 50]).max() == pytest.approx(0.5, abs=0.02)
+    assert np.abs(x[n + 50 :]).max() < 1e-3  # only the resampler's ringing past the end
+    assert float(manifest["lengths/tiny.wav"]["orig_duration_s"]) == pytest.approx(0.05)
 
 
 def test_short_files_are_padded_with_zeros(clips):
@@ -491,15 +510,20 @@ def _fail_on_call(n: int, monkeypatch, exc: BaseException) -> None:
 
 
 def _leftovers(parent: Path) -> list[str]:
-    return sorted(p.name for p in parent.iterdir() if ".partial-" in p.name or ".old-" in p.name)
+    return sorted(p.name for p in parent.iterdir() if ".partial" in p.name or ".old-" in p.name)
 
 
 @pytest.mark.parametrize("exc", [RuntimeError("boom"), KeyboardInterrupt()])
-def test_a_failure_mid_way_leaves_no_dataset(labelled_source, tmp_path, monkeypatch, exc):
+def test_a_failure_mid_way_leaves_no_dataset_and_a_rerun_completes(
+    labelled_source, tmp_path, monkeypatch, exc
+):
     _fail_on_call(3, monkeypatch, exc)
     with pytest.raises(type(exc)):
         prepare(labelled_source, tmp_path / "data", workers=1)
     assert not (tmp_path / "data").exists()
+    assert _leftovers(tmp_path) == ["data.partial"]  # kept so that a rerun can resume
+    monkeypatch.undo()
+    assert prepare(labelled_source, tmp_path / "data", workers=1).n_clips == 4
     assert _leftovers(tmp_path) == []
 
 
@@ -510,7 +534,14 @@ def test_a_failure_mid_way_keeps_the_previous_dataset(labelled_source, tmp_path,
     with pytest.raises(RuntimeError):
         prepare(labelled_source, tmp_path / "data", workers=1, overwrite=True, sr=16000)
     assert snapshot(tmp_path / "data") == before
-    assert _leftovers(tmp_path) == []
+    assert _leftovers(tmp_path) == ["data.partial"]
+
+
+def test_a_run_that_finds_no_usable_audio_leaves_nothing(tmp_path):
+    write(tmp_path / "src", "silent.wav", np.zeros(SR), SR)
+    with pytest.raises(UserError, match="no usable audio"):
+        prepare(tmp_path / "src", tmp_path / "data", workers=1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["src"]
 
 
 def test_existing_output_is_refused_without_overwrite_and_replaced_with_it(
@@ -555,3 +586,330 @@ def test_two_workers_give_the_same_dataset(mixed, tmp_path):
     )
     n_files = s.n_clips + s.n_errors - 1  # the broken link is listed before decoding starts
     assert done[-1] == (n_files, n_files)
+
+
+# --- Options: too short, normalisation ----------------------------------------------------------
+
+
+def test_min_duration_skips_short_files_with_a_reason(labelled_source, tmp_path):
+    write(labelled_source, "kick/blip.wav", tone(100, 0.05, SR), SR)
+    s = prepare(labelled_source, tmp_path / "data", min_duration_s=0.1, workers=1)
+    errors = {r["file"]: r["reason"] for r in read_csv(tmp_path / "data" / "errors.csv")}
+    assert errors == {"kick/blip.wav": "too short: 0.050 s, under the minimum of 0.1 s"}
+    assert s.n_clips == 4
+    assert json.loads((tmp_path / "data" / "dataset.json").read_text())["min_duration_s"] == 0.1
+
+
+@pytest.mark.parametrize(
+    ("normalize", "level_db", "measure", "want_db"),
+    [("peak", None, "peak", -1.0), ("peak", -6.0, "peak", -6.0), ("rms", -20.0, "rms", -20.0)],
+)
+def test_normalize_scales_every_clip_to_the_level(tmp_path, normalize, level_db, measure, want_db):
+    src = tmp_path / "src"
+    write(src, "soft.wav", tone(440, 1.0, SR, amp=0.05), SR)
+    write(src, "loud.wav", tone(440, 1.0, SR, amp=0.8), SR)
+    prepare(src, tmp_path / "data", normalize=normalize, level_db=level_db, workers=1)
+    waves = np.load(tmp_path / "data" / "audio.npy")
+    got = np.abs(waves).max(axis=1) if measure == "peak" else np.sqrt((waves**2).mean(axis=1))
+    np.testing.assert_allclose(20 * np.log10(got), want_db, atol=0.05)
+    rows = read_csv(tmp_path / "data" / "manifest.csv")  # the source's own level is kept
+    assert sorted(round(float(r["peak"]), 2) for r in rows) == [0.05, 0.8]
+
+
+def test_rms_normalisation_never_clips(tmp_path):
+    x = np.zeros(SR)
+    x[100] = 0.5  # a click: reaching -3 dBFS RMS would need a peak far above 0 dBFS
+    write(tmp_path / "src", "click.wav", x, SR, subtype="FLOAT")
+    prepare(tmp_path / "src", tmp_path / "data", normalize="rms", level_db=-3.0, workers=1)
+    assert np.abs(np.load(tmp_path / "data" / "audio.npy")).max() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"normalize": "lufs"}, "normalize must be"), ({"normalize": "peak", "level_db": 3.0}, "dBFS"),
+     ({"min_duration_s": -1.0}, "min_duration_s")],
+)  # fmt: skip
+def test_bad_level_options_are_user_errors(labelled_source, tmp_path, kwargs, match):
+    with pytest.raises(UserError, match=match):
+        prepare(labelled_source, tmp_path / "data", workers=1, **kwargs)
+
+
+# --- Resume after a kill -------------------------------------------------------------------------
+
+KILL_CHILD = """
+import importlib, sys, time
+m = importlib.import_module("gesturegan.dataset.prepare")
+m.CHECKPOINT_S = 0.0  # a checkpoint after every file, so a kill lands between checkpoints often
+real = m.fit_file
+def slow(*args, **kwargs):
+    time.sleep(0.02)
+    return real(*args, **kwargs)
+m.fit_file = slow
+m.prepare(sys.argv[1], sys.argv[2], workers=int(sys.argv[3]), labels_from_folders=True)
+"""
+
+
+@pytest.fixture(scope="module")
+def resumable_source(tmp_path_factory) -> tuple[Path, Path]:
+    """60 short files at mixed rates, a few bad ones among them, and their uninterrupted dataset."""
+    root = tmp_path_factory.mktemp("resume")
+    src = root / "src"
+    rng = np.random.default_rng(1)
+    for i in range(60):
+        sr = (22050, 44100, 48000)[i % 3]
+        write(src, f"c{i % 2}/{i:03d}.wav", rng.uniform(0.1, 0.5) * tone(100 + 20 * i, 0.3, sr), sr)
+    (src / "c0/015_text.wav").write_text("not audio")
+    write(src, "c1/033_silent.wav", np.zeros(SR), SR)
+    prepare(src, root / "whole", labels_from_folders=True, workers=1)
+    return src, root / "whole"
+
+
+def _same_dataset(a: Path, b: Path) -> None:
+    for name in ("audio.npy", "manifest.csv", "errors.csv"):
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    info_a, info_b = (json.loads((d / "dataset.json").read_text()) for d in (a, b))
+    info_a.pop("created"), info_b.pop("created")
+    assert info_a == info_b
+    assert sorted(p.name for p in a.iterdir()) == sorted(p.name for p in b.iterdir())
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_killed_prepare_resumes_to_the_same_dataset(
+    resumable_source, tmp_path, monkeypatch, workers
+):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    src, whole = resumable_source
+    out = tmp_path / "data"
+    child = subprocess.Popen([sys.executable, "-c", KILL_CHILD, str(src), str(out), str(workers)])
+    state = tmp_path / "data.partial" / "resume.json"
+    deadline = time.monotonic() + 30
+    done = 0
+    while done < 20 and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+        try:
+            done = json.loads(state.read_text())["tasks_done"]
+        except (OSError, ValueError, KeyError):
+            pass
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert child.returncode == -signal.SIGKILL, "prepare finished before it could be killed"
+    assert not out.exists() and state.exists()
+
+    calls = []
+    real = prepare_mod.fit_file
+    monkeypatch.setattr(prepare_mod, "fit_file", lambda *a, **k: calls.append(1) or real(*a, **k))
+    s = prepare(src, out, labels_from_folders=True, workers=workers)
+    assert s.n_clips == 60 and s.n_errors == 2
+    assert s.n_resumed >= 20  # the files decoded before the last checkpoint are not redone
+    assert len(calls) == 62 - s.n_resumed
+    _same_dataset(out, whole)
+    assert not (tmp_path / "data.partial").exists()
+
+
+def test_a_partial_dataset_from_other_options_is_started_over(resumable_source, tmp_path):
+    src, whole = resumable_source
+    partial = tmp_path / "data.partial"
+    partial.mkdir()
+    (partial / "resume.json").write_text('{"fingerprint": "from another run", "tasks_done": 30}')
+    (partial / "manifest.csv").write_text("junk")
+    prepare(src, tmp_path / "data", labels_from_folders=True, workers=1)
+    _same_dataset(tmp_path / "data", whole)
+
+
+def test_a_partial_folder_with_foreign_files_is_left_alone(resumable_source, tmp_path):
+    partial = tmp_path / "data.partial"
+    partial.mkdir()
+    (partial / "thesis.tex").write_text("mine")
+    with pytest.raises(UserError, match="did not write"):
+        prepare(resumable_source[0], tmp_path / "data", labels_from_folders=True, workers=1)
+    assert [p.name for p in partial.iterdir()] == ["thesis.tex"]
+
+
+def test_two_prepares_into_one_folder_at_once_are_refused(resumable_source, tmp_path):
+    fcntl = pytest.importorskip("fcntl")
+    partial = tmp_path / "data.partial"
+    partial.mkdir()
+    with open(partial / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with pytest.raises(UserError, match="another prepare"):
+            prepare(resumable_source[0], tmp_path / "data", workers=1)
+
+
+def test_the_cli_passes_the_level_options(labelled_source, tmp_path, capsys):
+    from gesturegan.cli import main
+
+    argv = ["prepare", str(labelled_source), str(tmp_path / "data"), "--workers", "1"]
+    argv += ["--normalize", "peak", "--level-db", "-3", "--min-duration", "0.1"]
+    assert main(argv) == 0
+    info = json.loads((tmp_path / "data" / "dataset.json").read_text())
+    assert (info["normalize"], info["level_db"], info["min_duration_s"]) == ("peak", -3.0, 0.1)
+    peaks = np.abs(np.load(tmp_path / "data" / "audio.npy")).max(axis=1)
+    np.testing.assert_allclose(20 * np.log10(peaks), -3.0, atol=0.05)
+    assert "4 clips" in capsys.readouterr().out
+
+
+# --- Shards and merge ----------------------------------------------------------------------------
+
+
+def test_shards_merged_equal_one_prepare(resumable_source, tmp_path):
+    from gesturegan.dataset import merge
+
+    src, whole = resumable_source
+    shards = [tmp_path / f"s{i}" for i in (1, 2, 3)]
+    sizes = []
+    for i, shard in enumerate(shards, start=1):
+        s = prepare(src, shard, labels_from_folders=True, workers=1, shard=(i, 3))
+        sizes.append(s.n_clips + s.n_errors)
+    assert sorted(sizes) == [20, 21, 21]  # 62 files in three consecutive blocks
+    m = merge(list(reversed(shards)), tmp_path / "merged")  # any order on the command line
+    assert (m.n_clips, m.n_errors) == (60, 2)
+    for name in ("audio.npy", "manifest.csv", "errors.csv"):
+        assert (tmp_path / "merged" / name).read_bytes() == (whole / name).read_bytes(), name
+    info = json.loads((tmp_path / "merged" / "dataset.json").read_text())
+    want = json.loads((whole / "dataset.json").read_text())
+    for key in ("labels", "counts", "n_clips", "n_errors", "sr", "length", "n_files_total"):
+        assert info[key] == want[key], key
+    assert info["shard"] is None and len(info["merged_from"]) == 3
+    assert Dataset.open(tmp_path / "merged").waves.shape == (60, LENGTH)
+
+
+def test_merge_refuses_incomplete_or_mismatched_shards(resumable_source, tmp_path):
+    from gesturegan.dataset import merge
+
+    src, whole = resumable_source
+    prepare(src, tmp_path / "a", labels_from_folders=True, workers=1, shard=(1, 2))
+    prepare(src, tmp_path / "b", labels_from_folders=True, workers=1, shard=(2, 2), sr=16000)
+    with pytest.raises(UserError, match="shards 1/2 to 2/2"):
+        merge([tmp_path / "a"], tmp_path / "m")
+    with pytest.raises(UserError, match="sr="):
+        merge([tmp_path / "a", tmp_path / "b"], tmp_path / "m")
+    with pytest.raises(UserError, match="not a shard"):
+        merge([whole], tmp_path / "m")
+    assert not (tmp_path / "m").exists()
+    with pytest.raises(UserError, match="shard must be"):
+        prepare(src, tmp_path / "c", workers=1, shard=(3, 2))
+
+
+def test_the_cli_prepares_shards_and_merges_them(resumable_source, tmp_path, capsys):
+    from gesturegan.cli import main
+
+    src, whole = resumable_source
+    for i in (1, 2):
+        argv = ["prepare", str(src), str(tmp_path / f"s{i}"), "--labels-from-folders"]
+        assert main([*argv, "--workers", "1", "--shard", f"{i}/2"]) == 0
+    assert (
+        main(["merge", str(tmp_path / "s1"), str(tmp_path / "s2"), "--out", str(tmp_path / "m")])
+        == 0
+    )
+    assert "60 clips" in capsys.readouterr().out.splitlines()[-1]
+    assert (tmp_path / "m" / "audio.npy").read_bytes() == (whole / "audio.npy").read_bytes()
+    with pytest.raises(SystemExit):
+        main(["prepare", str(src), str(tmp_path / "x"), "--shard", "0/2"])
+
+
+# --- Importers -----------------------------------------------------------------------------------
+
+
+def test_fsdkaggle2019_folder_with_its_csv(tmp_path):
+    """FSDKaggle2019's layout: ``train_curated.csv`` (``fname,labels``, bare file names, quoted
+    multi-labels) beside the ``train_curated/`` folder that holds the files."""
+    root = tmp_path / "fat2019"
+    write(root, "train_curated/0006ae4e.wav", tone(100, 0.3, 44100), 44100, subtype="PCM_16")
+    write(root, "train_curated/0019ef41.wav", tone(200, 0.3, 44100), 44100, subtype="PCM_16")
+    write(root, "train_curated/001ec0ad.wav", tone(300, 0.3, 44100), 44100, subtype="PCM_16")
+    (root / "train_curated.csv").write_text(
+        'fname,labels\n0006ae4e.wav,Bark\n0019ef41.wav,Raindrop\n001ec0ad.wav,"Finger_snapping,Bark"\n'
+        "ffffffff.wav,Bark\n"  # a row for a file that is not there: ignored
+    )
+    s = prepare(
+        root / "train_curated", tmp_path / "data", labels_csv=root / "train_curated.csv", workers=1
+    )
+    assert s.counts == {"Bark": 1, "Finger_snapping": 1, "Raindrop": 1}
+    labels = {r["source"]: r["label"] for r in read_csv(tmp_path / "data" / "manifest.csv")}
+    assert labels["001ec0ad.wav"] == "Finger_snapping"  # a multi-label row gives its first label
+
+
+def _prep_mels_image(y: np.ndarray) -> np.ndarray:
+    """daisukelab's recipe (FAT2019 kernel): 44.1 kHz log-mel → ``mono_to_color`` → [128, T, 3] uint8."""
+    import librosa
+
+    mel = librosa.feature.melspectrogram(
+        y=y, sr=44100, n_mels=128, hop_length=694, n_fft=2560, fmin=20, fmax=22050
+    )
+    x = librosa.power_to_db(mel).astype(np.float32)
+    x = np.stack([x, x, x], axis=-1)
+    x = (x - x.mean()) / (x.std() + 1e-6)
+    return (255 * (x - x.min()) / (x.max() - x.min())).astype(np.uint8)
+
+
+@pytest.mark.slow  # librosa's first melspectrogram and Griffin-Lim calls compile (numba): ~8 s
+def test_prep_mels_pickle_becomes_a_daisukelab_mel_dataset(tmp_path):
+    from gesturegan.dataset.prep_mels import import_prep_mels
+
+    t = np.arange(int(2.5 * 44100)) / 44100
+    freqs = (440.0, 1000.0, 3000.0)
+    images = [_prep_mels_image((0.5 * np.sin(2 * np.pi * f * t) * np.exp(-t)).astype(np.float32))
+              for f in freqs]  # fmt: skip
+    images[2] = images[2][:, :100]  # narrower than 128 frames: padded
+    with open(tmp_path / "mels_train_curated.pkl", "wb") as f:
+        pickle.dump(images, f)
+    (tmp_path / "train_curated.csv").write_text(
+        'fname,labels\na.wav,Bark\nb.wav,"Raindrop,Bark"\nc.wav,Bark\n'
+    )
+    s = import_prep_mels(
+        tmp_path / "mels_train_curated.pkl", tmp_path / "data",
+        labels_csv=tmp_path / "train_curated.csv", crop="center",
+    )  # fmt: skip
+    assert (s.n_clips, s.counts) == (3, {"Bark": 2, "Raindrop": 1})
+    mels = np.load(tmp_path / "data" / "mels.npy")
+    assert mels.shape == (3, 3, 128, 128) and mels.dtype == np.uint8
+    start = (images[0].shape[1] - 128) // 2  # centre crop of the 2.5 s image
+    np.testing.assert_array_equal(mels[0, 1], images[0][:, start : start + 128, 1])
+    assert not mels[2, :, :, 100:].any()  # padding at the floor level
+    ds = Dataset.open(tmp_path / "data")
+    assert ds.info["representation"] == "daisukelab_mel" and ds.waves.shape == (3, 65536)
+    assert [r["source"] for r in ds.manifest] == ["a.wav", "b.wav", "c.wav"]
+    for wave, f in zip(ds.waves, freqs, strict=True):  # the inverse keeps the pitch
+        assert abs(spectrum_peak_hz(np.asarray(wave[:44100]), SR) - f) < 0.06 * f + 20
+
+
+def test_prep_mels_refuses_pickles_that_are_not_image_lists(tmp_path):
+    from gesturegan.dataset.prep_mels import import_prep_mels
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo owned",))
+
+    for name, obj in (
+        ("evil.pkl", [Evil()]),
+        ("dict.pkl", {"a": 1}),
+        ("rgb.pkl", [np.zeros((64, 9, 3))]),
+    ):
+        with open(tmp_path / name, "wb") as f:
+            pickle.dump(obj, f)
+        with pytest.raises(UserError, match="prep-mels|mel images|uint8"):
+            import_prep_mels(tmp_path / name, tmp_path / "data")
+    good = tmp_path / "good.pkl"
+    with open(good, "wb") as f:
+        pickle.dump([np.zeros((128, 130, 3), np.uint8)], f)
+    (tmp_path / "two.csv").write_text("fname,labels\na.wav,x\nb.wav,y\n")
+    with pytest.raises(UserError, match="2 rows but the pickle 1 images"):
+        import_prep_mels(good, tmp_path / "data", labels_csv=tmp_path / "two.csv")
+    assert not (tmp_path / "data").exists()
+
+
+def test_the_cli_imports_a_prep_mels_pickle(tmp_path, capsys):
+    from gesturegan.cli import main
+
+    with open(tmp_path / "mels.pkl", "wb") as f:  # flat images: decoded as silence, no librosa
+        pickle.dump([np.full((128, 140, 3), 7, np.uint8), np.zeros((128, 128, 3), np.uint8)], f)
+    assert main(["import-prep-mels", str(tmp_path / "mels.pkl"), str(tmp_path / "data")]) == 0
+    assert "2 images" in capsys.readouterr().out
+    ds = Dataset.open(tmp_path / "data")
+    assert ds.waves.shape == (2, 65536) and not np.asarray(ds.waves).any()
+    assert np.load(tmp_path / "data" / "mels.npy").shape == (2, 3, 128, 128)
+    assert [r["source"] for r in ds.manifest] == ["mels.pkl#0", "mels.pkl#1"]

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import json
+
 import librosa
 import numpy as np
 import pytest
 import torch
 
-from gesturegan import representations
+from gesturegan import cli, representations
+from gesturegan.corpus import clip_rng, synthesize
 from gesturegan.errors import UserError
-from gesturegan.representations import quality
+from gesturegan.gestures import CATEGORIES
+from gesturegan.representations import quality, rgb16
+from gesturegan.representations.pghi import pghi
+from gesturegan.representations.roundtrip import roundtrip_waves
+from gesturegan.representations.spectral import STFT, CircularSTFT, griffin_lim
 
 from .conftest import LENGTH, SR
 
@@ -28,8 +35,35 @@ def _clips(n: int = 4, length: int = LENGTH, seed: int = 0) -> torch.Tensor:
     return torch.from_numpy(np.stack(waves).astype(np.float32))
 
 
+IMAGE_REPRS = {  # name → channels
+    "wave_image": 1,
+    "logmel_gl": 1,
+    "logmel_pghi": 1,
+    "rgb16": 3,
+    "stft_ifreq": 2,
+    "mel_ifreq": 2,
+    "daisukelab_mel": 3,
+}
+
+
+def _corpus(per_class: int = 2, length: int = LENGTH, seed: int = 123) -> np.ndarray:
+    """The built-in corpus, ``per_class`` clips of each category: ``[4 * per_class, length]``."""
+    return np.stack(
+        [
+            synthesize(c, clip_rng(seed, c, i), sr=SR, length=length)
+            for c in CATEGORIES
+            for i in range(per_class)
+        ]
+    )
+
+
+def _quantised(waves: np.ndarray) -> torch.Tensor:
+    """``waves`` rounded to 16-bit levels, as read from a 16-bit WAV."""
+    return torch.from_numpy(np.round(waves * 32768).clip(-32768, 32767).astype(np.float32) / 32768)
+
+
 def test_registry_lists_and_builds_every_name():
-    assert {"waveform", "wave_image", "logmel_gl"} <= set(representations.names())
+    assert representations.names() == ["waveform", *IMAGE_REPRS]
     assert set(representations.describe()) == set(representations.names())
     with pytest.raises(UserError, match="unknown representation 'nope'"):
         representations.get("nope")
@@ -37,12 +71,26 @@ def test_registry_lists_and_builds_every_name():
         representations.get("logmel_gl", colour="red")
 
 
-@pytest.mark.parametrize("name", ["wave_image", "logmel_gl"])
+@pytest.mark.parametrize("name", list(IMAGE_REPRS))
 def test_image_shapes_scale_with_clip_length(name):
-    assert representations.get(name, sr=SR, length=16384).shape[1:] == (128, 128)
-    assert representations.get(name, sr=SR, length=65536).shape[1:] == (256, 256)
+    channels = IMAGE_REPRS[name]
+    assert representations.get(name, sr=SR, length=16384).shape == (channels, 128, 128)
+    assert representations.get(name, sr=SR, length=65536).shape == (channels, 256, 256)
     with pytest.raises(UserError, match="not a square"):
         representations.get(name, sr=SR, length=16000)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(IMAGE_REPRS))
+def test_long_clips_go_through(name):
+    rep = representations.get(name, sr=SR, length=65536)
+    wave = torch.from_numpy(_corpus(1, length=65536)[:1])
+    image = rep.encode(wave)
+    assert image.shape == (1, IMAGE_REPRS[name], 256, 256) and image.abs().max() <= 1
+    decoded = rep.decode(image)
+    assert decoded.shape == (1, 65536) and torch.isfinite(decoded).all()
+    if name in ("stft_ifreq", "rgb16", "wave_image"):
+        assert quality.snr_db(wave, decoded)[0] > 40
 
 
 @pytest.mark.parametrize("name", ["waveform", "wave_image"])
@@ -75,6 +123,7 @@ def test_logmel_range_and_orientation():
     assert images[0, 0, band_low].mean() == pytest.approx(0.8, abs=0.05)
 
 
+@pytest.mark.slow  # librosa's NNLS mel inversion takes seconds per clip
 def test_logmel_round_trip_quality_and_determinism():
     rep = representations.get("logmel_gl", sr=SR, length=LENGTH)
     waves = _clips()
@@ -127,3 +176,303 @@ def test_quality_measures_on_known_signals():
     assert np.all(quality.spectral_convergence(waves, -waves) < 1e-9)
     with pytest.raises(ValueError, match="shapes differ"):
         quality.snr_db(waves, waves[:, :100])
+
+
+# --- rgb16 ------------------------------------------------------------------------------------
+
+
+def test_rgb16_is_bit_exact_on_16_bit_audio():
+    rep = representations.get("rgb16", sr=SR, length=LENGTH)
+    every_level = torch.arange(-32768, 32768, dtype=torch.float32).reshape(4, LENGTH) / 32768
+    for waves in (every_level, _quantised(_corpus())):
+        images = rep.encode(waves)
+        assert images.shape == (len(waves), 3, 128, 128) and images.abs().max() <= 1
+        decoded = rep.decode(images)
+        assert decoded.dtype == torch.float32 and torch.equal(decoded, waves)
+    # Other input is rounded to the nearest 16-bit level.
+    x = torch.from_numpy(_corpus(1)[:2])
+    assert (rep.decode(rep.encode(x)) - x).abs().max() <= 0.5 / 32768 + 1e-9
+
+
+def test_rgb16_channels_are_continuous_in_the_sample():
+    levels = torch.arange(-32768, 32768)
+    digits = rgb16.to_digits(levels)
+    assert torch.equal(rgb16.from_digits(digits), levels)
+    assert digits.min() == 0 and digits.max() == 40
+    # Counting up through the levels changes exactly one digit by exactly one: no wrap-around.
+    assert torch.all((digits[:, 1:] - digits[:, :-1]).abs().sum(dim=0) == 1)
+    rep = representations.get("rgb16", sr=SR, length=LENGTH)
+    assert torch.all(rep.encode(torch.zeros(1, LENGTH)) == 0)  # silence is mid-grey everywhere
+    x = _quantised(_corpus(1))
+    assert torch.equal(rep.encode(-x), -rep.encode(x))  # odd-symmetric
+    # Coarse channel: the waveform on a 41-step staircase.
+    coarse = rep.encode(x)[:, 0].reshape(len(x), -1)
+    assert torch.all((coarse * 20 * 1681 / 32768 - x).abs() <= 1700 / 32768)
+
+
+def test_rgb16_decoding_tolerates_small_errors():
+    rep = representations.get("rgb16", sr=SR, length=LENGTH)
+    x = _quantised(_corpus(1))
+    noise = torch.rand(x.shape[0], 3, 128, 128, generator=torch.Generator().manual_seed(0)) - 0.5
+    assert torch.equal(rep.decode(rep.encode(x) + 0.04 * noise), x)  # digits are 0.05 apart
+
+
+# --- stft_ifreq / mel_ifreq --------------------------------------------------------------------
+
+
+def test_circular_stft_is_exactly_invertible():
+    stft = CircularSTFT(128)
+    assert (stft.n_fft, stft.n_bins, stft.hop) == (255, 128, 128)
+    x = torch.randn(3, LENGTH, generator=torch.Generator().manual_seed(0))
+    spec = stft.forward(x)
+    assert spec.shape == (3, 128, 128)
+    assert (stft.inverse(spec) - x).abs().max() < 1e-5
+    # Magnitude scaled like STFT: a full-scale sine on bin 20 reads 1.
+    t = torch.arange(LENGTH) / SR
+    sine = torch.sin(2 * torch.pi * 20 * SR / 255 * t)[None]
+    assert stft.forward(sine).abs()[0, 20].mean() == pytest.approx(1.0, abs=0.01)
+
+
+def test_stft_ifreq_round_trip_snr_above_40_db():
+    rep = representations.get("stft_ifreq", sr=SR, length=LENGTH)
+    waves = torch.from_numpy(_corpus(4))
+    images = rep.encode(waves)
+    assert images.shape == (16, 2, 128, 128) and images.abs().max() <= 1
+    snr = quality.snr_db(waves, rep.decode(images))
+    assert snr.min() >= 40, snr
+
+
+def test_stft_ifreq_reads_a_steady_partial_as_zero_deviation():
+    rep = representations.get("stft_ifreq", sr=SR, length=LENGTH)
+    t = torch.arange(LENGTH) / SR
+    on_bin = torch.sin(2 * torch.pi * 30 * SR / 255 * t)  # centred on bin 30
+    off_bin = torch.sin(2 * torch.pi * 30.25 * SR / 255 * t)  # a quarter bin above
+    # (Columns 0 and 1 see the wrap-around of the circular frames: the sines are not periodic.)
+    ifreq = rep.encode(torch.stack([on_bin, off_bin]))[:, 1, 30, 2:-1]
+    assert ifreq[0].abs().max() < 1e-3
+    # A quarter bin is a quarter turn of π per hop (hop / n_fft = 128 / 255 ≈ 1/2).
+    assert ifreq[1].mean() == pytest.approx(0.25 * 2 * 128 / 255, abs=0.01)
+
+
+def test_mel_ifreq_is_exact_at_low_frequencies_and_bounded_on_the_corpus():
+    rep = representations.get("mel_ifreq", sr=SR, length=LENGTH)
+    assert (rep.split, rep.cut) == (86, 42)  # rows 0..85 determine bins 0..41 (0-3.6 kHz)
+    t = torch.arange(LENGTH) / SR
+    low = torch.stack(
+        [0.5 * torch.sin(2 * torch.pi * f * t) * torch.exp(-t / 0.3) for f in (300, 2000)]
+    )
+    assert quality.snr_db(low, rep.decode(rep.encode(low))).min() > 60
+    waves = torch.from_numpy(_corpus(4))
+    images = rep.encode(waves)
+    assert images.abs().max() <= 1
+    decoded = rep.decode(images)
+    # Documented bounds (docs/representations.md), measured 13 dB / 0.15 / 4.0 dB on 64 clips.
+    assert np.median(quality.snr_db(waves, decoded)) > 9
+    assert quality.spectral_convergence(waves, decoded).mean() < 0.22
+    assert quality.log_spectral_distance(waves, decoded).mean() < 5.5
+
+
+# --- Griffin-Lim and PGHI against references ---------------------------------------------------
+
+
+def test_griffin_lim_matches_librosa_at_equal_iterations():
+    waves = _corpus(1)
+    stft = STFT(n_fft=1024, hop=128, length=LENGTH)
+    magnitude = stft.forward(torch.from_numpy(waves)).abs()
+    ours = griffin_lim(magnitude, stft, n_iter=16)
+    reference = np.stack(
+        [
+            librosa.griffinlim(
+                m, n_iter=16, hop_length=128, n_fft=1024, length=LENGTH, pad_mode="reflect",
+                random_state=0,
+            )
+            for m in (magnitude * stft.scale).numpy()
+        ]
+    )  # fmt: skip
+    sc_ours = quality.spectral_convergence(waves, ours)
+    sc_ref = quality.spectral_convergence(waves, reference)
+    assert sc_ours.mean() <= sc_ref.mean() + 0.005, (sc_ours, sc_ref)
+    # Our STFT pair is librosa's (same frames, window and scaling up to ``stft.scale``).
+    spec = librosa.stft(waves[0], n_fft=1024, hop_length=128, pad_mode="reflect")
+    assert np.allclose(
+        stft.forward(torch.from_numpy(waves[:1]))[0].numpy() * stft.scale, spec, atol=1e-3
+    )
+
+
+def _chirp(f0: float, f1: float) -> np.ndarray:
+    t = np.arange(LENGTH) / SR
+    duration = LENGTH / SR
+    return (0.5 * np.sin(2 * np.pi * (f0 * t + (f1 - f0) / (2 * duration) * t**2))).astype(
+        np.float32
+    )
+
+
+def test_pghi_follows_an_analytic_chirp():
+    f0, f1, duration = 500.0, 3000.0, LENGTH / SR
+    x = _chirp(f0, f1)
+    # Magnitude and resynthesis from librosa's STFT: an independent implementation of the frames.
+    spec = librosa.stft(x, n_fft=1024, hop_length=128, pad_mode="reflect")
+    magnitude = torch.from_numpy(np.abs(spec))[None]
+    phase = pghi(magnitude, n_fft=1024, hop=128)[0].numpy()
+    frames = np.arange(8, 120)
+    ridge = np.abs(spec[:, frames]).argmax(axis=0)
+
+    def wrap(a):
+        return np.angle(np.exp(1j * a))
+
+    # The instantaneous frequency PGHI built along the ridge is the chirp's, f0 + (f1 - f0) t / T.
+    advance = 2 * np.pi * ridge * 128 / 1024  # the ridge bin's own phase advance per frame
+    step = advance + wrap(phase[ridge, frames + 1] - phase[ridge, frames] - advance)
+    f_pghi = step * SR / (2 * np.pi * 128)
+    t = (frames + 0.5) * 128 / SR
+    assert np.abs(f_pghi - (f0 + (f1 - f0) * t / duration)).max() < 25  # Hz; bins are 21.5 Hz
+    assert np.polyfit(t, f_pghi, 1)[0] == pytest.approx((f1 - f0) / duration, rel=0.01)
+    # Its phase steps in time and in frequency are those of the true STFT, to a few hundredths.
+    true = np.angle(spec)
+    for a, b in (((ridge, frames + 1), (ridge, frames)), ((ridge + 1, frames), (ridge, frames))):
+        assert np.abs(wrap(phase[a] - phase[b] - true[a] + true[b])).max() < 0.12
+    rebuilt = librosa.istft(
+        magnitude[0].numpy() * np.exp(1j * phase), hop_length=128, length=LENGTH
+    )
+    inner = slice(2048, LENGTH - 2048)  # away from the reflect-padded ends
+    sc = quality.spectral_convergence(x[None, inner], rebuilt[None, inner])[0]
+    noise = np.random.default_rng(1).uniform(0, 2 * np.pi, spec.shape)
+    random_phase = librosa.istft(np.abs(spec) * np.exp(1j * noise), hop_length=128, length=LENGTH)
+    sc_random = quality.spectral_convergence(x[None, inner], random_phase[None, inner])[0]
+    assert sc < 0.15 and sc < sc_random / 5, (sc, sc_random)
+
+
+def test_pghi_phase_beats_griffin_lim_start_and_is_deterministic():
+    waves = torch.from_numpy(_corpus(1))
+    stft = STFT(n_fft=1024, hop=128, length=LENGTH)
+    magnitude = stft.forward(waves).abs()
+    phase = pghi(magnitude, 1024, 128)
+    assert phase.shape == magnitude.shape and phase.min() >= 0 and phase.max() <= 2 * np.pi
+    assert torch.equal(pghi(magnitude, 1024, 128), phase)
+    assert torch.equal(pghi(magnitude[2:3], 1024, 128), phase[2:3])  # batch-independent
+    sc = quality.spectral_convergence(waves, stft.inverse(torch.polar(magnitude, phase)))
+    sc_gl8 = quality.spectral_convergence(waves, griffin_lim(magnitude, stft, n_iter=8))
+    assert sc.mean() < sc_gl8.mean() and sc.mean() < 0.12, (sc, sc_gl8)
+
+
+# --- mel variants within documented bounds ------------------------------------------------------
+
+
+def test_logmel_pghi_beats_logmel_gl_at_a_fraction_of_the_work():
+    waves = torch.from_numpy(_corpus(1))
+    gl = representations.get("logmel_gl", sr=SR, length=LENGTH)
+    images = gl.encode(waves)
+    pghi4 = representations.get("logmel_pghi", sr=SR, length=LENGTH)
+    pghi0 = representations.get("logmel_pghi", sr=SR, length=LENGTH, n_iter=0)
+    assert torch.equal(pghi4.encode(waves), images)  # same image: models are interchangeable
+    sc = {
+        name: quality.spectral_convergence(waves, rep.decode(images)).mean()
+        for name, rep in (("gl32", gl), ("pghi4", pghi4), ("pghi0", pghi0))
+    }
+    # Documented bounds (docs/representations.md): PGHI + 4 GL ≤ GL 32; PGHI alone within 0.05.
+    assert sc["pghi4"] <= sc["gl32"] + 0.005, sc
+    assert sc["pghi0"] <= sc["gl32"] + 0.05 and sc["pghi4"] < 0.3, sc
+    assert torch.equal(pghi4.decode(images[:3]), pghi4.decode(images[:3]))
+
+
+def test_daisukelab_mel_reproduces_the_prep_mels_recipe():
+    waves = _corpus(1)
+    rep = representations.get("daisukelab_mel", sr=SR, length=LENGTH)
+    images = rep.to_uint8(torch.from_numpy(waves)).numpy()  # [B, 3, 128, 128] uint8
+    assert images.dtype == np.uint8 and np.all(images[:, 0] == images[:, 2])
+    for image, x in zip(images, waves, strict=True):
+        mel = librosa.feature.melspectrogram(
+            y=x, sr=SR, n_mels=128, hop_length=128, n_fft=2560, fmin=20, fmax=SR // 2
+        )
+        reference = _mono_to_color(librosa.power_to_db(mel).astype(np.float32))[:, :128]
+        diff = np.abs(image.transpose(1, 2, 0).astype(int) - reference.astype(int))
+        assert diff.max() <= 1 and (diff > 0).mean() < 1e-3  # float rounding at the truncation
+        assert image.min() == 0 and image.max() >= 254  # 255 unless rounding truncates it
+    encoded = rep.encode(torch.from_numpy(waves))
+    assert torch.equal(encoded, torch.from_numpy(images).float() / 127.5 - 1)
+
+
+def _mono_to_color(x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """daisukelab's ``mono_to_color`` (FAT2019 kernels), without the optional fixed statistics."""
+    x = np.stack([x, x, x], axis=-1)
+    x = x - x.mean()
+    x = x / (x.std() + eps)
+    lo, hi = x.min(), x.max()
+    if hi - lo <= eps:
+        return np.zeros_like(x, dtype=np.uint8)
+    return (255 * (x - lo) / (hi - lo)).astype(np.uint8)
+
+
+def test_daisukelab_mel_decodes_to_a_fixed_level_within_documented_bounds():
+    waves = torch.from_numpy(_corpus(2))
+    rep = representations.get("daisukelab_mel", sr=SR, length=LENGTH)
+    decoded = rep.decode(rep.encode(waves))
+    peaks = decoded.abs().amax(dim=1)
+    assert torch.allclose(
+        peaks, torch.full_like(peaks, 10 ** (-6 / 20)), rtol=1e-4
+    )  # level is lost
+    assert torch.all(rep.decode(rep.encode(torch.zeros(1, LENGTH))) == 0)
+    # Documented bounds, after matching the level that the image cannot carry.
+    stft = STFT(1024, 256, LENGTH)
+    ref, out = stft.forward(waves).abs(), stft.forward(decoded).abs()
+    gain = (ref * out).sum(dim=(1, 2)) / (out * out).sum(dim=(1, 2))
+    matched = decoded * gain[:, None]
+    assert quality.spectral_convergence(waves, matched).mean() < 0.45
+    assert quality.log_spectral_distance(waves, matched).mean() < 10
+
+
+# --- round-trip report and CLI --------------------------------------------------------------------
+
+
+def test_roundtrip_waves_reports_quality_and_speed():
+    waves = _quantised(_corpus(1))
+    report, per_clip = roundtrip_waves(representations.get("rgb16", sr=SR, length=LENGTH), waves)
+    assert report.n_clips == 4 and report.shape == (3, 128, 128) and report.ratio == 3
+    assert report.sc_mean == 0 and report.snr_db_median > 100 and per_clip["lsd"].shape == (4,)
+    assert report.encode_ms > 0 and report.decode_ms > 0
+    with pytest.raises(UserError, match="no clips"):
+        roundtrip_waves(representations.get("rgb16", sr=SR, length=LENGTH), waves[:0])
+
+
+def test_cli_reprs_lists_every_representation_with_its_shape(capsys):
+    assert cli.main(["reprs"]) == 0
+    out = capsys.readouterr().out
+    for name, channels in IMAGE_REPRS.items():
+        assert f"{channels}x128x128" in next(
+            line for line in out.splitlines() if line.startswith(name + " ")
+        )
+    assert cli.main(["reprs", "--length", "65536", "--json"]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    assert {r["name"]: r["shape"] for r in listing["representations"]}["mel_ifreq"] == [2, 256, 256]
+    assert cli.main(["reprs", "--length", "1000"]) == 2
+    assert "not a square" in capsys.readouterr().err
+
+
+def test_cli_roundtrip_json_and_errors(tiny_dataset, capsys):
+    assert (
+        cli.main(["roundtrip", str(tiny_dataset), "--repr", "stft_ifreq", "--n", "5", "--json"])
+        == 0
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert report["repr"] == "stft_ifreq" and report["n_clips"] == 5
+    assert report["snr_db_median"] > 40 and report["decode_ms"] > 0
+    assert (
+        cli.main(
+            [
+                "roundtrip",
+                str(tiny_dataset),
+                "--repr",
+                "logmel_pghi",
+                "--n",
+                "2",
+                "--option",
+                "n_iter=0",
+            ]
+        )
+        == 0
+    )
+    assert "SNR" in capsys.readouterr().out
+    assert cli.main(["roundtrip", str(tiny_dataset), "--repr", "nope"]) == 2
+    assert "unknown representation 'nope'" in capsys.readouterr().err
+    assert cli.main(["roundtrip", str(tiny_dataset), "--repr", "rgb16", "--option", "x"]) == 2
+    assert "KEY=VALUE" in capsys.readouterr().err

@@ -65,7 +65,7 @@ def load(
         )
     except Exception as exc:
         raise UserError(f"{path}: not readable audio ({_short(exc)})") from exc
-    wave = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
+    wave = downmix(data)
     if sr is not None and sr != file_sr:
         wave = resample(wave, file_sr, sr)
         file_sr = sr
@@ -88,9 +88,70 @@ def blocks(path: str | os.PathLike, blocksize: int) -> Iterator[np.ndarray]:
     """
     try:
         for data in sf.blocks(str(path), blocksize=blocksize, dtype="float32", always_2d=True):
-            yield data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
+            yield downmix(data)
     except Exception as exc:  # soundfile raises several types for unreadable files
         raise UserError(f"{path}: not readable audio ({_short(exc)})") from exc
+
+
+class Reader:
+    """An audio file held open: its header (``info``) and mono reads of any frame range.
+
+    One open per file serves the header, a streamed scan and a window read, which matters when
+    thousands of short files are read. Raises ``UserError`` when the file is not readable audio.
+
+    >>> with Reader("a.wav") as r:  # doctest: +SKIP
+    ...     wave = r.read(start=0, frames=r.info.sr)  # the first second, [T] float32
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = path
+        try:
+            self._f = sf.SoundFile(str(path))
+        except Exception as exc:  # soundfile raises several types for unreadable files
+            raise UserError(f"{path}: not readable audio ({_short(exc)})") from exc
+        f = self._f
+        self.info = AudioInfo(sr=int(f.samplerate), channels=int(f.channels), frames=int(f.frames))
+
+    def read(self, start: int = 0, frames: int = -1) -> np.ndarray:
+        """Frames ``[start, start + frames)`` (``-1``: to the end) as ``[T] float32``, channel mean."""
+        try:
+            self._f.seek(min(start, self.info.frames))
+            return downmix(self._f.read(frames, dtype="float32", always_2d=True))
+        except Exception as exc:
+            raise UserError(f"{self.path}: not readable audio ({_short(exc)})") from exc
+
+    def blocks(self, blocksize: int) -> Iterator[np.ndarray]:
+        """The whole file as consecutive mono blocks of ``blocksize`` frames (see ``blocks``)."""
+        try:
+            self._f.seek(0)
+            for data in self._f.blocks(blocksize, dtype="float32", always_2d=True):
+                yield downmix(data)
+        except Exception as exc:
+            raise UserError(f"{self.path}: not readable audio ({_short(exc)})") from exc
+
+    def close(self) -> None:
+        self._f.close()
+
+    def __enter__(self) -> Reader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def downmix(data: np.ndarray) -> np.ndarray:
+    """The channel mean of ``data: [T, C]`` as ``[T] float32``.
+
+    Adds whole channels rather than calling ``data.mean(axis=1)``: a reduction across the short,
+    strided channel axis is about ten times slower, and it ran once per file in ``prepare``.
+    """
+    if data.shape[1] == 1:
+        return np.ascontiguousarray(data[:, 0], dtype=np.float32)
+    wave = data[:, 0].astype(np.float32)  # a contiguous copy
+    for c in range(1, data.shape[1]):
+        wave += data[:, c]
+    wave *= np.float32(1 / data.shape[1])
+    return wave
 
 
 def resample(wave: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:

@@ -78,7 +78,8 @@ def _add_prepare(sub) -> None:
         help="folder of audio → memory-mapped dataset (never modifies the source)",
         description="Read every audio file under SRC (wav, flac, ogg, aiff, mp3), downmix, resample, "
         "fit to a fixed length and write a dataset folder: dataset.json, manifest.csv, audio.npy "
-        "(memory-mapped), errors.csv (skipped files with reasons).",
+        "(memory-mapped), errors.csv (skipped files with reasons). An interrupted run resumes "
+        "when run again with the same options.",
     )
     p.add_argument("src", help="folder of sounds (read only)")
     p.add_argument("out", help="dataset folder to create")
@@ -96,10 +97,102 @@ def _add_prepare(sub) -> None:
         help="where each clip starts: file start, first onset, or loudest point",
     )
     p.add_argument(
-        "--workers", type=int, default=None, help="parallel processes (default: all cores)"
+        "--min-duration",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="skip files shorter than S seconds as too short (default 0: keep all)",
+    )
+    p.add_argument(
+        "--normalize",
+        choices=("none", "peak", "rms"),
+        default="none",
+        help="scale each clip to a peak or RMS (loudness) level (default none)",
+    )
+    p.add_argument(
+        "--level-db",
+        type=float,
+        default=None,
+        metavar="DB",
+        help="--normalize target in dBFS (default -1 for peak, -20 for rms)",
+    )
+    p.add_argument(
+        "--workers", type=int, default=None, help="decoding threads (default: all cores)"
+    )
+    p.add_argument(
+        "--shard",
+        type=_shard_arg,
+        default=None,
+        metavar="I/N",
+        help="prepare only the I-th of N blocks of the files (1/N .. N/N); join with merge",
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset at OUT")
     p.set_defaults(func=_prepare)
+
+
+def _shard_arg(text: str) -> tuple[int, int]:
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected I/N such as 1/4, got {text!r}") from None
+    if not 1 <= i <= n:
+        raise argparse.ArgumentTypeError(f"I/N needs 1 <= I <= N, got {text!r}")
+    return i, n
+
+
+def _add_merge(sub) -> None:
+    p = sub.add_parser(
+        "merge",
+        help="join the datasets of prepare --shard 1/N .. N/N into one",
+        description="Join shard datasets (prepare --shard I/N, one per machine) into one dataset, "
+        "identical to preparing the whole folder at once. The shards are only read.",
+    )
+    p.add_argument("shards", nargs="+", metavar="SHARD", help="shard dataset folders, any order")
+    p.add_argument("--out", required=True, help="dataset folder to create")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing dataset at OUT")
+    p.set_defaults(func=_merge)
+
+
+def _merge(a) -> None:
+    from .dataset import merge
+
+    s = merge(a.shards, a.out, overwrite=a.overwrite)
+    counts = ", ".join(f"{k}: {v}" for k, v in s.counts.items()) or "unlabelled"
+    print(f"{s.n_clips} clips → {s.out} ({counts}); {s.n_errors} skipped, see errors.csv")
+
+
+def _add_import_prep_mels(sub) -> None:
+    p = sub.add_parser(
+        "import-prep-mels",
+        help="daisukelab's FAT2019 prep-mels pickle → a daisukelab_mel dataset",
+        description="Turn a prep-mels pickle (a list of 128xTx3 uint8 mel images, e.g. "
+        "mels_train_curated.pkl) into a dataset folder: the images cropped to 128x128 (mels.npy) "
+        "and their inverse to audio (audio.npy, 22050 Hz, 65536 samples). See docs/dataset.md.",
+    )
+    p.add_argument("pickle", help="the .pkl file (only numpy arrays in a list are accepted)")
+    p.add_argument("out", help="dataset folder to create")
+    p.add_argument(
+        "--labels", metavar="CSV", help="the CSV the pickle follows row by row (fname,labels)"
+    )
+    p.add_argument(
+        "--crop",
+        choices=("start", "center", "random"),
+        default="start",
+        help="which 128 frames of a longer image to keep (default start)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of --crop random (default 0)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing dataset at OUT")
+    p.set_defaults(func=_import_prep_mels)
+
+
+def _import_prep_mels(a) -> None:
+    from .dataset.prep_mels import import_prep_mels
+
+    s = import_prep_mels(
+        a.pickle, a.out, labels_csv=a.labels, crop=a.crop, seed=a.seed, overwrite=a.overwrite
+    )
+    counts = ", ".join(f"{k}: {v}" for k, v in s.counts.items()) or "unlabelled"
+    print(f"{s.n_clips} images → {s.out} ({counts})")
 
 
 def _prepare(a) -> None:
@@ -115,12 +208,17 @@ def _prepare(a) -> None:
             labels_csv=a.labels,
             labels_from_folders=a.labels_from_folders,
             align=a.align,
+            min_duration_s=a.min_duration,
+            normalize=a.normalize,
+            level_db=a.level_db,
             workers=a.workers,
             overwrite=a.overwrite,
             progress=cb,
+            shard=a.shard,
         )
     counts = ", ".join(f"{k}: {v}" for k, v in s.counts.items()) or "unlabelled"
-    print(f"{s.n_clips} clips → {s.out} ({counts}); {s.n_errors} skipped, see errors.csv")
+    resumed = f" (resumed: {s.n_resumed} files done before)" if s.n_resumed else ""
+    print(f"{s.n_clips} clips → {s.out} ({counts}); {s.n_errors} skipped, see errors.csv{resumed}")
 
 
 def _add_train(sub) -> None:
@@ -264,6 +362,267 @@ def _compose(a) -> None:
     )
 
 
+def _add_label(sub) -> None:
+    p = sub.add_parser(
+        "label",
+        help="gesture category of each sound file, with the features that decided",
+        description="Print one line per audio file (FILE, CATEGORY, why; tab-separated): the "
+        "envelope rules on the whole file (see docs/gestures.md), or a trained classifier with "
+        "--model. Files that cannot be read are listed on stderr; they do not stop the run.",
+    )
+    p.add_argument("src", help="an audio file or a folder of them (read only)")
+    p.add_argument(
+        "--model", metavar="DIR", help="classifier folder (`classifier train`); default: rules"
+    )
+    p.add_argument("--csv", metavar="OUT", help="also write decisions and all features to a CSV")
+    p.add_argument(
+        "--workers", type=int, default=None, help="parallel processes (default: all cores)"
+    )
+    p.set_defaults(func=_label)
+
+
+def _label(a) -> None:
+    from .console import progress
+    from .labeling import label_files, write_csv
+
+    with progress("label") as cb:
+        r = label_files(a.src, a.model, workers=a.workers, progress=cb)
+    for d in r.decisions:
+        print(f"{d.file}\t{d.category}\t{d.explanation}")
+    for file, reason in r.errors:
+        print(f"{file}: skipped ({reason})", file=sys.stderr)
+    if a.csv:
+        write_csv(r, a.csv)
+    counts = ", ".join(f"{k} {v}" for k, v in r.counts().items()) or "none"
+    where = f"; written to {a.csv}" if a.csv else ""
+    print(f"{len(r.decisions)} files labelled ({counts}); {len(r.errors)} skipped{where}",
+          file=sys.stderr)  # fmt: skip
+
+
+def _add_sort(sub) -> None:
+    p = sub.add_parser(
+        "sort",
+        help="sort sound files into OUT/<category>/ (links by default); SRC untouched",
+        description="Label every audio file under SRC (envelope rules, or --model) and place it in "
+        "OUT/<category>/ as a symbolic link (or a copy). OUT/sort.csv lists every decision and "
+        "OUT/errors.csv the unreadable files. Re-running updates OUT in place: entries already "
+        "right are kept, outdated ones this command made are removed, other files are never "
+        "touched. SRC is only read.",
+    )
+    p.add_argument("src", help="folder (or file) of sounds (read only)")
+    p.add_argument("out", help="output folder (created)")
+    p.add_argument("--copy", action="store_true", help="copy the files instead of linking them")
+    p.add_argument(
+        "--model", metavar="DIR", help="classifier folder (`classifier train`); default: rules"
+    )
+    p.add_argument(
+        "--workers", type=int, default=None, help="parallel processes (default: all cores)"
+    )
+    p.set_defaults(func=_sort)
+
+
+def _sort(a) -> None:
+    from .console import progress
+    from .sorting import sort_files
+
+    with progress("sort") as cb:
+        s = sort_files(a.src, a.out, copy=a.copy, model=a.model, workers=a.workers, progress=cb)
+    counts = ", ".join(f"{k} {v}" for k, v in s.counts.items()) or "none"
+    print(
+        f"sorted {sum(s.counts.values())} files into {s.out} ({counts}): {s.created} written, "
+        f"{s.unchanged} unchanged, {s.removed} removed; {len(s.errors)} unreadable; "
+        f"decisions in {s.csv}"
+    )
+
+
+def _add_classifier(sub) -> None:
+    p = sub.add_parser(
+        "classifier",
+        help="train / evaluate the CNN classifier (any label set) with held-out metrics",
+        description="A compact CNN on log-mel images: `classifier train DATA --out DIR` learns the "
+        "labels of a prepared dataset (split by source file, augmented, early-stopped) and writes "
+        "DIR (weights, config, metrics.json, confusion.png); `classifier eval DIR DATA` measures it "
+        "on the clips of DATA it never saw. See docs/gestures.md.",
+    )
+    csub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    t = csub.add_parser(
+        "train",
+        help="train a classifier on a labelled dataset",
+        description="Train on the labelled dataset DATA and write the classifier folder DIR: "
+        "config.yaml, classifier.safetensors + classifier.json, split.csv, history.csv, "
+        "metrics.json (train / val / test) and confusion.png (test).",
+    )
+    t.add_argument("data", help="dataset folder with labels (from `gesturegan prepare`)")
+    t.add_argument("--out", required=True, metavar="DIR", help="classifier folder to write")
+    t.add_argument("--config", help="YAML file of classifier options (see docs/gestures.md)")
+    t.add_argument("--epochs", type=int, help="at most this many epochs (default 80)")
+    t.add_argument("--minutes", type=float, help="time budget in minutes (default: none)")
+    t.add_argument("--seed", type=int, help="random seed for split, init and augmentation")
+    t.add_argument("--overwrite", action="store_true", help="replace a classifier in DIR")
+    t.set_defaults(func=_classifier_train)
+    e = csub.add_parser(
+        "eval",
+        help="measure a classifier on the clips of a dataset it did not learn from",
+        description="Accuracy, macro-F1, per-class recall and confusion matrix of the classifier "
+        "DIR on the clips of DATA whose source files it neither trained nor validated on (on its "
+        "own training dataset: its test split).",
+    )
+    e.add_argument("model", metavar="DIR", help="classifier folder")
+    e.add_argument("data", help="dataset folder with labels")
+    e.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    e.add_argument("--out", help="folder for metrics.json and confusion.png")
+    e.set_defaults(func=_classifier_eval)
+
+
+def _classifier_train(a) -> None:
+    from .classifier import ClassifierConfig, train
+    from .config import from_dict, load_yaml, merge
+    from .console import progress
+
+    base = load_yaml(a.config) if a.config else {}
+    overrides = {"max_epochs": a.epochs, "minutes": a.minutes, "seed": a.seed}
+    cfg = from_dict(ClassifierConfig, merge(base, overrides), where=a.config or "options")
+    with progress("epochs") as cb:
+        s = train(a.data, a.out, cfg, progress=cb, overwrite=a.overwrite)
+    test = s.metrics.get("test")
+    if test is None:
+        print(f"trained, but no class had enough files for a test split → {s.out}")
+        return
+    recall = ", ".join(f"{k} {v:.2f}" for k, v in test["per_class_recall"].items() if v is not None)
+    print(
+        f"test accuracy {test['accuracy']:.1%} (macro-F1 {test['macro_f1']:.2f}, n={test['n']}), "
+        f"train {s.metrics['train']['accuracy']:.1%}, gap {s.gap_points:.1f} points; "
+        f"{s.epochs} epochs (best {s.best_epoch}), {s.seconds / 60:.1f} min → {s.out}"
+    )
+    print(f"test recall: {recall}")
+
+
+def _classifier_eval(a) -> None:
+    import json
+
+    from .classifier import evaluate
+
+    r = evaluate(a.model, a.data, out=a.out)
+    if a.json:
+        print(json.dumps(r.to_dict()))
+        return
+    m = r.metrics
+    print(
+        f"{r.n_held_out} held-out clips ({r.n_seen} seen in training left out, "
+        f"{r.n_unknown_label} with unknown labels): accuracy {m['accuracy']:.1%}, "
+        f"macro-F1 {m['macro_f1']:.2f}"
+    )
+    names = list(m["per_class_recall"])
+    width = max(len(n) for n in names)
+    for i, name in enumerate(names):
+        row, rec = m["confusion"][i], m["per_class_recall"][name]
+        wrong = ", ".join(f"{names[j]} {c}" for j, c in enumerate(row) if c and j != i)
+        recall = "–" if rec is None else f"{rec:.2f}"
+        print(
+            f"  {name:<{width}}  recall {recall} (n={sum(row)})"
+            + (f"; taken for {wrong}" if wrong else "")
+        )
+
+
+def _add_reprs(sub) -> None:
+    p = sub.add_parser(
+        "reprs",
+        help="list the audio representations (name, image shape, description)",
+        description="List every registered representation with the shape of one encoded clip "
+        "(C, H, W; (1, T) for 1-D ones) and a one-line description. See docs/representations.md.",
+    )
+    p.add_argument("--sr", type=int, default=22050, help="sample rate in Hz (default 22050)")
+    p.add_argument("--length", type=int, default=16384, help="samples per clip (default 16384)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_reprs)
+
+
+def _reprs(a) -> None:
+    import json
+
+    from .representations import table
+
+    rows = table(a.sr, a.length)
+    if a.json:
+        print(json.dumps({"sr": a.sr, "length": a.length, "representations": rows}))
+        return
+    width = max(len(r["name"]) for r in rows)
+    shapes = {r["name"]: "x".join(map(str, r["shape"])) for r in rows}
+    swidth = max(map(len, shapes.values()))
+    for r in rows:
+        print(f"{r['name']:<{width}}  {shapes[r['name']]:<{swidth}}  {r['description']}")
+
+
+def _add_roundtrip(sub) -> None:
+    p = sub.add_parser(
+        "roundtrip",
+        help="encode → decode a dataset through a representation; report quality and speed",
+        description="Encode and decode clips of a prepared dataset through one representation and "
+        "report waveform SNR, spectral convergence and log-spectral distance (mean and median) and "
+        "the encode/decode time per clip.",
+    )
+    p.add_argument("data", help="dataset folder (from `gesturegan prepare`)")
+    p.add_argument("--repr", required=True, help="representation name (see `gesturegan reprs`)")
+    p.add_argument("--n", type=int, default=None, help="clips, evenly spread (default: all)")
+    p.add_argument("--batch-size", type=int, default=32, help="clips per call (default 32)")
+    p.add_argument(
+        "--option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="representation option, e.g. n_iter=8 (repeatable)",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_roundtrip)
+
+
+def _roundtrip(a) -> None:
+    import json
+
+    from .console import progress
+    from .representations.roundtrip import parse_options, roundtrip
+
+    options = parse_options(a.option)
+    with progress("roundtrip", enabled=not a.json) as cb:
+        r = roundtrip(a.data, a.repr, n=a.n, batch_size=a.batch_size, options=options, progress=cb)
+    if a.json:
+        print(json.dumps(r.to_dict()))
+        return
+    shape = "x".join(map(str, r.shape))
+    print(f"{r.repr} ({shape}, {r.ratio:.2g} values per sample) on {r.n_clips} clips of {r.dataset}")
+    print(f"  SNR  mean {r.snr_db_mean:7.2f} dB   median {r.snr_db_median:7.2f} dB")
+    print(f"  SC   mean {r.sc_mean:7.4f}      median {r.sc_median:7.4f}")
+    print(f"  LSD  mean {r.lsd_mean:7.2f} dB   median {r.lsd_median:7.2f} dB")
+    print(f"  encode {r.encode_ms:.2f} ms/clip, decode {r.decode_ms:.2f} ms/clip (batch {r.batch_size})")
+
+
+def _add_studio(sub) -> None:
+    p = sub.add_parser(
+        "studio",
+        help="local web page: browse, listen, generate, morph, compose, listening survey",
+        description="Serve the studio page (see docs/studio.md) for the runs and datasets under the "
+        "given folders. Only files under those folders are ever served.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    p.add_argument("--runs", default=".", help="folder of training runs, or one run (default .)")
+    p.add_argument("--data", help="folder of datasets, or one dataset (default: the --runs folder)")
+    p.add_argument(
+        "--state",
+        help="where survey answers, stimuli and mixes are kept (default <runs>/.studio)",
+    )
+    p.set_defaults(func=_studio)
+
+
+def _studio(a) -> None:
+    from .studio import serve
+
+    if not Path(a.runs).is_dir():
+        raise UserError(f"--runs {a.runs}: no such folder")
+    if a.data is not None and not Path(a.data).is_dir():
+        raise UserError(f"--data {a.data}: no such folder")
+    serve(a.host, a.port, a.runs, a.data, a.state)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gesturegan",
@@ -276,10 +635,18 @@ def build_parser() -> argparse.ArgumentParser:
         _add_demo,
         _add_corpus,
         _add_prepare,
+        _add_merge,
+        _add_import_prep_mels,
+        _add_reprs,
+        _add_roundtrip,
+        _add_label,
+        _add_sort,
+        _add_classifier,
         _add_train,
         _add_generate,
         _add_morph,
         _add_compose,
+        _add_studio,
     ):
         add(sub)
     return parser
@@ -294,7 +661,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gesturegan {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"gesturegan {args.command}: interrupted", file=sys.stderr)
+        hint = "; run the same command again to resume" if args.command == "prepare" else ""
+        print(f"gesturegan {args.command}: interrupted{hint}", file=sys.stderr)
         return 130
     return 0
 

@@ -246,6 +246,52 @@ def envelope_plot(
     return _save(fig, path)
 
 
+def confusion_plot(
+    matrix: np.ndarray, labels: list[str], path: str | os.PathLike, title: str = ""
+) -> Path:
+    """A confusion matrix as a picture: rows are true classes, columns predicted ones.
+
+    Cells are coloured by the share of their row (recall on the diagonal) and show the count.
+
+    Parameters
+    ----------
+    matrix : ``[K, K]`` counts, row = true class, column = predicted class.
+    labels : the ``K`` class names, in matrix order.
+    path : PNG to write.
+    title : drawn above the matrix.
+
+    Returns
+    -------
+    The path written.
+    """
+    m = np.asarray(matrix, dtype=np.float64)
+    k = len(labels)
+    if m.shape != (k, k) or k == 0:
+        raise ValueError(f"expected a {k}x{k} matrix for {k} labels, got {m.shape}")
+    share = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
+    side = min(14.0, 2.5 + 0.55 * k)
+    fig = Figure(figsize=(side + 1.0, side), dpi=DPI)
+    ax = fig.subplots()
+    image = ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0)
+    if k <= 30:
+        for i in range(k):
+            for j in range(k):
+                if m[i, j]:
+                    color = "white" if share[i, j] > 0.5 else "black"
+                    ax.text(
+                        j, i, f"{int(m[i, j])}", ha="center", va="center", fontsize=8, color=color
+                    )
+    ax.set_xticks(range(k), labels, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(k), labels, fontsize=8)
+    ax.set_xlabel("predicted", fontsize=9)
+    ax.set_ylabel("true", fontsize=9)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04).set_label("share of row", fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
 # ---------------------------------------------------------------------------------- helpers
 def _as_batch(waves: np.ndarray) -> np.ndarray:
     """``[T]`` or ``[N, T]`` → ``[N, T]`` float32."""

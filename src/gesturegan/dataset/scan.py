@@ -69,13 +69,14 @@ def scan(src: Path) -> Scan:
     return found
 
 
-def read_labels_csv(csv_path: Path) -> dict[Path, str]:
+def read_labels_csv(csv_path: Path, base: Path | None = None) -> dict[Path, str]:
     """Read a labels CSV into ``{resolved file path: label}``.
 
     The CSV needs a header with a file column (``file``, ``fname``, ``filename`` or ``path``) and a
-    label column (``label`` or ``labels``). File paths are relative to the CSV's own folder (absolute
-    paths are taken as they are). A multi-label cell such as ``"a,b"`` gives its first label, ``a``;
-    an empty cell gives no label. When a file is listed twice, the first row wins.
+    label column (``label`` or ``labels``). File paths are relative to ``base``, by default the CSV's
+    own folder (absolute paths are taken as they are). A multi-label cell such as ``"a,b"`` gives
+    its first label, ``a``; an empty cell gives no label. When a file is listed twice, the first
+    row wins.
 
     Raises
     ------
@@ -101,7 +102,7 @@ def read_labels_csv(csv_path: Path) -> dict[Path, str]:
         if len(row) <= max(file_col, label_col) or not row[file_col].strip():
             continue
         label = row[label_col].split(",")[0].strip()
-        key = (csv_path.parent / row[file_col].strip()).resolve()
+        key = ((csv_path.parent if base is None else base) / row[file_col].strip()).resolve()
         if label and key not in labels:
             labels[key] = label
     return labels

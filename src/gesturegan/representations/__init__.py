@@ -9,7 +9,15 @@
 torch.Size([2, 16384])
 """
 
-from . import logmel, waveform  # noqa: F401  (registers the representations)
-from .base import Representation, describe, get, image_side, names
+from . import (  # noqa: F401, I001  (registers the representations, in listing order)
+    waveform,
+    logmel,
+    logmel_pghi,
+    rgb16,
+    stft_ifreq,
+    mel_ifreq,
+    daisukelab,
+)
+from .base import Representation, describe, get, image_side, names, table
 
-__all__ = ["Representation", "describe", "get", "image_side", "names"]
+__all__ = ["Representation", "describe", "get", "image_side", "names", "table"]

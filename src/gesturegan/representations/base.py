@@ -108,6 +108,14 @@ def describe() -> dict[str, str]:
     return {name: cls.description for name, cls in _REGISTRY.items()}
 
 
+def table(sr: int = 22050, length: int = 16384) -> list[dict[str, Any]]:
+    """One row per representation: ``name``, ``shape`` for clips of ``length`` at ``sr``, ``description``."""
+    return [
+        {"name": name, "shape": list(get(name, sr, length).shape), "description": cls.description}
+        for name, cls in _REGISTRY.items()
+    ]
+
+
 def image_side(length: int) -> int:
     """Side of the square image for a clip of ``length`` samples (128 for 16384, 256 for 65536)."""
     side = math.isqrt(length)

@@ -14,11 +14,10 @@ a mel band, and anything below ``min_db``.
 
 from __future__ import annotations
 
-import librosa
 import torch
 
 from .base import Representation, image_side, register
-from .spectral import STFT, griffin_lim, pad_last_frame
+from .spectral import STFT, griffin_lim, mel_filters, pad_last_frame
 
 
 class LogMel:
@@ -28,11 +27,10 @@ class LogMel:
         self.side = image_side(length)
         hop = length // self.side
         self.stft = STFT(n_fft=8 * hop, hop=hop, length=length)
-        basis = librosa.filters.mel(
-            sr=sr, n_fft=self.stft.n_fft, n_mels=self.side, fmin=0.0, fmax=sr / 2, norm=None
+        # [side, n_bins] and its pseudo-inverse [n_bins, side]
+        self.mel_basis, self.mel_inverse = mel_filters(
+            sr, self.stft.n_fft, self.side, 0.0, sr / 2, None
         )
-        self.mel_basis = torch.from_numpy(basis).float()  # [side, n_bins]
-        self.mel_inverse = torch.linalg.pinv(self.mel_basis)  # [n_bins, side]
         self.min_db = float(min_db)
         self.max_db = float(max_db)
 
@@ -59,7 +57,9 @@ class LogMelGL(Representation):
     """Log-mel magnitude (1 channel), phase by fast Griffin-Lim with momentum."""
 
     name = "logmel_gl"
-    description = "log-mel magnitude, 1 channel; decoded with batched fast Griffin-Lim (momentum 0.99)"
+    description = (
+        "log-mel magnitude, 1 channel; decoded with batched fast Griffin-Lim (momentum 0.99)"
+    )
 
     def __init__(
         self,
@@ -70,9 +70,7 @@ class LogMelGL(Representation):
         min_db: float = -90.0,
         max_db: float = 10.0,
     ) -> None:
-        super().__init__(
-            sr, length, n_iter=n_iter, momentum=momentum, min_db=min_db, max_db=max_db
-        )
+        super().__init__(sr, length, n_iter=n_iter, momentum=momentum, min_db=min_db, max_db=max_db)
         self.mel = LogMel(sr, length, min_db, max_db)
         self.n_iter = int(n_iter)
         self.momentum = float(momentum)

@@ -56,6 +56,5 @@ def _pair(reference, estimate) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _magnitudes(reference, estimate) -> tuple[torch.Tensor, torch.Tensor]:
     ref, est = _pair(reference, estimate)
-    stft = STFT(n_fft=1024, hop=256, length=ref.shape[1])
-    stft.window = stft.window.double()
+    stft = STFT(n_fft=1024, hop=256, length=ref.shape[1], dtype=torch.float64)
     return stft.forward(ref).abs(), stft.forward(est).abs()

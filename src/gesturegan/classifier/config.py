@@ -1,0 +1,95 @@
+"""Classifier options: dataclasses loaded from YAML plus overrides, saved as DIR/config.yaml."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class AugmentConfig:
+    """Random changes applied to every training clip, each time it is seen (never to val / test).
+
+    They keep the envelope shape — what the gesture categories are about — and change what should
+    not matter: level, placement in time, background noise, colour.
+    """
+
+    gain_db: float = 6.0  # level drawn uniformly in ±gain_db
+    shift_s: tuple[float, float] = (-0.02, 0.1)  # time shift range (negative: earlier), zero-filled
+    noise_p: float = 0.5  # probability of mixing in coloured noise ...
+    noise_snr_db: tuple[float, float] = (20.0, 50.0)  # ... this far below the clip's peak
+    eq_p: float = 0.8  # probability of a random EQ: a spectral tilt and one bell ...
+    eq_db: float = 9.0  # ... each of up to ±eq_db
+    freq_mask: float = 0.2  # blank a band of up to this share of the image rows (frequencies)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.freq_mask < 1:
+            raise ValueError(f"freq_mask must be in [0, 1), got {self.freq_mask}")
+        if self.gain_db < 0 or self.eq_db < 0:
+            raise ValueError("gain_db and eq_db must be non-negative")
+        if not (0 <= self.noise_p <= 1 and 0 <= self.eq_p <= 1):
+            raise ValueError("noise_p and eq_p are probabilities in [0, 1]")
+        if len(self.shift_s) != 2 or self.shift_s[0] > self.shift_s[1]:
+            raise ValueError(f"shift_s must be a range [low, high], got {list(self.shift_s)}")
+        if len(self.noise_snr_db) != 2 or self.noise_snr_db[0] > self.noise_snr_db[1]:
+            raise ValueError(f"noise_snr_db must be a range [low, high], got {self.noise_snr_db}")
+
+
+@dataclass
+class ClassifierConfig:
+    """Everything needed to rebuild the classifier and repeat its training.
+
+    The network (``model.GestureCNN``): the representation image averaged over ``freq_pool``
+    neighbouring rows; ``len(channels)`` blocks of 3x3 convolution, batch norm, ReLU and 2x2
+    max-pooling; the mean over frequency, pooled to ``time_steps`` slots (so the order of events in
+    time survives); a linear layer to the ``embed_dim``-wide embedding (ReLU); dropout; a linear
+    layer to the classes.
+    """
+
+    repr: str = "logmel_gl"
+    repr_options: dict[str, Any] = field(default_factory=dict)
+    freq_pool: int = 2
+    channels: tuple[int, ...] = (12, 24, 48, 64)
+    time_steps: int = 8
+    embed_dim: int = 128
+    dropout: float = 0.3
+    batch_size: int = 32
+    lr: float = 0.002
+    weight_decay: float = 0.01
+    label_smoothing: float = 0.05
+    class_weighting: bool = True  # loss weights ∝ 1 / class frequency in the training split
+    max_epochs: int = 80
+    min_epochs: int = 12  # never stop earlier (batch-norm statistics settle in the first epochs)
+    patience: int = 10  # epochs without a better validation loss before stopping
+    minutes: float | None = None  # optional time budget for training
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
+    seed: int = 0
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def __post_init__(self) -> None:
+        if not self.channels or min(self.channels) < 1:
+            raise ValueError("channels must list at least one positive width")
+        for name in (
+            "freq_pool",
+            "time_steps",
+            "embed_dim",
+            "batch_size",
+            "max_epochs",
+            "patience",
+        ):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.min_epochs < 0:
+            raise ValueError(f"min_epochs must be non-negative, got {self.min_epochs}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.lr <= 0 or self.weight_decay < 0:
+            raise ValueError("lr must be positive and weight_decay non-negative")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if self.minutes is not None and self.minutes <= 0:
+            raise ValueError(f"minutes must be positive, got {self.minutes}")
+        fractions = (self.val_fraction, self.test_fraction)
+        if min(fractions) < 0 or sum(fractions) >= 1:
+            raise ValueError("val_fraction and test_fraction must be ≥ 0 and sum to less than 1")

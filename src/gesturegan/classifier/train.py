@@ -1,0 +1,286 @@
+"""Training a classifier on a prepared dataset, with held-out metrics written beside the weights.
+
+``train(data, out)`` splits the dataset by source file (``split.split_by_source``), trains the CNN on
+augmented training clips with class-weighted cross-entropy, keeps the weights of the epoch with the
+lowest validation loss (early stopping), and writes the classifier folder:
+
+- ``config.yaml`` — the ``ClassifierConfig`` used (everything needed to repeat the run);
+- ``classifier.safetensors`` + ``classifier.json`` — weights and how to rebuild the model for
+  inference (labels, rate, length, alignment, representation, network sizes);
+- ``split.csv`` — ``id, source, source_sha1, label, split`` for every clip;
+- ``history.csv`` — one row per epoch (losses, accuracies, learning rate, seconds);
+- ``metrics.json`` — accuracy, macro-F1, per-class recall and confusion matrix on train (without
+  augmentation), validation and test, and ``gap_points`` = train − test accuracy in points;
+- ``confusion.png`` — the test confusion matrix.
+
+Every file is written atomically; the weights are written last of the model files, so a folder with
+``classifier.json`` always has matching weights.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import save_file
+
+from .. import __version__, representations
+from ..atomic import atomic_path, write_text
+from ..config import save_yaml, to_dict
+from ..dataset import Dataset
+from ..errors import UserError
+from . import metrics
+from .augment import augment, mask_frequencies
+from .config import ClassifierConfig
+from .model import GestureCNN
+from .split import SPLITS, split_by_source
+
+FORMAT_VERSION = 1
+WEIGHTS = "classifier.safetensors"
+META = "classifier.json"
+EVAL_BATCH = 64  # clips per forward pass when measuring (bounded memory)
+
+
+@dataclass
+class TrainSummary:
+    """What ``train`` made: the folder, the metrics per split, and how the run went."""
+
+    out: Path
+    metrics: dict[str, dict]  # "train" / "val" / "test" → metrics.summary(...)
+    gap_points: float  # train accuracy − test accuracy, in points
+    epochs: int
+    best_epoch: int
+    seconds: float
+
+
+def train(
+    data: str | os.PathLike,
+    out: str | os.PathLike,
+    cfg: ClassifierConfig | None = None,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    overwrite: bool = False,
+) -> TrainSummary:
+    """Train a classifier on the labelled dataset ``data`` and write it to the folder ``out``.
+
+    Parameters
+    ----------
+    data : str | os.PathLike
+        Dataset folder made by ``gesturegan prepare`` with labels (any label set).
+    out : str | os.PathLike
+        Classifier folder to write (see the module docstring).
+    cfg : ClassifierConfig | None
+        Options; ``None`` uses the defaults.
+    progress : Callable[[int, int], None] | None
+        Called as ``progress(epoch, max_epochs)`` after each epoch.
+    overwrite : bool
+        Replace a classifier already in ``out``.
+
+    Returns
+    -------
+    TrainSummary
+
+    Raises
+    ------
+    UserError
+        The dataset has no labels or fewer than two classes, the representation is not an image,
+        or ``out`` already holds a classifier and ``overwrite`` is false.
+    """
+    t0 = time.perf_counter()
+    cfg = cfg or ClassifierConfig()
+    out = Path(out)
+    if (out / META).exists() and not overwrite:
+        raise UserError(f"{out} already holds a classifier; choose another folder or overwrite")
+    ds = Dataset.open(data)
+    if not ds.has_labels or len(ds.label_names) < 2:
+        raise UserError(f"{ds.path} needs labels of at least two classes to train a classifier")
+    rep = representations.get(cfg.repr, sr=ds.sr, length=ds.length, **cfg.repr_options)
+    if len(rep.shape) != 3:
+        raise UserError(f"representation {cfg.repr!r} is not an image (shape {rep.shape})")
+
+    labelled = np.flatnonzero(ds.label_ids >= 0)
+    groups = [ds.manifest[i]["source_sha1"] or ds.manifest[i]["source"] for i in labelled]
+    splits = np.full(len(ds), "unused", dtype=object)
+    splits[labelled] = split_by_source(
+        ds.label_ids[labelled], groups, cfg.val_fraction, cfg.test_fraction, cfg.seed
+    )
+    idx = {s: np.flatnonzero(splits == s) for s in SPLITS}
+    if len(idx["val"]) == 0:
+        raise UserError(
+            f"{ds.path} is too small to hold out a validation set (needs three source files in "
+            "at least one class)"
+        )
+
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    n_classes = len(ds.label_names)
+    model = GestureCNN(
+        n_classes,
+        rep.shape[0],
+        tuple(cfg.channels),
+        cfg.time_steps,
+        cfg.embed_dim,
+        cfg.dropout,
+        cfg.freq_pool,
+    )
+    counts = np.bincount(ds.label_ids[idx["train"]], minlength=n_classes).astype(np.float64)
+    weight = None
+    if cfg.class_weighting:
+        w = np.where(counts > 0, counts.sum() / (n_classes * np.maximum(counts, 1)), 0.0)
+        weight = torch.tensor(w, dtype=torch.float32)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=3)
+
+    if progress is not None:
+        progress(0, cfg.max_epochs)
+    history: list[dict] = []
+    best = (float("inf"), -1, copy.deepcopy(model.state_dict()))
+    deadline = t0 + cfg.minutes * 60 if cfg.minutes else float("inf")
+    for epoch in range(1, cfg.max_epochs + 1):
+        e0 = time.perf_counter()
+        loss, acc = _train_epoch(model, ds, rep, idx["train"], cfg, weight, opt, gen)
+        val_loss, val_pred = _evaluate(model, ds, rep, idx["val"], weight)
+        val_acc = float(np.mean(val_pred == ds.label_ids[idx["val"]]))
+        sched.step(val_loss)
+        history.append({
+            "epoch": epoch, "train_loss": loss, "train_acc_augmented": acc, "val_loss": val_loss,
+            "val_acc": val_acc, "lr": opt.param_groups[0]["lr"],
+            "seconds": time.perf_counter() - e0,
+        })  # fmt: skip
+        if val_loss < best[0]:
+            best = (val_loss, epoch, copy.deepcopy(model.state_dict()))
+        if progress is not None:
+            progress(epoch, cfg.max_epochs)
+        if time.perf_counter() > deadline:
+            break
+        if epoch >= cfg.min_epochs and epoch - best[1] >= cfg.patience:
+            break
+    model.load_state_dict(best[2])
+
+    results = {}
+    for s in SPLITS:
+        if len(idx[s]):
+            _, pred = _evaluate(model, ds, rep, idx[s], weight)
+            results[s] = metrics.summary(ds.label_ids[idx[s]], pred, ds.label_names)
+    test_acc = results["test"]["accuracy"] if "test" in results else float("nan")
+    gap = 100.0 * (results["train"]["accuracy"] - test_acc)
+    seconds = time.perf_counter() - t0
+
+    out.mkdir(parents=True, exist_ok=True)
+    save_yaml(cfg, out / "config.yaml")
+    _write_split(out / "split.csv", ds, splits)
+    _write_history(out / "history.csv", history)
+    report = {
+        **results,
+        "gap_points": gap,
+        "epochs": len(history),
+        "best_epoch": best[1],
+        "seconds": seconds,
+        "dataset": str(ds.path.absolute()),
+        "labels": ds.label_names,
+    }
+    write_text(out / "metrics.json", json.dumps(report, indent=2) + "\n")
+    if "test" in results:
+        from ..plots import confusion_plot
+
+        confusion_plot(
+            np.array(results["test"]["confusion"]), ds.label_names, out / "confusion.png",
+            title=f"test: accuracy {test_acc:.1%}, macro-F1 {results['test']['macro_f1']:.2f}",
+        )  # fmt: skip
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "label_names": ds.label_names,
+        "sr": ds.sr,
+        "length": ds.length,
+        "align": ds.info.get("align", "start"),
+        "repr": cfg.repr,
+        "repr_options": dict(cfg.repr_options),
+        "in_channels": rep.shape[0],
+        "model": {
+            "channels": list(cfg.channels),
+            "time_steps": cfg.time_steps,
+            "embed_dim": cfg.embed_dim,
+            "dropout": cfg.dropout,
+            "freq_pool": cfg.freq_pool,
+        },
+        "config": to_dict(cfg),
+        "gesturegan_version": __version__,
+    }
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    with atomic_path(out / WEIGHTS) as tmp:
+        save_file(tensors, str(tmp), metadata={"format": "gesturegan-classifier"})
+    write_text(out / META, json.dumps(meta, indent=2) + "\n")
+    return TrainSummary(out, results, gap, len(history), best[1], seconds)
+
+
+# --- Internals ----------------------------------------------------------------------------------
+
+
+def _train_epoch(model, ds, rep, train_idx, cfg, weight, opt, gen) -> tuple[float, float]:
+    """One pass over the training clips in random order; returns (mean loss, accuracy)."""
+    model.train()
+    order = train_idx[torch.randperm(len(train_idx), generator=gen).numpy()]
+    total_loss = correct = 0.0
+    for start in range(0, len(order), cfg.batch_size):
+        batch = np.sort(order[start : start + cfg.batch_size])
+        if len(batch) < 2:  # batch norm needs two examples
+            continue
+        waves, labels = ds.batch(batch)
+        x = augment(torch.from_numpy(waves), ds.sr, cfg.augment, gen)
+        y = torch.from_numpy(labels)
+        with torch.no_grad():
+            images = mask_frequencies(rep.encode(x), cfg.augment.freq_mask, gen)
+        logits, _ = model(images)
+        loss = F.cross_entropy(logits, y, weight=weight, label_smoothing=cfg.label_smoothing)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        total_loss += loss.item() * len(batch)
+        correct += float((logits.argmax(1) == y).sum())
+    return total_loss / len(order), correct / len(order)
+
+
+@torch.no_grad()
+def _evaluate(model, ds, rep, indices, weight) -> tuple[float, np.ndarray]:
+    """(class-weighted mean cross-entropy, predicted ids) over ``indices``, without augmentation."""
+    model.eval()
+    preds, total = [], 0.0
+    weight_sum = 0.0
+    for start in range(0, len(indices), EVAL_BATCH):
+        batch = indices[start : start + EVAL_BATCH]
+        waves, labels = ds.batch(batch)
+        logits, _ = model(rep.encode(torch.from_numpy(waves)))
+        y = torch.from_numpy(labels)
+        w = weight[y] if weight is not None else torch.ones(len(y))
+        total += float((F.cross_entropy(logits, y, reduction="none") * w).sum())
+        weight_sum += float(w.sum())
+        preds.append(logits.argmax(1).numpy())
+    return total / max(weight_sum, 1e-12), np.concatenate(preds)
+
+
+def _write_split(path: Path, ds: Dataset, splits: np.ndarray) -> None:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(("id", "source", "source_sha1", "label", "split"))
+    for row, s in zip(ds.manifest, splits, strict=True):
+        w.writerow((row["id"], row["source"], row["source_sha1"], row["label"], s))
+    write_text(path, buf.getvalue())
+
+
+def _write_history(path: Path, history: list[dict]) -> None:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(history[0]), lineterminator="\n")
+    w.writeheader()
+    for row in history:
+        w.writerow({k: f"{v:.6g}" if isinstance(v, float) else v for k, v in row.items()})
+    write_text(path, buf.getvalue())

@@ -1,0 +1,11 @@
+"""``gesturegan studio``: one local web page to browse, listen, generate, morph, compose and run a
+blind listening survey.
+
+Modules: ``app`` (FastAPI routes and ``serve``), ``engine`` (runs, datasets, loaded models, clip
+cache), ``survey`` (SQLite store, stimuli, summary statistics), ``media`` (WAV bytes, thumbnails),
+``paths`` (which files may be served). The page itself is ``static/`` (HTML, CSS, vanilla JS).
+"""
+
+from .app import create_app, serve
+
+__all__ = ["create_app", "serve"]

@@ -1,0 +1,456 @@
+"""The studio's web app: one page (``static/``) and a JSON/WAV API over the configured folders.
+
+Views and their endpoints:
+
+- Library: ``/api/datasets``, ``/api/datasets/{ds}/clips``, ``…/clips/{id}.wav|.png|/features``
+- Runs: ``/api/runs``, ``/api/runs/{run}``, ``/api/runs/{run}/metrics``, ``/api/files/runs/{path}``
+- Generate/morph: ``/api/runs/{run}/sample.wav|.png``, ``/api/runs/{run}/morph.wav|.png``
+- Compose: ``/api/compose/validate``, ``/api/compose``, ``/api/mixes/{name}``, ``/api/uploads``
+- Survey: ``/api/surveys``, ``/api/surveys/{id}/…`` (order, stimuli, answers, CSV, summary)
+
+User mistakes come back as 422 with ``{"detail": "<one line naming the field>"}``; paths that would
+leave a configured folder as 403; oversized bodies as 413.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import yaml
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
+
+from .. import audio, composition, gestures
+from ..errors import UserError
+from . import survey as survey_mod
+from .engine import MORPH_POSITIONS, Engine, read_metrics
+from .media import thumbnail_png, wav_bytes
+from .paths import UnsafePath, safe_join
+
+STATIC = Path(__file__).parent / "static"
+MAX_SCORE_CHARS = 64_000  # a score is text; anything longer is a mistake or an attack
+MAX_UPLOAD_BYTES = 25 * 1024 * 1024  # one sound file for a score's ``file:`` events
+UPLOAD_SUFFIXES = frozenset(audio.AUDIO_EXTENSIONS)
+_SCORE_NAME = "score.yaml"  # how messages name the edited score
+
+
+class ScoreBody(BaseModel):
+    score: str = Field(max_length=MAX_SCORE_CHARS)
+
+
+class SurveyBody(BaseModel):
+    run: str
+    dataset: str
+    real: int = 3
+    generated: int = 3
+    morphs: int = 1
+    seed: int = 0
+
+
+class AnswerBody(BaseModel):
+    participant: str
+    stimulus: str
+    real: bool
+    category: str
+    rating: int
+
+
+def create_app(
+    runs: str | Path = ".", data: str | Path | None = None, state: str | Path | None = None
+) -> FastAPI:
+    """Build the studio app.
+
+    Parameters
+    ----------
+    runs : folder of training runs (or one run).
+    data : folder of datasets (or one dataset); default: the runs folder.
+    state : where the studio keeps its own files (survey database and stimuli, rendered mixes,
+        uploads); default ``<runs>/.studio``. Hidden from every listing and never served as a file.
+    """
+    runs_root = Path(runs)
+    data_root = Path(data) if data is not None else runs_root
+    state_root = Path(state) if state is not None else runs_root / ".studio"
+    engine = Engine(runs_root, data_root)
+    store = survey_mod.SurveyStore(state_root / "survey.sqlite", state_root / "surveys")
+    uploads, mixes = state_root / "uploads", state_root / "mixes"
+    uploads.mkdir(parents=True, exist_ok=True)
+    mixes.mkdir(parents=True, exist_ok=True)
+
+    app = FastAPI(title="gesturegan studio", docs_url="/api/docs", redoc_url=None)
+    app.state.engine, app.state.store = engine, store
+
+    @app.exception_handler(UserError)
+    async def _user_error(request: Request, exc: UserError):
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.exception_handler(UnsafePath)
+    async def _unsafe(request: Request, exc: UnsafePath):
+        return JSONResponse({"detail": str(exc)}, status_code=403)
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    # ------------------------------------------------------------------ overview
+    @app.get("/api/state")
+    def state_view() -> dict:
+        return {
+            "runs_root": str(runs_root.resolve()),
+            "data_root": str(data_root.resolve()),
+            "runs": [r.to_json() for r in engine.runs().values()],
+            "datasets": list(engine.datasets()),
+            "morph_positions": MORPH_POSITIONS,
+        }
+
+    # ------------------------------------------------------------------ files under the roots
+    @app.get("/api/files/{root}/{rel:path}")
+    def serve_file(root: str, rel: str) -> FileResponse:
+        roots = {"runs": runs_root, "data": data_root}
+        if root not in roots:
+            raise HTTPException(404, f"unknown folder {root!r}; use runs or data")
+        path = safe_join(roots[root], rel)
+        if not path.is_file():
+            raise HTTPException(404, f"no file {rel}")
+        return FileResponse(path)
+
+    # ------------------------------------------------------------------ library
+    @app.get("/api/datasets/{name}/clips")
+    def clips(
+        name: str,
+        label: str | None = None,
+        offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=500)] = 48,
+    ) -> dict:
+        ds = engine.dataset(name)
+        rows = [
+            {"id": i, "label": row["label"], "source": row["source"], "peak": row["peak"]}
+            for i, row in enumerate(ds.manifest)
+            if label in (None, "") or row["label"] == label
+        ]
+        return {
+            "dataset": name,
+            "sr": ds.sr,
+            "length": ds.length,
+            "labels": ds.label_names,
+            "total": len(rows),
+            "clips": rows[offset : offset + limit],
+        }
+
+    def _clip(name: str, clip_id: int) -> tuple[np.ndarray, int]:
+        ds = engine.dataset(name)
+        if not 0 <= clip_id < len(ds.manifest):
+            raise HTTPException(404, f"no clip {clip_id} in {name}")
+        return np.array(ds.waves[clip_id]), ds.sr
+
+    @app.get("/api/datasets/{name}/clips/{clip_id}.wav")
+    def clip_wav(name: str, clip_id: int) -> Response:
+        return _wav(*_clip(name, clip_id), f"{name}-{clip_id}.wav")
+
+    @app.get("/api/datasets/{name}/clips/{clip_id}.png")
+    def clip_png(name: str, clip_id: int) -> Response:
+        png = engine.thumbs.get_or_make(
+            ("clip", name, clip_id), lambda: thumbnail_png(*_clip(name, clip_id))
+        )
+        return Response(png, media_type="image/png", headers=_CACHE)
+
+    @app.get("/api/datasets/{name}/clips/{clip_id}/features")
+    def clip_features(name: str, clip_id: int) -> dict:
+        wave, sr = _clip(name, clip_id)
+        category, feats = gestures.label(wave, sr)
+        return {
+            "heard_as": category,
+            "explain": gestures.explain(category, feats),
+            "features": {k: round(float(v), 4) for k, v in feats.items()},
+        }
+
+    # ------------------------------------------------------------------ runs
+    @app.get("/api/runs/{run}")
+    def run_view(run: str) -> dict:
+        info = engine.run(run)
+        rel = info.path.resolve().relative_to(runs_root.resolve()).as_posix()
+        prefix = "" if rel == "." else rel + "/"
+        samples = info.path / "samples"
+        grids = sorted(p.name for p in samples.glob("grid-*.png")) if samples.is_dir() else []
+        last_grid = {g.rsplit("-", 1)[1][:-4]: g for g in grids}  # stage → its latest grid
+        audio_by_stage = {}
+        for stage in last_grid:
+            wavs = sorted((samples / stage).glob("step-*.wav"))
+            if wavs:
+                last_step = wavs[-1].name.split("-")[1]
+                audio_by_stage[stage] = [
+                    f"{prefix}samples/{stage}/{w.name}" for w in wavs if f"-{last_step}-" in w.name
+                ]
+        return {
+            **info.to_json(),
+            "files_prefix": prefix,
+            "progress_gif": f"{prefix}progress.gif"
+            if (info.path / "progress.gif").is_file()
+            else None,
+            "grids": [
+                {"stage": s, "png": f"{prefix}samples/{g}", "audio": audio_by_stage.get(s, [])}
+                for s, g in last_grid.items()
+            ],
+        }
+
+    @app.get("/api/runs/{run}/metrics")
+    def metrics(run: str, since: int = -1) -> dict:
+        info = engine.run(run)
+        return {"run": run, "live": info.live, "rows": read_metrics(info.path, since)}
+
+    # ------------------------------------------------------------------ generate / morph
+    def _stage(stage: str | None) -> str | None:
+        return stage or None
+
+    @app.get("/api/runs/{run}/sample.wav")
+    def sample_wav(
+        run: str, category: str | None = None, seed: int = 0, stage: str | None = None,
+        download: bool = False,
+    ) -> Response:  # fmt: skip
+        wave = engine.sample(run, category or None, seed, _stage(stage))
+        name = f"{category or 'sample'}_seed{seed}" + (f"_{stage}" if stage else "") + ".wav"
+        return _wav(wave, engine.generator(engine.run(run).path).sr, name, download)
+
+    @app.get("/api/runs/{run}/sample.png")
+    def sample_png(
+        run: str, category: str | None = None, seed: int = 0, stage: str | None = None
+    ) -> Response:
+        wave = engine.sample(run, category or None, seed, _stage(stage))
+        sr = engine.generator(engine.run(run).path).sr
+        png = engine.thumbs.get_or_make(
+            ("sample", run, category, seed, stage), lambda: thumbnail_png(wave, sr)
+        )
+        return Response(png, media_type="image/png", headers=_CACHE)
+
+    def _morph(run, start, end, position, seed, stage, mode):
+        if start is None or end is None:
+            raise UserError("from/to: a morph needs two categories")
+        return engine.morph_clip(run, start, end, position, seed, _stage(stage), mode)
+
+    @app.get("/api/runs/{run}/morph.wav")
+    def morph_wav(
+        run: str,
+        start: Annotated[str | None, Query(alias="from")] = None,
+        end: Annotated[str | None, Query(alias="to")] = None,
+        position: int = 0, seed: int = 0, stage: str | None = None, mode: str = "class",
+        download: bool = False,
+    ) -> Response:  # fmt: skip
+        wave = _morph(run, start, end, position, seed, stage, mode)
+        name = f"morph_{start}_to_{end}_seed{seed}_pos{position:02d}.wav"
+        return _wav(wave, engine.generator(engine.run(run).path).sr, name, download)
+
+    @app.get("/api/runs/{run}/morph.png")
+    def morph_png(
+        run: str,
+        start: Annotated[str | None, Query(alias="from")] = None,
+        end: Annotated[str | None, Query(alias="to")] = None,
+        position: int = 0, seed: int = 0, stage: str | None = None, mode: str = "class",
+    ) -> Response:  # fmt: skip
+        wave = _morph(run, start, end, position, seed, stage, mode)
+        sr = engine.generator(engine.run(run).path).sr
+        key = ("morph", run, start, end, position, seed, stage, mode)
+        png = engine.thumbs.get_or_make(key, lambda: thumbnail_png(wave, sr))
+        return Response(png, media_type="image/png", headers=_CACHE)
+
+    # ------------------------------------------------------------------ compose
+    def _prepare_score(text: str) -> tuple[Path, Path | None]:
+        """Write the score beside the uploads (``file:`` events name uploaded sounds) after
+        checking that its run and files lie under the configured folders."""
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" (line {mark.line + 1})" if mark is not None else ""
+            raise UserError(f"{_SCORE_NAME}{where}: not valid YAML") from None
+        if not isinstance(data, dict):
+            raise UserError(f"{_SCORE_NAME}: expected a mapping with 'run' and 'events'")
+        run_path = None
+        if data.get("run") is not None:
+            if not isinstance(data["run"], str):
+                raise UserError(f"{_SCORE_NAME}: run must be the name of a run")
+            try:
+                run_path = engine.run(data["run"]).path
+            except UserError as exc:
+                raise UserError(f"{_SCORE_NAME}: run: {exc}") from None
+        for i, event in enumerate(data.get("events") or []):
+            if isinstance(event, dict) and "file" in event and isinstance(event["file"], str):
+                try:
+                    safe_join(uploads, event["file"], UPLOAD_SUFFIXES)
+                except UnsafePath as exc:
+                    raise UserError(
+                        f"{_SCORE_NAME}: event {i + 1}: file must name an uploaded sound ({exc})"
+                    ) from None
+        digest = hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+        path = uploads / f".score-{digest}.yaml"
+        if not path.is_file():
+            from ..atomic import write_text
+
+            write_text(path, text)
+        return path, run_path
+
+    def _named(exc: UserError, path: Path) -> UserError:
+        return UserError(str(exc).replace(path.name, _SCORE_NAME))
+
+    @app.post("/api/compose/validate")
+    def compose_validate(body: ScoreBody) -> dict:
+        path, run_path = _prepare_score(body.score)
+        try:
+            score = composition.load_score(path, run_override=run_path)
+            if score.needs_model and run_path is not None:
+                gen = engine.generator(run_path)
+                for event in score.events:
+                    composition._check_against_source(event, gen)
+        except UserError as exc:
+            raise _named(exc, path) from None
+        return {"ok": True, "events": len(score.events)}
+
+    @app.post("/api/compose")
+    def compose(body: ScoreBody) -> dict:
+        path, run_path = _prepare_score(body.score)
+        # The mix is cached by score text, model version and uploads (a file event may be replaced).
+        stamp = ",".join(str(p.stat().st_mtime_ns) for p in sorted(uploads.glob("*.*")))
+        if run_path is not None and (run_path / "generator.safetensors").is_file():
+            stamp += str((run_path / "generator.safetensors").stat().st_mtime_ns)
+        name = hashlib.sha1((body.score + stamp).encode("utf-8")).hexdigest()[:16] + ".wav"
+        out = mixes / name
+        if not out.is_file():
+            try:
+                with engine.render_lock():
+                    composition.compose(
+                        path, out, load_source=engine.generator, run_override=run_path
+                    )
+            except UserError as exc:
+                raise _named(exc, path) from None
+        sidecar = json.loads(composition.sidecar_path(out).read_text(encoding="utf-8"))
+        return {
+            "wav": f"/api/mixes/{name}",
+            "duration_s": sidecar["duration_s"],
+            "gain_db_applied": sidecar["gain_db_applied"],
+            "events": sidecar["events"],
+        }
+
+    @app.get("/api/mixes/{name:path}")
+    def mix_file(name: str, download: bool = False) -> FileResponse:
+        path = safe_join(mixes, name, frozenset({".wav"}))
+        if not path.is_file():
+            raise HTTPException(404, f"no mix {name}")
+        headers = {"Content-Disposition": f'attachment; filename="mix-{name}"'} if download else {}
+        return FileResponse(path, media_type="audio/wav", headers=headers)
+
+    @app.get("/api/uploads")
+    def upload_list() -> list[str]:
+        return sorted(
+            p.name for p in uploads.iterdir() if p.is_file() and not p.name.startswith(".")
+        )
+
+    @app.put("/api/uploads/{name:path}")
+    async def upload(name: str, request: Request) -> dict:
+        path = safe_join(uploads, name, UPLOAD_SUFFIXES)
+        declared = request.headers.get("content-length")
+        if declared is not None and int(declared) > MAX_UPLOAD_BYTES:
+            raise HTTPException(413, f"file too large: at most {MAX_UPLOAD_BYTES // 2**20} MiB")
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_UPLOAD_BYTES:
+                raise HTTPException(413, f"file too large: at most {MAX_UPLOAD_BYTES // 2**20} MiB")
+            chunks.append(chunk)
+        from ..atomic import atomic_path
+
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(b"".join(chunks))
+            audio.info(tmp)  # refuses what is not readable audio (and the temp file goes)
+        return {"name": path.name, "bytes": size}
+
+    # ------------------------------------------------------------------ survey
+    @app.get("/api/surveys")
+    def survey_list() -> list[dict]:
+        return store.surveys()
+
+    @app.post("/api/surveys")
+    def survey_build(body: SurveyBody) -> dict:
+        info = engine.run(body.run)
+        gen = engine.generator(info.path)
+        ds = engine.dataset(body.dataset)
+        clips_ = survey_mod.pick_clips(
+            gen, ds, body.real, body.generated, body.morphs, body.seed, engine.render_lock()
+        )
+        survey_id = store.create(body.run, body.dataset, list(gen.categories), clips_, gen.sr)
+        return store.survey(survey_id)
+
+    @app.get("/api/surveys/{survey_id}/order")
+    def survey_order(survey_id: str, participant: str) -> dict:
+        info = store.survey(survey_id)
+        return {
+            "survey": survey_id,
+            "participant": participant,
+            "categories": info["categories"],
+            "stimuli": store.order_for(survey_id, participant),
+        }
+
+    @app.get("/api/surveys/{survey_id}/stimuli/{token}.wav")
+    def survey_stimulus(survey_id: str, token: str) -> FileResponse:
+        return FileResponse(store.stimulus_file(survey_id, token), media_type="audio/wav")
+
+    @app.post("/api/surveys/{survey_id}/answers")
+    def survey_answer(survey_id: str, body: AnswerBody) -> dict:
+        store.answer(
+            survey_id, body.participant, body.stimulus, body.real, body.category, body.rating
+        )
+        return {"stored": True}
+
+    @app.get("/api/surveys/{survey_id}/answers.csv")
+    def survey_csv(survey_id: str) -> PlainTextResponse:
+        return PlainTextResponse(
+            store.csv_text(survey_id),
+            media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="survey-{survey_id}.csv"'},
+        )
+
+    @app.get("/api/surveys/{survey_id}/summary")
+    def survey_summary(survey_id: str) -> dict:
+        return store.summary(survey_id)
+
+    return app
+
+
+_CACHE = {"Cache-Control": "max-age=3600"}
+
+
+def _wav(wave: np.ndarray, sr: int, name: str, download: bool = False) -> Response:
+    disposition = "attachment" if download else "inline"
+    return Response(
+        wav_bytes(wave, sr),
+        media_type="audio/wav",
+        headers={"Content-Disposition": f'{disposition}; filename="{name}"', **_CACHE},
+    )
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    runs: str | Path = ".",
+    data: str | Path | None = None,
+    state: str | Path | None = None,
+) -> None:
+    """Run the studio until interrupted (uvicorn, one process)."""
+    import uvicorn
+
+    app = create_app(runs, data, state)
+    app.state.engine.warm()
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        print(
+            f"warning: serving on {host}: anyone who can reach this address can use the studio "
+            "(there is no login)",
+            file=sys.stderr,
+        )
+    print(f"gesturegan studio on http://{host}:{port}/  (runs: {runs}, data: {data or runs})")
+    uvicorn.run(app, host=host, port=port, log_level="warning")

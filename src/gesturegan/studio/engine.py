@@ -1,0 +1,292 @@
+"""What the studio knows about its folders: runs and datasets found by name, models kept loaded,
+and an LRU cache of generated clips so that moving the morph slider back and forth is instant.
+
+Runs and datasets are looked up by name in a fresh scan, never by a path taken from a request.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from ..dataset import Dataset
+from ..errors import UserError
+from ..generation import MORPH_MODES, Generator
+from ..generation import load as load_generator
+from ..training import checkpoint as ckpt_io
+
+MORPH_POSITIONS = 33  # slider stops from the first category (0) to the second (32)
+LIVE_WITHIN_S = 60.0  # a run whose metrics.csv changed this recently is shown as training
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """A training run folder: ``name`` (its path under the runs root) and what its files say."""
+
+    name: str
+    path: Path
+    has_generator: bool
+    model: str
+    repr: str
+    categories: tuple[str, ...]
+    stages: tuple[str, ...]
+    step: int
+    stage: str
+    updated_s: float  # seconds since metrics.csv (or config.yaml) last changed
+
+    @property
+    def live(self) -> bool:
+        """True while training still appends metrics."""
+        return self.updated_s < LIVE_WITHIN_S
+
+    def to_json(self) -> dict:
+        return {
+            "name": self.name,
+            "has_generator": self.has_generator,
+            "model": self.model,
+            "repr": self.repr,
+            "categories": list(self.categories),
+            "stages": list(self.stages),
+            "step": self.step,
+            "stage": self.stage,
+            "updated_s": round(self.updated_s, 1),
+            "live": self.live,
+        }
+
+
+class LRU:
+    """A thread-safe least-recently-used cache of ``maxsize`` entries."""
+
+    def __init__(self, maxsize: int):
+        self.maxsize = maxsize
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get_or_make(self, key, make: Callable[[], object]):
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                self.hits += 1
+                return self._items[key]
+            self.misses += 1
+        value = make()  # outside the lock: two misses of one key may both compute; both are equal
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.maxsize:
+                self._items.popitem(last=False)
+        return value
+
+
+class Engine:
+    """Runs, datasets and models under the configured folders.
+
+    Parameters
+    ----------
+    runs_root : folder of training runs (a run itself, or a folder whose subfolders are runs).
+    data_root : folder of datasets (a dataset itself, or a folder whose subfolders are datasets).
+    cache_clips : generated clips kept in memory (64 KiB each at the default length).
+    """
+
+    def __init__(self, runs_root: Path, data_root: Path, cache_clips: int = 512):
+        self.runs_root, self.data_root = runs_root, data_root
+        self.clips = LRU(cache_clips)
+        self.thumbs = LRU(2048)
+        self._models: dict[Path, tuple[float, Generator]] = {}
+        self._datasets: dict[Path, tuple[float, Dataset]] = {}
+        self._model_lock = threading.Lock()
+        # Two CPU cores: one forward pass at a time keeps every request's latency predictable.
+        self._render_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ discovery
+    def runs(self) -> dict[str, RunInfo]:
+        """Every run under the runs root, by name (sorted)."""
+        found = {}
+        for name, path in _children(self.runs_root, _is_run):
+            found[name] = _run_info(name, path)
+        return found
+
+    def run(self, name: str) -> RunInfo:
+        runs = self.runs()
+        if name not in runs:
+            known = ", ".join(runs) or "none yet"
+            raise UserError(f"no run named {name!r} under {self.runs_root}; runs: {known}")
+        return runs[name]
+
+    def datasets(self) -> dict[str, Path]:
+        """Every dataset folder under the data root, by name (sorted)."""
+        return dict(_children(self.data_root, lambda p: (p / "dataset.json").is_file()))
+
+    def dataset(self, name: str) -> Dataset:
+        sets = self.datasets()
+        if name not in sets:
+            known = ", ".join(sets) or "none yet"
+            raise UserError(f"no dataset named {name!r} under {self.data_root}; datasets: {known}")
+        path = sets[name]
+        stamp = (path / "manifest.csv").stat().st_mtime
+        with self._model_lock:
+            cached = self._datasets.get(path)
+            if cached is None or cached[0] != stamp:
+                cached = (stamp, Dataset.open(path))
+                self._datasets[path] = cached
+        return cached[1]
+
+    # ------------------------------------------------------------------ models
+    def generator(self, run_dir: Path) -> Generator:
+        """The run's generator, loaded once and reloaded when training exports a new one."""
+        weights = run_dir / "generator.safetensors"
+        if not weights.is_file():
+            raise UserError(f"{run_dir.name} has no generator yet (training has not exported one)")
+        stamp = weights.stat().st_mtime
+        with self._model_lock:
+            cached = self._models.get(run_dir)
+            if cached is None or cached[0] != stamp:
+                cached = (stamp, load_generator(run_dir))
+                self._models[run_dir] = cached
+        return cached[1]
+
+    def sample(self, run: str, category: str | None, seed: int, stage: str | None) -> np.ndarray:
+        """One generated clip ``[T]`` (cached)."""
+        info = self.run(run)
+        gen = self.generator(info.path)
+
+        def make():
+            with self._render_lock:
+                return gen.sample(category, seed, stage)
+
+        return self.clips.get_or_make(("sample", info.path, id(gen), category, seed, stage), make)
+
+    def morph_clip(
+        self, run: str, start: str, end: str, position: int, seed: int, stage: str | None,
+        mode: str = "class",
+    ) -> np.ndarray:  # fmt: skip
+        """The clip ``[T]`` at slider ``position`` (0 … ``MORPH_POSITIONS - 1``) of a morph.
+
+        Only that one clip is rendered, so a slider move costs one forward pass (then it is cached).
+        """
+        if not 0 <= position < MORPH_POSITIONS:
+            raise UserError(f"position must be 0 to {MORPH_POSITIONS - 1}, got {position}")
+        if mode not in MORPH_MODES:
+            raise UserError(f"mode must be one of {', '.join(MORPH_MODES)}, got {mode!r}")
+        info = self.run(run)
+        gen = self.generator(info.path)
+
+        def make():
+            z, c = gen.morph_inputs(start, end, MORPH_POSITIONS, seed, mode)
+            zc = None if c is None else c[position : position + 1]
+            with self._render_lock:
+                return gen.decode(gen.render(z[position : position + 1], zc, stage))[0]
+
+        key = ("morph", info.path, id(gen), start, end, position, seed, stage, mode)
+        return self.clips.get_or_make(key, make)
+
+    def warm(self) -> None:
+        """Load every run's generator now (in a background thread), so the first click is fast."""
+
+        def load_all():
+            for info in self.runs().values():
+                if info.has_generator:
+                    try:
+                        self.generator(info.path)
+                    except UserError:
+                        pass  # a broken run is reported when someone asks for it
+
+        threading.Thread(target=load_all, name="studio-warm", daemon=True).start()
+
+    def render_lock(self) -> threading.Lock:
+        """Held around every forward pass (compose and survey building take it too)."""
+        return self._render_lock
+
+
+def _is_run(path: Path) -> bool:
+    return (path / "config.yaml").is_file() and (
+        (path / "generator.safetensors").is_file() or (path / "checkpoints").is_dir()
+    )
+
+
+def _children(root: Path, accept: Callable[[Path], bool]) -> list[tuple[str, Path]]:
+    """``root`` itself when accepted (named by its folder name), else its accepted subfolders."""
+    if not root.is_dir():
+        return []
+    if accept(root):
+        return [(root.resolve().name, root)]
+    return sorted(
+        (p.name, p)
+        for p in root.iterdir()
+        if p.is_dir() and not p.name.startswith(".") and accept(p)
+    )
+
+
+def _run_info(name: str, path: Path) -> RunInfo:
+    meta: dict = {}
+    gen_json = path / "generator.json"
+    if gen_json.is_file():
+        try:
+            meta = json.loads(gen_json.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            meta = {}
+    try:
+        cfg = yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        cfg = {}
+    metrics = path / "logs" / "metrics.csv"
+    step, stage = 0, ""
+    stamp = (metrics if metrics.is_file() else path / "config.yaml").stat().st_mtime
+    if metrics.is_file():
+        last = _last_row(metrics)
+        step, stage = int(float(last.get("step") or 0)), last.get("stage", "")
+    all_stages = list(meta.get("stages", ()))
+    final = all_stages[int(meta["stage"])] if all_stages and "stage" in meta else None
+    stages = tuple(  # the stages a Generator can draw from: snapshots plus the last one trained
+        s
+        for s in all_stages
+        if s == final or (path / "checkpoints" / ckpt_io.stage_file(s)).is_file()
+    )
+    return RunInfo(
+        name=name,
+        path=path,
+        has_generator=(path / "generator.safetensors").is_file(),
+        model=str(meta.get("model", cfg.get("model", "?"))),
+        repr=str(meta.get("repr", cfg.get("repr", "?"))),
+        categories=tuple(meta.get("label_names", ())),
+        stages=stages,
+        step=step,
+        stage=stage,
+        updated_s=max(0.0, time.time() - stamp),
+    )
+
+
+def _last_row(path: Path) -> dict[str, str]:
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    return rows[-1] if rows else {}
+
+
+def read_metrics(run_dir: Path, since_step: int = -1) -> list[dict]:
+    """Rows of ``logs/metrics.csv`` after ``since_step``; numbers parsed, ``nan`` as None."""
+    path = run_dir / "logs" / "metrics.csv"
+    if not path.is_file():
+        return []
+    out = []
+    with open(path, newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            parsed: dict = {}
+            for key, value in row.items():
+                try:
+                    number = float(value)
+                    parsed[key] = None if number != number else number  # nan → None (JSON)
+                except (TypeError, ValueError):
+                    parsed[key] = value
+            if (parsed.get("step") or 0) > since_step:
+                out.append(parsed)
+    return out
