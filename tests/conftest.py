@@ -11,6 +11,14 @@ import soundfile as sf
 SR = 22050
 LENGTH = 16384
 TINY_MODEL = {"channel_base": 128, "channel_max": 16, "z_dim": 32, "embed_dim": 8}
+# A classifier small enough to train in seconds on a dozen clips.
+TINY_CLASSIFIER = {
+    "channels": [4, 8],
+    "freq_pool": 4,
+    "embed_dim": 16,
+    "max_epochs": 3,
+    "batch_size": 8,
+}
 
 
 def write_tiny_sounds(folder: Path, per_class: int = 6, seed: int = 0) -> Path:
@@ -57,3 +65,13 @@ def tiny_run(tiny_dataset, tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("run") / "run"
     train(run, data=str(tiny_dataset), overrides=tiny_overrides(12), show_progress=False)
     return run
+
+
+@pytest.fixture(scope="session")
+def tiny_classifier(tiny_dataset, tmp_path_factory) -> Path:
+    from gesturegan.classifier import ClassifierConfig, train
+    from gesturegan.config import from_dict
+
+    out = tmp_path_factory.mktemp("clf") / "tiny"
+    train(tiny_dataset, out, from_dict(ClassifierConfig, TINY_CLASSIFIER))
+    return out

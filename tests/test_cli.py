@@ -10,18 +10,16 @@ import pytest
 
 from gesturegan.cli import build_parser, main
 
-VERBS = (
-    "demo",
-    "corpus",
-    "prepare",
-    "label",
-    "sort",
-    "classifier",
-    "train",
-    "generate",
-    "morph",
-    "compose",
-)
+# Every verb the parser knows, so a new command is covered without editing this list.
+VERBS = tuple(build_parser()._subparsers._group_actions[0].choices)  # noqa: SLF001
+DESIGN_VERBS = {
+    *("demo", "corpus", "prepare", "reprs", "roundtrip", "label", "sort", "classifier", "train"),
+    *("generate", "morph", "compose", "evaluate", "studio"),
+}
+
+
+def test_the_verbs_of_design_md_exist():
+    assert DESIGN_VERBS <= set(VERBS)
 
 
 def test_help_lists_every_verb(capsys):
@@ -71,3 +69,9 @@ def test_console_script_is_installed():
     script = Path(sys.executable).parent / "gesturegan"
     proc = subprocess.run([str(script), "--version"], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.startswith("gesturegan ")
+
+
+def test_study_option_errors_are_one_line(capsys):
+    assert main(["study", "--data", "d", "--seeds", "0,x", "--out", "o"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "gesturegan study: error: --seeds must be whole numbers, got '0,x'"

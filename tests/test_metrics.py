@@ -53,6 +53,10 @@ def test_memorization_flags_exact_copies_of_training_clips():
     assert fresh.copies == 0.0 and fresh.ratio == pytest.approx(1.0, abs=0.25)
     copied = metrics.memorization(train, heldout, train[:40])
     assert copied.copies == 1.0 and copied.ratio < 0.01
+    # copies of clips the model saw outside the reference half are found among ``seen``
+    seen = np.concatenate([train, heldout])
+    assert metrics.memorization(train, heldout, heldout[:20]).copies == 0.0
+    assert metrics.memorization(train, heldout, heldout[:20], seen=seen).copies == 1.0
 
 
 def test_class_consistency():

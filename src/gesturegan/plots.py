@@ -1,4 +1,5 @@
-"""Pictures for reports: spectrogram grids, morph strips, training curves, energy envelopes.
+"""Pictures for reports: spectrogram grids, morph strips, training curves, energy envelopes,
+evaluation figures over training and study comparisons.
 
 Every function draws on its own ``matplotlib.figure.Figure`` (the Agg renderer, no pyplot state, so
 it is safe from worker threads and servers) and writes a PNG atomically, returning its path.
@@ -288,6 +289,110 @@ def confusion_plot(
     if title:
         ax.set_title(title, fontsize=10)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04).set_label("share of row", fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def metric_over_steps(
+    steps: list[int],
+    stage_names: list[str],
+    series: dict[str, list[float]],
+    references: dict[str, float],
+    path: str | os.PathLike,
+) -> Path:
+    """Evaluation figures of the generator saved at several training steps, one panel each.
+
+    Parameters
+    ----------
+    steps : training step of each saved generator.
+    stage_names : the growth stage of each, written beside its point.
+    series : metric name -> one value per step.
+    references : metric name -> the real-vs-real figure, drawn as a dashed line (what a perfect
+        model would score).
+    path : PNG to write.
+    """
+    n_cols = min(4, max(1, len(series)))
+    fig = Figure(figsize=(3.2 * n_cols, 2.8), dpi=DPI)
+    axes = fig.subplots(1, n_cols, squeeze=False).ravel()
+    for ax, (name, values) in zip(axes, series.items(), strict=False):
+        ax.plot(steps, values, "o-", color="tab:blue", linewidth=1.4, markersize=4)
+        for x, y, stage in zip(steps, values, stage_names, strict=True):
+            ax.annotate(
+                stage, (x, y), fontsize=6, color="gray", xytext=(2, 3), textcoords="offset points"
+            )
+        if name in references:
+            ax.axhline(
+                references[name],
+                color="tab:green",
+                linestyle="--",
+                linewidth=1,
+                label="real vs real",
+            )
+            ax.legend(fontsize=7)
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("step", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def study_plot(
+    rows: list[dict[str, float | str]],
+    x: str,
+    y: str,
+    path: str | os.PathLike,
+    references: dict[str, float] | None = None,
+) -> Path:
+    """One point per run of a study, ``x`` against ``y`` (e.g. Fréchet distance against class
+    consistency), coloured by representation, marked by model, seeds of one pair joined by a line.
+
+    Parameters
+    ----------
+    rows : one dict per run with ``repr``, ``model`` and the two figures.
+    x, y : the figures to plot.
+    path : PNG to write.
+    references : name -> value (e.g. "real vs real" and "noise" Fréchet distances), drawn as
+        dashed vertical lines on the x axis.
+    """
+    reprs = sorted({str(r["repr"]) for r in rows})
+    models = sorted({str(r["model"]) for r in rows})
+    colours = {name: f"C{i % 10}" for i, name in enumerate(reprs)}
+    markers = {name: "osD^v<>"[i % 7] for i, name in enumerate(models)}
+    fig = Figure(figsize=(6.4, 4.2), dpi=DPI)
+    ax = fig.subplots()
+    for rep in reprs:
+        for model in models:
+            mine = [r for r in rows if r["repr"] == rep and r["model"] == model]
+            if not mine:
+                continue
+            xs, ys = [float(r[x]) for r in mine], [float(r[y]) for r in mine]
+            ax.plot(
+                xs,
+                ys,
+                color=colours[rep],
+                marker=markers[model],
+                linestyle="-",
+                linewidth=0.8,
+                markersize=7,
+                label=f"{rep} · {model}",
+            )
+    for i, (name, value) in enumerate((references or {}).items()):
+        ax.axvline(value, color="0.4", linestyle=("--", ":")[i % 2], linewidth=1)
+        ax.text(
+            value,
+            1.0,
+            f" {name}",
+            transform=ax.get_xaxis_transform(),
+            fontsize=7,
+            color="0.3",
+            va="top",
+            rotation=90,
+        )
+    ax.set_xlabel(x, fontsize=9)
+    ax.set_ylabel(y, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6, loc="best", ncol=2)
     fig.tight_layout()
     return _save(fig, path)
 

@@ -101,7 +101,7 @@ class Classifier:
         ``waves`` are float clips in [-1, 1] at ``sr`` Hz (one clip ``[length]`` is a batch of one).
         Work is done ``EVAL_BATCH`` clips at a time, without gradients.
         """
-        x = torch.as_tensor(np.asarray(waves, dtype=np.float32))
+        x = torch.as_tensor(np.array(waves, dtype=np.float32))  # a copy: memmaps are read-only
         if x.ndim == 1:
             x = x[None]
         if x.ndim != 2 or x.shape[1] != self.length:

@@ -83,17 +83,26 @@ class Memorization:
 COPY_SHARE = 0.05
 
 
-def memorization(train: np.ndarray, heldout: np.ndarray, generated: np.ndarray) -> Memorization:
-    """Compare nearest-neighbour distances into ``train [N, D]`` (Euclidean, embeddings)."""
+def memorization(
+    train: np.ndarray,
+    heldout: np.ndarray,
+    generated: np.ndarray,
+    seen: np.ndarray | None = None,
+) -> Memorization:
+    """Compare nearest-neighbour distances into ``train [N, D]`` (Euclidean, embeddings).
+
+    ``heldout`` clips must not be in ``train``. Copies are looked for among ``seen`` (every clip the
+    model was trained on, which may include the held-out ones; default ``train``).
+    """
     gen_d = _nearest(generated, train)
-    held_d = _nearest(heldout, train)
-    held_median = float(np.median(held_d))
+    held_median = float(np.median(_nearest(heldout, train)))
     gen_median = float(np.median(gen_d))
+    seen_d = gen_d if seen is None else _nearest(generated, seen)
     return Memorization(
         generated_median=gen_median,
         heldout_median=held_median,
         ratio=gen_median / max(held_median, 1e-12),
-        copies=float((gen_d < COPY_SHARE * held_median).mean()),
+        copies=float((seen_d < COPY_SHARE * held_median).mean()),
     )
 
 

@@ -1,0 +1,125 @@
+"""``evaluate`` and ``study``: DESIGN.md's keys, references that bracket the figures, determinism,
+scores over training, and a study that compares runs, resumes and refuses a different plan."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from gesturegan.cli import main
+from gesturegan.errors import UserError
+from gesturegan.evaluation.run import METRICS, SETS, Judge, evaluate
+from gesturegan.evaluation.study import StudyConfig, run_study
+
+from .conftest import TINY_MODEL
+
+
+def test_evaluate_reports_every_metric_beside_its_references(
+    tiny_run, tiny_dataset, tiny_classifier
+):
+    ev = evaluate(tiny_run, tiny_dataset, n=8, classifier=tiny_classifier)
+    d = json.loads((tiny_run / "eval" / "evaluation.json").read_text())
+    assert set(METRICS) <= set(d) and {"per_category", "n_per_class", "over_time"} <= set(d)
+    for metric in METRICS:
+        assert set(d[metric]) == set(SETS)
+    assert ev.n_per_class == 3  # 6 clips per class: 3 reference, 3 held out
+    # hit/tone are not gesture categories: only the classifier judges them
+    assert d["class_consistency"]["generated"]["labeler"] is None
+    assert d["frechet"]["real_vs_real"] < d["frechet"]["real_vs_noise"]
+    assert d["memorization"]["real_vs_real"]["ratio"] == pytest.approx(1.0)
+    assert set(d["per_category"]) == {"hit", "tone"}
+    report = (tiny_run / "eval" / "report.md").read_text()
+    assert "| frechet |" in report and "real vs noise" in report
+
+
+def test_evaluate_is_deterministic(tiny_run, tiny_dataset, tiny_classifier):
+    a = evaluate(tiny_run, tiny_dataset, n=3, classifier=tiny_classifier, write_report=False)
+    b = evaluate(tiny_run, tiny_dataset, n=3, classifier=tiny_classifier, write_report=False)
+    assert json.dumps(a.to_dict()) == json.dumps(b.to_dict())
+
+
+def test_over_time_scores_every_saved_stage_in_step_order(tiny_run, tiny_dataset, tiny_classifier):
+    ev = evaluate(tiny_run, tiny_dataset, n=3, classifier=tiny_classifier, over_time=True)
+    steps = [row["step"] for row in ev.over_time]
+    assert len(steps) >= 2 and steps == sorted(steps)
+    assert ev.over_time[-1]["frechet"] == pytest.approx(ev.figures["frechet"]["generated"])
+    assert (tiny_run / "eval" / "over-time.png").stat().st_size > 0
+
+
+def test_copies_of_training_clips_are_flagged(tiny_dataset, tiny_classifier):
+    judge = Judge(tiny_dataset, tiny_classifier, ("hit", "tone"), n=3)
+    waves = np.asarray(judge.ds.waves, dtype=np.float32)
+    ids = judge.ds.label_ids
+    copies = np.concatenate(
+        [waves[ids == judge.ds.label_names.index(c)][:3] for c in judge.categories]
+    )
+    assert judge.score(copies)["memorization"]["copies"] == 1.0
+    assert judge.references["real_vs_real"]["memorization"]["copies"] == 0.0
+
+
+def test_evaluate_cli_prints_one_json_object(tiny_run, tiny_dataset, tiny_classifier, capsys):
+    code = main(
+        ["evaluate", str(tiny_run), "--data", str(tiny_dataset), "--n", "3"]
+        + ["--classifier", str(tiny_classifier), "--json"]
+    )
+    assert code == 0
+    assert set(METRICS) <= set(json.loads(capsys.readouterr().out))
+
+
+def test_evaluate_refuses_data_of_another_shape_in_one_line(tiny_run, tmp_path, capsys):
+    from gesturegan.dataset import prepare
+
+    from .conftest import write_tiny_sounds
+
+    prepare(write_tiny_sounds(tmp_path / "src"), tmp_path / "d", sr=16000, labels_from_folders=True)
+    assert main(["evaluate", str(tiny_run), "--data", str(tmp_path / "d")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "16000 Hz" in err
+
+
+def _tiny_study(tiny_dataset, tiny_classifier, **extra) -> StudyConfig:
+    return StudyConfig(
+        data=(str(tiny_dataset),),
+        reprs=("logmel_gl", "wave_image"),
+        models=("pgan",),
+        steps=3,
+        minutes=None,
+        n=3,
+        classifier=str(tiny_classifier),
+        train_options={"batch_size": [4], "pgan": dict(TINY_MODEL), "snapshot_per_class": 1},
+        **extra,
+    )
+
+
+def test_study_compares_every_pair_and_resumes(tiny_dataset, tiny_classifier, tmp_path):
+    cfg = _tiny_study(tiny_dataset, tiny_classifier)
+    rows = run_study(tmp_path / "s", cfg, say=lambda _: None)
+    assert [(r["repr"], r["model"], r["steps"]) for r in rows] == [
+        ("logmel_gl", "pgan", 3),
+        ("wave_image", "pgan", 3),
+    ]
+    table = (tmp_path / "s" / "study.csv").read_text().splitlines()
+    assert len(table) == 1 + 2 + 2  # header, two runs, two references
+    assert table[-2].startswith("real_vs_real") and table[-1].startswith("real_vs_noise")
+    assert (tmp_path / "s" / "study.png").stat().st_size > 0
+    weights = tmp_path / "s" / "runs" / rows[0]["name"] / "generator.safetensors"
+    before = weights.stat().st_mtime_ns
+    again = run_study(tmp_path / "s", cfg, say=lambda _: None)
+    assert weights.stat().st_mtime_ns == before  # finished runs are not trained again
+    assert [r["frechet"] for r in again] == [r["frechet"] for r in rows]
+    with pytest.raises(UserError, match="different study"):
+        run_study(tmp_path / "s", _tiny_study(tiny_dataset, tiny_classifier, seeds=(1,)))
+
+
+def test_study_config_checks_names_and_pairs_models_with_representations(tiny_dataset):
+    with pytest.raises(UserError, match="unknown representation"):
+        StudyConfig(data=("d",), reprs=("nope",))
+    with pytest.raises(UserError, match="unknown model"):
+        StudyConfig(data=("d",), models=("gan9000",))
+    cfg = StudyConfig(data=("d",), reprs=("waveform", "rgb16"), models=("wavegan", "pgan"))
+    assert [(c["repr"], c["model"]) for c in cfg.combinations()] == [
+        ("waveform", "wavegan"),
+        ("rgb16", "pgan"),
+    ]
