@@ -20,7 +20,8 @@ from gesturegan.models import MODEL_CONFIGS, build
 from gesturegan.models.pgan import PGANConfig
 from gesturegan.training import Trainer, train
 from gesturegan.training import checkpoint as ckpt_io
-from gesturegan.training.loop import make_config
+from gesturegan.training.config import TrainConfig
+from gesturegan.training.loop import TimeLeft, clock, make_config, time_left
 from gesturegan.training.losses import d_loss
 
 from .conftest import TINY_MODEL, tiny_overrides
@@ -104,6 +105,48 @@ def test_damaged_checkpoint_is_a_clear_error(tmp_path):
     bad.write_bytes(b"not a checkpoint")
     with pytest.raises(UserError, match="damaged checkpoint"):
         ckpt_io.load(bad)
+
+
+def test_training_longer_keeps_the_last_stage_faded_in(tiny_dataset, tmp_path):
+    """`train --resume` with a larger budget stretches the last stage's schedule; its layers
+    stay fully faded in instead of fading in again."""
+    run = tmp_path / "run"
+    train(
+        run,
+        data=str(tiny_dataset),
+        overrides=tiny_overrides(12, log_every_steps=1),
+        show_progress=False,
+    )
+    train(run, overrides={"steps": 24}, resume=True, show_progress=False)
+    rows = list(csv.DictReader((run / "logs" / "metrics.csv").open()))
+    last_stage = [r for r in rows if r["stage"] == rows[-1]["stage"]]
+    assert int(rows[-1]["step"]) == 24
+    assert [float(r["alpha"]) for r in last_stage if int(r["step"]) >= 12] == [1.0] * 13
+
+
+def test_time_left_follows_a_minutes_schedule():
+    """21 minutes over 6 stages: stage s gets s + 1 minutes."""
+    cfg = TrainConfig(minutes=21)
+    # In stage 2 (16x16, 3 minutes), one minute into it: 4 minutes spent.
+    assert time_left(cfg, 6, 2, 999, 240.0, 60.0, None) == TimeLeft(120.0, 1020.0)
+    # The last stage ends with the run.
+    assert time_left(cfg, 6, 5, 999, 1200.0, 100.0, 0.3) == TimeLeft(60.0, 60.0)
+
+
+def test_time_left_estimates_a_steps_budget_from_recent_step_time():
+    """600 steps over 6 stages: stage 1 ends at step 200. Later stages are slower per step, so
+    the run's estimate is a lower bound until the last stage."""
+    cfg = TrainConfig(steps=600)
+    assert time_left(cfg, 6, 1, 150, 80.0, 30.0, 0.5) == TimeLeft(25.0, 225.0, run_at_least=True)
+    assert time_left(cfg, 6, 5, 550, 400.0, 30.0, 0.5) == TimeLeft(25.0, 25.0)
+    assert time_left(cfg, 6, 0, 0, 0.0, 0.0, None) == TimeLeft(None, None)
+    # With a time budget too, the run ends at whichever comes first.
+    both = TrainConfig(steps=600, minutes=1)
+    assert time_left(both, 6, 1, 150, 50.0, 30.0, 0.5) == TimeLeft(10.0, 10.0)
+
+
+def test_clock_formats_durations():
+    assert (clock(3725), clock(250.4), clock(0), clock(None)) == ("1:02:05", "4:10", "0:00", "?")
 
 
 def test_interrupted_run_resumes_exactly(tiny_dataset, tmp_path, monkeypatch):

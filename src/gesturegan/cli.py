@@ -17,6 +17,30 @@ CATEGORY_HELP = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser that adds some options only when it is used (``defer``): building the
+    whole command line must not import what one command needs (torch, for ``train``'s options)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._deferred: list = []
+
+    def defer(self, add) -> None:
+        self._deferred.append(add)
+
+    def parse_known_args(self, args=None, namespace=None):
+        self._complete()
+        return super().parse_known_args(args, namespace)
+
+    def format_help(self) -> str:
+        self._complete()
+        return super().format_help()
+
+    def _complete(self) -> None:
+        while self._deferred:
+            self._deferred.pop(0)(self)
+
+
 def _add_demo(sub) -> None:
     p = sub.add_parser(
         "demo",
@@ -252,13 +276,32 @@ def _add_train(sub) -> None:
         help="also stop when the live quality (probe_fd) has not improved for MIN minutes",
     )
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.defer(_add_train_options)
     p.set_defaults(func=_train)
 
 
+def _add_train_options(p: argparse.ArgumentParser) -> None:
+    """One flag per TrainConfig option (generated from the dataclass, so none is missing)."""
+    from .config import add_arguments
+    from .training.config import OPTION_HELP, TrainConfig
+
+    group = p.add_argument_group(
+        "training options",
+        "Every option of the run; each can also go in the --config YAML file (the command line "
+        "wins; on --resume, all but the model, representation and seed can change). "
+        "examples/train.yaml lists them with their defaults. Values are YAML: --batch-size "
+        "64,64,32,16  --betas '[0.0, 0.99]'  --pgan.kernels time  --repr-options '{n_mels: 64}'.",
+    )
+    skip = ("data", "model", "repr", "seed", "steps", "minutes", "until_plateau_minutes")
+    add_arguments(group, TrainConfig, OPTION_HELP, skip=skip)
+
+
 def _train(a) -> None:
+    from .config import overrides_from
     from .training import train
 
     overrides = {
+        **overrides_from(a),
         "model": a.model,
         "repr": a.repr,
         "minutes": a.minutes,
@@ -727,7 +770,9 @@ def build_parser() -> argparse.ArgumentParser:
         "learn, morph between kinds of gesture, and compose with the results.",
     )
     parser.add_argument("--version", action="version", version=f"gesturegan {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=_Parser
+    )
     for add in (
         _add_demo,
         _add_corpus,

@@ -7,7 +7,9 @@ error instead of a silently ignored option.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import functools
 import os
 import types
 import typing
@@ -86,6 +88,104 @@ def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def leaf_fields(cls: type, prefix: str = "") -> list[tuple[str, Any, Any]]:
+    """``(dotted name, type hint, default)`` of every option of a dataclass config, in declaration
+    order; nested configs are flattened (``pgan.z_dim``), tuples become lists."""
+    hints = typing.get_type_hints(cls)
+    out: list[tuple[str, Any, Any]] = []
+    for f in dataclasses.fields(cls):
+        if not f.init:
+            continue
+        if dataclasses.is_dataclass(hints[f.name]):
+            out += leaf_fields(hints[f.name], f"{prefix}{f.name}.")
+            continue
+        has_factory = f.default_factory is not dataclasses.MISSING
+        out.append(
+            (
+                prefix + f.name,
+                hints[f.name],
+                _plain(f.default_factory() if has_factory else f.default),
+            )
+        )
+    return out
+
+
+def nest(flat: dict[str, Any]) -> dict[str, Any]:
+    """``{"pgan.z_dim": 64, "lr": 0.01}`` → ``{"pgan": {"z_dim": 64}, "lr": 0.01}``."""
+    out: dict[str, Any] = {}
+    for dotted, value in flat.items():
+        *parents, leaf = dotted.split(".")
+        node = out
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return out
+
+
+def add_arguments(
+    parser: argparse._ActionsContainer,
+    cls: type,
+    help: dict[str, str],
+    skip: tuple[str, ...] = (),
+) -> None:
+    """One ``--option`` per field of ``cls`` (``pgan.z_dim`` → ``--pgan.z-dim``), each with its
+    sentence from ``help`` and its default; values are read as YAML (``64``, ``[64, 32]``,
+    ``null``, ``time``). ``overrides_from`` collects the ones given. Fields in ``skip`` have
+    hand-written flags."""
+    for name, hint, default in leaf_fields(cls):
+        if name in skip:
+            continue
+        shown = yaml.safe_dump(default, default_flow_style=True).removesuffix("\n...\n").strip()
+        shown = default if isinstance(default, str) and default else shown
+        parser.add_argument(
+            "--" + name.replace("_", "-"),
+            dest=_DEST + name,
+            metavar=_metavar(hint),
+            type=functools.partial(parse_value, hint=hint),
+            help=f"{help[name]} (default {shown})".replace("%", "%%"),
+        )
+
+
+def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
+    """The options ``add_arguments`` made that were given on the command line, nested."""
+    given = {k.removeprefix(_DEST): v for k, v in vars(args).items() if k.startswith(_DEST)}
+    return nest({k: v for k, v in given.items() if v is not None})
+
+
+def parse_value(text: str, hint: Any = Any) -> Any:
+    """A command-line value read as YAML. A text option takes the text as it is (YAML would read
+    ``off`` as false); for a list option, ``64,32`` is a list too, and a single value of a list of
+    any length is a one-item list (``--batch-size 16``: 16 at every stage)."""
+    if hint is str:
+        return text
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise argparse.ArgumentTypeError(f"not a YAML value: {text!r}") from exc
+    if typing.get_origin(hint) in (tuple, list):
+        if isinstance(value, str) and "," in value:
+            value = yaml.safe_load(f"[{text}]")
+        elif (
+            value is not None and not isinstance(value, list) and Ellipsis in typing.get_args(hint)
+        ):
+            value = [value]
+    return value
+
+
+_DEST = "option:"
+
+
+def _metavar(hint: Any) -> str:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(args) != 1:
+            return "YAML"
+        hint = args[0]
+    if typing.get_origin(hint) in (tuple, list):
+        return "LIST"
+    return {int: "N", float: "X", str: "TEXT", bool: "BOOL"}.get(hint, "YAML")
+
+
 def _coerce(hint: Any, value: Any, where: str) -> Any:
     origin = typing.get_origin(hint)
     if dataclasses.is_dataclass(hint):
@@ -94,7 +194,14 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
         args = [a for a in typing.get_args(hint) if a is not type(None)]
         if value is None:
             return None
-        return _coerce(args[0], value, where) if len(args) == 1 else value
+        if len(args) == 1:
+            return _coerce(args[0], value, where)
+        for arg in args:  # the first type the value fits: [] is an empty tuple, "time" text
+            try:
+                return _coerce(arg, value, where)
+            except UserError:
+                continue
+        return value
     if origin in (tuple, list):
         if not isinstance(value, list | tuple):
             raise UserError(f"{where}: expected a list, got {value!r}")
@@ -113,6 +220,8 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
             raise UserError(f"{where}: expected a whole number, got {value!r}")
         return hint(value)
     if hint is str:
+        if isinstance(value, bool):  # YAML 1.1 reads off/on/yes/no as booleans
+            raise UserError(f"{where}: expected text, got {value!r}; put the word in quotes")
         if not isinstance(value, str):
             raise UserError(f"{where}: expected text, got {value!r}")
         return value

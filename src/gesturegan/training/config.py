@@ -77,3 +77,56 @@ class TrainConfig:
 
     def batch_for_stage(self, stage: int) -> int:
         return self.batch_size[min(stage, len(self.batch_size) - 1)]
+
+
+# One sentence per option, keyed by its dotted name (``pgan.z_dim``): shown by `gesturegan train
+# --help` and checked against examples/train.yaml and the fields above by the tests.
+OPTION_HELP: dict[str, str] = {
+    "data": "dataset folder made by `gesturegan prepare`",
+    "model": "pgan (progressive), dcgan (one stage) or wavegan (1-D; needs repr waveform)",
+    "repr": "audio representation the model learns (`gesturegan reprs` lists them)",
+    "repr_options": "keyword options of the representation, as a YAML mapping",
+    "seed": "seeds the weights, the latents and the data order",
+    "steps": "total steps (one D and one G update each); stages get equal shares",
+    "minutes": "training time budget; stage s of n gets a share ∝ 1 + s (neither: 30)",
+    "batch_size": "clips per step, one value per growth stage from 4x4 up; the last repeats",
+    "loss": "ns_r1 (non-saturating + lazy R1) or wgan_gp (WGAN-GP + drift)",
+    "gp_lambda": "gradient-penalty weight (wgan_gp)",
+    "lr": "Adam learning rate of G and D",
+    "betas": "Adam betas [beta1, beta2] of G and D",
+    "r1_gamma": "R1 penalty weight on real images (ns_r1; 0 turns it off)",
+    "r1_every": "apply R1 every this many steps (lazy regularisation)",
+    "ema_kimg": "half-life of the generator's moving average (EMA G), in thousands of images",
+    "ema_rampup": "EMA half-life is at most this fraction of the images seen so far",
+    "augment": "augmentation of D's inputs: off, ada (adaptive strength) or fixed",
+    "augment_p": "starting (ada) or constant (fixed) probability of each transform, 0..1",
+    "ada_target": "ada raises p while r_t = E[sign D(real)] is above this target",
+    "ada_speed_kimg": "ada can move p from 0 to 1 in this many thousand images",
+    "monitor_every_minutes": "how often the live quality probe runs (probe_fd, diversity, best.pt)",
+    "until_plateau_minutes": "also stop when probe_fd has not improved for this long (null: never)",
+    "checkpoint_every_steps": "write checkpoints/latest.pt every this many steps",
+    "checkpoint_every_minutes": "write checkpoints/latest.pt at least every this many minutes",
+    "snapshot_every_minutes": "how often a grid PNG and one WAV per class go to samples/",
+    "log_every_steps": "how often a row goes to logs/metrics.csv and TensorBoard",
+    "snapshot_per_class": "fixed latents per class in the snapshot grids",
+    "pgan.z_dim": "pgan: latent size",
+    "pgan.embed_dim": "pgan: size of the class embedding fed to G beside the latent",
+    "pgan.channel_base": "pgan: channels at resolution r are min(channel_max, channel_base / r)",
+    "pgan.channel_max": "pgan: most channels of any layer",
+    "pgan.kernel": "pgan: [frequency, time] kernel of every convolution",
+    "pgan.kernels": "pgan: per-stage kernels from 4x4 up (last repeats), or a preset: square, time",
+    "pgan.mbstd_group": "pgan: group size of D's minibatch standard deviation",
+    "dcgan.z_dim": "dcgan: latent size",
+    "dcgan.embed_dim": "dcgan: size of the class embedding fed to G beside the latent",
+    "dcgan.channels": "dcgan: channels at 4x4, halved at every doubling of resolution",
+    "dcgan.min_channels": "dcgan: fewest channels of any layer",
+    "dcgan.kernel": "dcgan: [frequency, time] kernel of every convolution",
+    "wavegan.z_dim": "wavegan: latent size",
+    "wavegan.embed_dim": "wavegan: size of the class embedding fed to G beside the latent",
+    "wavegan.model_size": "wavegan: d of the paper (64 there); layer i has d * 2^i channels",
+    "wavegan.kernel": "wavegan: kernel length of the 1-D convolutions",
+    "wavegan.phase_shuffle": "wavegan: D shifts each layer's input by -n..n samples (0: off)",
+}
+
+# What defines the models and the data they see: fixed for the life of a run (``--resume``).
+FIXED_ON_RESUME = ("model", "repr", "repr_options", "seed", "pgan", "dcgan", "wavegan")

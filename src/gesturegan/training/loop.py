@@ -25,7 +25,7 @@ import torch
 
 from .. import audio
 from ..atomic import write_text
-from ..config import from_dict, load_yaml, save_yaml, to_dict
+from ..config import from_dict, load_yaml, merge, save_yaml, to_dict
 from ..dataset import Dataset
 from ..errors import UserError
 from ..models import build
@@ -35,7 +35,7 @@ from . import checkpoint as ckpt_io
 from . import distributed as dist
 from . import monitor
 from .augment import AdaController, augment
-from .config import TrainConfig
+from .config import FIXED_ON_RESUME, TrainConfig
 from .data import BatchLoader, images_at_stage, one_hot
 from .distributed import World
 from .losses import d_loss, g_loss, gradient_penalty, r1_penalty, wgan_d_loss, wgan_g_loss
@@ -88,12 +88,79 @@ class _State:
     step: int = 0
     stage: int = 0
     stage_start_step: int = 0
+    faded_in: bool = (
+        False  # the current stage's new layers are fully in (stays so on a longer resume)
+    )
     stage_elapsed_s: float = 0.0
     elapsed_s: float = 0.0
     nimg: int = 0
     data_position: int = 0
     best_probe_fd: float = math.inf  # best live quality so far (lower is better)
     best_elapsed_s: float = 0.0  # training time when it was reached
+
+
+def stage_end_step(steps: int, stage: int, n_stages: int) -> int:
+    """The step at which ``stage`` (0 = 4x4) ends under a ``steps`` budget: equal shares."""
+    return round(steps * (stage + 1) / n_stages)
+
+
+def stage_budget_s(minutes: float, stage: int, n_stages: int) -> float:
+    """Training seconds ``stage`` gets under a ``minutes`` budget: a share ∝ ``1 + stage``, since
+    later stages cost more per step."""
+    return minutes * 60.0 * (1 + stage) / (n_stages * (n_stages + 1) / 2)
+
+
+@dataclass(frozen=True)
+class TimeLeft:
+    """Training seconds left (``None``: not known yet, before the first step of a steps budget)."""
+
+    stage_s: float | None  # until the current stage ends
+    run_s: float | None  # until the run ends
+    run_at_least: bool = False  # run_s is a lower bound: larger, slower stages are still ahead
+
+
+def time_left(
+    cfg: TrainConfig,
+    n_stages: int,
+    stage: int,
+    step: int,
+    elapsed_s: float,
+    stage_elapsed_s: float,
+    sec_per_step: float | None,
+) -> TimeLeft:
+    """How long until the current stage and the run end, in seconds of training.
+
+    A ``minutes`` budget fixes both by the schedule. A ``steps`` budget turns the steps left into
+    seconds at ``sec_per_step`` (recent seconds per step): a fair estimate for the current stage,
+    and a lower bound for the run while later stages — larger images, slower steps — are ahead.
+    With both budgets the run ends at whichever comes first. Snapshots, probes and checkpoints
+    are not counted, nor an ``until_plateau_minutes`` stop, which cannot be foreseen.
+    """
+    last = stage == n_stages - 1
+    run = None if cfg.minutes is None else max(0.0, cfg.minutes * 60.0 - elapsed_s)
+    at_least = False
+    if cfg.steps is None:
+        stage_s = run if last else stage_budget_s(cfg.minutes, stage, n_stages) - stage_elapsed_s
+    elif sec_per_step is None:
+        stage_s = None
+    else:
+        end = cfg.steps if last else stage_end_step(cfg.steps, stage, n_stages)
+        stage_s = max(0, end - step) * sec_per_step
+        by_steps = max(0, cfg.steps - step) * sec_per_step
+        if run is None or by_steps < run:
+            run, at_least = by_steps, not last
+    if stage_s is not None:
+        stage_s = max(0.0, stage_s if run is None else min(stage_s, run))
+    return TimeLeft(stage_s, run, at_least)
+
+
+def clock(seconds: float | None) -> str:
+    """``3725 → "1:02:05"``, ``250 → "4:10"``, ``None → "?"``: durations for the progress line."""
+    if seconds is None:
+        return "?"
+    m, s = divmod(round(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 class Trainer:
@@ -158,14 +225,18 @@ class Trainer:
         s, n = self.state.stage, len(self.stages)
         if self.cfg.steps is not None:
             start = self.state.stage_start_step
-            end = round(self.cfg.steps * (s + 1) / n)
+            end = stage_end_step(self.cfg.steps, s, n)
             return 1.0 if end <= start else min(1.0, (self.state.step - start) / (end - start))
-        budget = self.cfg.minutes * 60.0 * (1 + s) / (n * (n + 1) / 2)
-        return min(1.0, self.state.stage_elapsed_s / budget)
+        return min(1.0, self.state.stage_elapsed_s / stage_budget_s(self.cfg.minutes, s, n))
 
     def alpha(self) -> float:
-        """Fade-in of the newest layers: 0 → 1 over the first half of every stage but the first."""
-        return 1.0 if self.state.stage == 0 else min(1.0, 2.0 * self.stage_progress())
+        """Fade-in of the newest layers: 0 → 1 over the first half of every stage but the first.
+
+        Once 1 it stays 1 for the stage, also when a resume with a larger budget stretches the
+        stage's schedule."""
+        if self.state.stage == 0 or self.state.faded_in:
+            return 1.0
+        return min(1.0, 2.0 * self.stage_progress())
 
     def done(self) -> bool:
         """True once the step count or the time budget (whichever is set and comes first) is spent,
@@ -411,9 +482,10 @@ class Trainer:
                 s.elapsed_s += dt
                 s.stage_elapsed_s += dt
                 s.data_position = loader.position
+                s.faded_in = self.alpha() >= 1.0
                 if world.is_main and (s.step % cfg.log_every_steps == 0 or s.step == 1):
                     self.log(stats, dt, writer)
-                progress.update(stats)
+                progress.update(stats, dt)
                 now = dist.broadcast_float(time.monotonic(), world)
                 if self.stage_progress() >= 1.0 and s.stage < len(self.stages) - 1:
                     self.end_stage()
@@ -469,7 +541,7 @@ class Trainer:
         latest = self.run_dir / "checkpoints" / ckpt_io.LATEST
         kept = (
             f"the last good checkpoint ({latest}) is kept; resume from it with a lower lr "
-            "(--config) or another loss"
+            "(--resume --lr ...) or another loss (--loss)"
             if latest.is_file()
             else "no checkpoint had been written yet"
         )
@@ -535,43 +607,61 @@ class Trainer:
         s.stage += 1
         s.stage_start_step = s.step
         s.stage_elapsed_s = 0.0
+        s.faded_in = False
 
 
 class _Progress:
-    """A rich progress bar over steps or seconds; silent when disabled."""
+    """Two rich progress bars — the run and the current growth stage — each with the training time
+    left (``time_left``), the losses and the live quality; silent when disabled."""
 
     def __init__(self, trainer: Trainer, enabled: bool):
         self.trainer, self.bar = trainer, None
+        self.sec_per_step: float | None = None  # moving average over the current stage
+        self.stage = -1
         if not enabled:
             return
-        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 
-        cfg = trainer.cfg
-        self.by_steps = cfg.steps is not None
-        total = cfg.steps if self.by_steps else cfg.minutes * 60
         self.bar = Progress(
-            TextColumn("[bold]train[/]"),
-            BarColumn(),
+            TextColumn("[bold]{task.fields[what]:<5}[/]"),
+            BarColumn(bar_width=30),
+            TaskProgressColumn(),
             TextColumn("{task.description}"),
-            TimeRemainingColumn(),
             transient=False,
         )
         self.bar.start()
-        self.task = self.bar.add_task("", total=total)
+        self.run_task = self.bar.add_task("", total=1.0, what="run")
+        self.stage_task = self.bar.add_task("", total=1.0, what="stage")
 
-    def update(self, stats: dict[str, float]) -> None:
+    def update(self, stats: dict[str, float], sec_per_step: float) -> None:
+        t, s = self.trainer, self.trainer.state
+        if s.stage != self.stage or self.sec_per_step is None:  # a new stage runs at a new pace
+            self.stage, self.sec_per_step = s.stage, sec_per_step
+        else:
+            self.sec_per_step += 0.1 * (sec_per_step - self.sec_per_step)
         if self.bar is None:
             return
-        t = self.trainer
-        s = t.state
+        cfg, n = t.cfg, len(t.stages)
+        left = time_left(cfg, n, s.stage, s.step, s.elapsed_s, s.stage_elapsed_s, self.sec_per_step)
+        done = max(
+            s.step / cfg.steps if cfg.steps else 0.0,
+            s.elapsed_s / (cfg.minutes * 60) if cfg.minutes else 0.0,
+        )
+        total = f"/{cfg.steps}" if cfg.steps else ""
+        run_end = ("≥ " if left.run_at_least else "") + clock(left.run_s)
+        self.bar.update(
+            self.run_task,
+            completed=min(1.0, done),
+            description=f"step {s.step}{total} · {clock(s.elapsed_s)} trained · "
+            f"ends in {run_end} · D {stats['d_loss']:.3f} G {stats['g_loss']:.3f}",
+        )
         desc = (
-            f"step {s.step} stage {t.stages[s.stage]} a={stats['alpha']:.2f} "
-            f"D {stats['d_loss']:.3f} G {stats['g_loss']:.3f}"
+            f"{t.stages[s.stage]} ({s.stage + 1}/{n}) α {stats['alpha']:.2f} · "
+            f"ends in {clock(left.stage_s)}"
         )
         if stats["probe_fd"] == stats["probe_fd"]:
-            desc += f" quality(FD↓) {stats['probe_fd']:.2f} variety {stats['diversity']:.2f}"
-        done = s.step if self.by_steps else s.elapsed_s
-        self.bar.update(self.task, completed=done, description=desc)
+            desc += f" · quality(FD↓) {stats['probe_fd']:.2f} variety {stats['diversity']:.2f}"
+        self.bar.update(self.stage_task, completed=t.stage_progress(), description=desc)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -630,12 +720,44 @@ def make_config(
     config_path: str | None = None,
     overrides: dict[str, Any] | None = None,
 ) -> TrainConfig:
-    """TrainConfig from defaults ← YAML file ← explicit overrides (``None`` values are ignored)."""
+    """TrainConfig from defaults ← YAML file ← explicit overrides (``None`` values are ignored).
+
+    Overrides may be nested (``{"pgan": {"z_dim": 64}}``: the file's other ``pgan`` options stay).
+    A budget among them (``steps`` or ``minutes``) replaces the file's budget rather than adding a
+    second limit.
+    """
     raw = load_yaml(config_path) if config_path else {}
-    merged = {**raw, **{k: v for k, v in (overrides or {}).items() if v is not None}}
+    merged = _apply(raw, overrides or {})
     if data is not None:
         merged["data"] = str(data)
     return from_dict(TrainConfig, merged, where=str(config_path or "train options"))
+
+
+def resume_config(saved: dict[str, Any], changes: dict[str, Any], where: str) -> TrainConfig:
+    """The config of a run being resumed: its saved ``config.yaml`` with ``changes`` applied.
+
+    A longer budget, another learning rate, loss, augmentation or interval may be given; what
+    defines the models and the data they see (``FIXED_ON_RESUME``) may not, since the checkpoint's
+    weights were made for it.
+    """
+    before = from_dict(TrainConfig, saved, where=where)
+    cfg = from_dict(TrainConfig, _apply(saved, changes), where=where)
+    fixed = [k for k in FIXED_ON_RESUME if getattr(cfg, k) != getattr(before, k)]
+    if fixed:
+        raise UserError(
+            f"{', '.join(fixed)}: cannot change when resuming, the checkpoint was made with the "
+            "saved value; start a new run in another --out folder instead"
+        )
+    return cfg
+
+
+def _apply(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """``merge`` for training options: a budget in ``overrides`` replaces the base's budget."""
+    merged = merge(base, overrides)
+    budget = {k: overrides.get(k) for k in ("steps", "minutes")}
+    if any(v is not None for v in budget.values()):
+        merged.update(budget)
+    return merged
 
 
 def train(
@@ -657,11 +779,9 @@ def train(
     if resume:
         if not latest.is_file():
             raise UserError(f"{run_dir}: nothing to resume (no checkpoints/{ckpt_io.LATEST})")
-        base = load_yaml(run_dir / "config.yaml")
-        budget = {k: v for k, v in (overrides or {}).items() if k in ("steps", "minutes") and v}
-        if budget:
-            base.update({"steps": None, "minutes": None, **budget})
-        cfg = from_dict(TrainConfig, base, where=str(run_dir / "config.yaml"))
+        changes = merge(load_yaml(config_path) if config_path else {}, overrides or {})
+        saved = load_yaml(run_dir / "config.yaml")
+        cfg = resume_config(saved, changes, where=str(run_dir / "config.yaml"))
     else:
         if latest.exists():
             raise UserError(

@@ -1,0 +1,93 @@
+"""Every training option is documented, settable from the command line and from a YAML file, and
+examples/train.yaml lists them all with their defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gesturegan.cli import build_parser, main
+from gesturegan.config import leaf_fields, load_yaml, overrides_from, to_dict
+from gesturegan.errors import UserError
+from gesturegan.training.config import OPTION_HELP, TrainConfig
+from gesturegan.training.loop import make_config, resume_config
+
+EXAMPLE = Path(__file__).parents[1] / "examples" / "train.yaml"
+OPTIONS = [name for name, _, _ in leaf_fields(TrainConfig)]
+# Options with a hand-written flag in `gesturegan train`.
+OWN_FLAGS = {
+    "data": "--data",
+    "model": "--model",
+    "repr": "--repr",
+    "seed": "--seed",
+    "steps": "--steps",
+    "minutes": "--minutes",
+    "until_plateau_minutes": "--until-plateau",
+}
+
+
+def _flat(tree: dict) -> dict:
+    """``{"pgan": {"z_dim": 1}}`` → ``{"pgan.z_dim": 1}`` for the nested model configs."""
+    nested = {name.split(".")[0] for name in OPTIONS if "." in name}
+    out = {}
+    for key, value in tree.items():
+        if key in nested:
+            out.update({f"{key}.{k}": v for k, v in value.items()})
+        else:
+            out[key] = value
+    return out
+
+
+def test_example_config_lists_every_option_with_its_default():
+    raw = _flat(load_yaml(EXAMPLE))
+    assert sorted(raw) == sorted(OPTIONS)
+    defaults = {name: default for name, _, default in leaf_fields(TrainConfig)}
+    assert raw == defaults
+    assert make_config(None, str(EXAMPLE)) == TrainConfig()
+
+
+def test_every_option_has_help_and_a_flag(capsys):
+    assert sorted(OPTION_HELP) == sorted(OPTIONS)
+    assert all(len(text) > 10 for text in OPTION_HELP.values())
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = capsys.readouterr().out
+    for name in OPTIONS:
+        flag = OWN_FLAGS.get(name, "--" + name.replace("_", "-"))
+        assert flag in out, flag
+
+
+def test_command_line_options_override_the_config_file(tmp_path):
+    path = tmp_path / "train.yaml"
+    path.write_text("minutes: 120\nlr: 0.001\npgan: {z_dim: 64, channel_max: 32}\n")
+    args = build_parser().parse_args(
+        ["train", "--out", "run", "--steps", "50", "--lr", "0.01", "--batch-size", "16"]
+        + ["--betas", "0.5,0.9", "--augment", "off", "--pgan.kernels", "time"]
+        + ["--pgan.z-dim", "96", "--repr-options", "{n_mels: 64}"]
+    )
+    overrides = {**overrides_from(args), "steps": args.steps}
+    cfg = make_config("data", str(path), overrides)
+    assert (cfg.lr, cfg.batch_size, cfg.betas, cfg.augment) == (0.01, (16,), (0.5, 0.9), "off")
+    assert (cfg.pgan.z_dim, cfg.pgan.channel_max, cfg.pgan.kernels) == (96, 32, "time")
+    assert cfg.repr_options == {"n_mels": 64}
+    # A budget on the command line replaces the file's instead of adding a second limit.
+    assert (cfg.steps, cfg.minutes) == (50, None)
+
+
+def test_a_wrong_value_on_the_command_line_names_the_option(capsys):
+    assert main(["train", "--data", "d", "--out", "o", "--r1-every", "often"]) == 2
+    assert "r1_every: expected a number" in capsys.readouterr().err
+
+
+def test_resume_may_change_training_options_but_not_the_models():
+    saved = to_dict(make_config("d", overrides={"minutes": 10, "pgan": {"kernels": "time"}}))
+    cfg = resume_config(saved, {"lr": 0.0005, "steps": 100, "augment": "ada"}, "run")
+    assert (cfg.lr, cfg.steps, cfg.minutes, cfg.augment) == (0.0005, 100, None, "ada")
+    # Restating the saved values (as `gesturegan study` does) is not a change.
+    same = {"model": "pgan", "seed": 0, "pgan": {"kernels": "time"}}
+    assert resume_config(saved, same, "run") == resume_config(saved, {}, "run")
+    with pytest.raises(UserError, match="pgan: cannot change when resuming"):
+        resume_config(saved, {"pgan": {"z_dim": 64}}, "run")
+    with pytest.raises(UserError, match="repr, seed: cannot change"):
+        resume_config(saved, {"repr": "mel_ifreq", "seed": 1}, "run")
