@@ -36,9 +36,15 @@ def matmul_flops_per_s(repeat: int) -> float:
 def count_flops(fn) -> int:
     """FLOPs of the aten ops ``fn`` runs (torch's own per-op formulas: matmul, conv, ... forward
     and backward). ``FlopCounterMode`` itself cannot be used: its module hooks break
-    ``autograd.grad(create_graph=True)``, which the R1 and gradient penalties need."""
+    ``autograd.grad(create_graph=True)``, which the R1 and gradient penalties need.
+
+    oneDNN's fused convolution + activation (``mkldnn._convolution_pointwise``, which
+    ``models.conv`` uses on CPU) has no formula there; it is counted as the convolution it is."""
+    import torch
     from torch.utils._python_dispatch import TorchDispatchMode
-    from torch.utils.flop_counter import flop_registry
+    from torch.utils.flop_counter import conv_flop_count, flop_registry
+
+    fused_conv = torch.ops.mkldnn._convolution_pointwise
 
     class Counter(TorchDispatchMode):
         total = 0
@@ -49,6 +55,9 @@ def count_flops(fn) -> int:
             formula = flop_registry.get(func._overloadpacket)
             if formula is not None:
                 Counter.total += formula(*args, **kwargs, out_val=out)
+            elif func._overloadpacket is fused_conv:
+                x, w = args[0], args[1]
+                Counter.total += conv_flop_count(x.shape, w.shape, out.shape, transposed=False)
             return out
 
     with Counter():

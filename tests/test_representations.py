@@ -276,7 +276,8 @@ def test_mel_ifreq_is_exact_at_low_frequencies_and_bounded_on_the_corpus():
 
 
 def test_griffin_lim_matches_librosa_at_equal_iterations():
-    waves = _corpus(1)
+    # Four clips per category: with one, the random initial phases alone decide the comparison.
+    waves = _corpus(4)
     stft = STFT(n_fft=1024, hop=128, length=LENGTH)
     magnitude = stft.forward(torch.from_numpy(waves)).abs()
     ours = griffin_lim(magnitude, stft, n_iter=16)

@@ -7,6 +7,7 @@ The Python API the command line, the studio and notebooks share::
     gesturegan.generate("runs/first", "out/", n=4, category="trigger")
     gesturegan.morph("runs/first", "trigger", "continuous_variation", "morph/", steps=8)
     gesturegan.compose("examples/score.yaml", "mix.wav")
+    gesturegan.export("runs/first", "onnx")              # generator + decoder as one graph
 
 Heavy modules (torch) load on first use, so ``import gesturegan`` stays fast.
 """
@@ -22,6 +23,7 @@ _API = {
     "generate": "generation",
     "morph": "generation",
     "compose": "composition",
+    "export": "exporting",
     "train": "training",
     "prepare": "dataset",
     "write_corpus": "corpus",

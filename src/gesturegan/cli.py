@@ -405,6 +405,46 @@ def _compose(a) -> None:
     )
 
 
+def _add_export(sub) -> None:
+    p = sub.add_parser(
+        "export",
+        help="write a run's generator + decoder as one TorchScript or ONNX file",
+        description="Record latent z [B, Z] and conditioning c [B, classes] -> wave [B, T] as one "
+        "graph usable without gesturegan (torch.jit.load or onnxruntime; docs/export.md). The "
+        "file is loaded back and checked against gesturegan's own generation before it is put in "
+        "place; <file>.json holds the rate, the classes in input order and the check's figures.",
+    )
+    p.add_argument("run", help="run folder")
+    p.add_argument(
+        "--format", choices=("torchscript", "onnx"), default="torchscript", help="(default torchscript)"
+    )
+    p.add_argument("--out", help="file to write (default RUN/generator.pt or RUN/generator.onnx)")
+    p.add_argument("--stage", help="growth stage to export, e.g. 4x4 (default: the last)")
+    p.add_argument(
+        "--tolerance",
+        type=float,
+        help="largest sample difference accepted in the check (default 0.01, -40 dBFS)",
+    )
+    p.add_argument("--json", action="store_true", help="print the sidecar as one JSON object")
+    p.set_defaults(func=_export)
+
+
+def _export(a) -> None:
+    import json
+
+    from .exporting import DEFAULT_TOLERANCE, export
+
+    tolerance = DEFAULT_TOLERANCE if a.tolerance is None else a.tolerance
+    done = export(a.run, a.format, out=a.out, stage=a.stage, tolerance=tolerance)
+    if a.json:
+        print(json.dumps(done.to_dict()))
+        return
+    print(
+        f"wrote {done.path} ({done.format}, stage {done.stage}, {done.repr}): max difference "
+        f"{done.max_abs_diff:.2g} from gesturegan's generation, {done.ms_per_clip:.0f} ms per clip"
+    )
+
+
 def _add_label(sub) -> None:
     p = sub.add_parser(
         "label",
@@ -788,6 +828,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_generate,
         _add_morph,
         _add_compose,
+        _add_export,
         _add_evaluate,
         _add_study,
         _add_studio,

@@ -22,6 +22,7 @@ from .atomic import write_text
 from .config import from_dict
 from .errors import UserError
 from .models import MODEL_CONFIGS, build
+from .representations import Representation
 from .representations import get as get_representation
 from .training import checkpoint as ckpt_io
 
@@ -122,6 +123,11 @@ class Generator:
         """Images → waveforms ``[B, T]`` float32 in [-1, 1]."""
         return self.rep.decode(images).clamp(-1, 1).numpy().astype(np.float32)
 
+    def synthesizer(self, stage: str | None = None) -> Synthesizer:
+        """Generator network and decoder of ``stage`` as one module, ``(z, c) → wave``."""
+        net, index, alpha = self._net(stage)
+        return Synthesizer(net, self.rep, index, alpha)
+
     # ------------------------------------------------------------------ GestureSource
     def sample(
         self,
@@ -186,6 +192,23 @@ class Generator:
 
 
 MORPH_MODES = ("class", "latent", "both")
+
+
+class Synthesizer(torch.nn.Module):
+    """``(z [B, z_dim], c [B, n_classes] or None) → wave [B, T]`` float32 in [-1, 1].
+
+    The path of ``Generator.render`` then ``Generator.decode`` in one ``nn.Module``, which
+    ``gesturegan export`` records as a graph. ``c`` is one-hot for a class, a convex mix for a
+    morph, None for an unconditional run.
+    """
+
+    def __init__(self, net: torch.nn.Module, rep: Representation, stage: int, alpha: float):
+        super().__init__()
+        self.net, self.rep, self.stage, self.alpha = net, rep, stage, alpha
+
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        images = self.net.render(z, c, self.stage, self.alpha)  # [B, C, H, W]
+        return self.rep.decode(images).clamp(-1, 1)
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

@@ -343,6 +343,7 @@ def study_plot(
     y: str,
     path: str | os.PathLike,
     references: dict[str, float] | None = None,
+    labels: tuple[str, str] | None = None,
 ) -> Path:
     """One point per run of a study, ``x`` against ``y`` (e.g. Fréchet distance against class
     consistency), coloured by representation, marked by model, seeds of one pair joined by a line.
@@ -354,6 +355,7 @@ def study_plot(
     path : PNG to write.
     references : name -> value (e.g. "real vs real" and "noise" Fréchet distances), drawn as
         dashed vertical lines on the x axis.
+    labels : axis titles (default: ``x`` and ``y``).
     """
     reprs = sorted({str(r["repr"]) for r in rows})
     models = sorted({str(r["model"]) for r in rows})
@@ -389,8 +391,9 @@ def study_plot(
             va="top",
             rotation=90,
         )
-    ax.set_xlabel(x, fontsize=9)
-    ax.set_ylabel(y, fontsize=9)
+    x_label, y_label = labels or (x, y)
+    ax.set_xlabel(x_label, fontsize=9)
+    ax.set_ylabel(y_label, fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=6, loc="best", ncol=2)
     fig.tight_layout()

@@ -269,6 +269,7 @@ def write_table(out: Path, rows: list[dict[str, Any]], judge: Judge) -> Path:
             "classifier",
             out / "study.png",
             {"real vs real": refs[0]["frechet"], "noise": refs[1]["frechet"]},
+            ("Fréchet distance (lower is better)", "classifier agreement (higher is better)"),
         )
     return write_text(out / "study.md", markdown_table(rows, refs, judge.n))
 

@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .conv import Conv2d, leaky_relu
+
 
 @dataclass
 class DCGANConfig:
@@ -39,8 +41,8 @@ def _levels(shape: tuple[int, int, int]) -> int:
     return int(math.log2(h)) - 2
 
 
-def _conv(cin: int, cout: int, kernel: tuple[int, int]) -> nn.Conv2d:
-    return nn.Conv2d(cin, cout, kernel, padding="same")
+def _conv(cin: int, cout: int, kernel: tuple[int, int], cls: type = nn.Conv2d) -> nn.Conv2d:
+    return cls(cin, cout, kernel, padding="same")
 
 
 class Generator(nn.Module):
@@ -92,9 +94,10 @@ class Discriminator(nn.Module):
         self.cfg, self.shape, self.n_classes = cfg, tuple(shape), n_classes
         levels = _levels(shape)
         self.stages = (f"{shape[1]}x{shape[2]}",)
-        self.from_img = _conv(shape[0], cfg.channels_at(levels), cfg.kernel)
+        # D's convolutions are differentiated twice by the penalties: conv.Conv2d does that fast.
+        self.from_img = _conv(shape[0], cfg.channels_at(levels), cfg.kernel, Conv2d)
         self.blocks = nn.ModuleList(
-            nn.Conv2d(cfg.channels_at(i + 1), cfg.channels_at(i), 4, stride=2, padding=1)
+            Conv2d(cfg.channels_at(i + 1), cfg.channels_at(i), 4, stride=2, padding=1)
             for i in reversed(range(levels))
         )
         c0 = cfg.channels_at(0)
@@ -103,10 +106,10 @@ class Discriminator(nn.Module):
         self.project = nn.Linear(n_classes, c0, bias=False) if n_classes else None
 
     def forward(self, img, c, stage=None, alpha=1.0) -> torch.Tensor:
-        x = F.leaky_relu(self.from_img(img), 0.2)
+        x = leaky_relu(self.from_img(img), 0.2)
         for block in self.blocks:
-            x = F.leaky_relu(block(x), 0.2)
-        feat = F.leaky_relu(self.final(x.flatten(1)), 0.2)  # [B, c0]
+            x = leaky_relu(block(x), 0.2)
+        feat = leaky_relu(self.final(x.flatten(1)), 0.2)  # [B, c0]
         logits = self.out(feat).squeeze(1)
         if self.project is not None:
             logits = logits + (self.project(c) * feat).sum(dim=1)

@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .conv import conv, leaky_relu
+
 
 class EqualLinear(nn.Module):
     """Linear layer with equalised learning rate: ``x [B, in] → [B, out]``."""
@@ -33,6 +35,7 @@ class EqualConv2d(nn.Module):
 
     ``x [B, in, H, W] → [B, out, H, W]``. Kernels are (frequency, time) for spectrogram images, so
     (1, 8) or (2, 8) favour the time axis as in the original project's "horizontal priority" kernels.
+    ``activate=True`` follows it with ``lrelu`` (fused into the convolution on CPU).
     """
 
     def __init__(
@@ -41,29 +44,101 @@ class EqualConv2d(nn.Module):
         out_channels: int,
         kernel: tuple[int, int] = (3, 3),
         gain: float = 2**0.5,
+        activate: bool = False,
     ):
         super().__init__()
         kh, kw = kernel
+        self.activate = activate
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kh, kw))
         self.bias = nn.Parameter(torch.zeros(out_channels))
         self.scale = gain / math.sqrt(in_channels * kh * kw)
-        # 'same' padding, the extra pixel of an even kernel going to the end of the axis.
-        self.pad = (
-            (kw - 1) // 2,
-            kw // 2,
-            (kh - 1) // 2,
-            kh // 2,
-        )
+        self.pointwise = kh == kw == 1
+        # 'same' padding: symmetric inside the convolution; an even kernel's extra pixel goes to
+        # the end of its axis, padded beforehand.
+        self.padding = ((kh - 1) // 2, (kw - 1) // 2)
+        self.extra_pad = (0, 1 - kw % 2, 0, 1 - kh % 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if any(self.pad):
-            x = F.pad(x, self.pad)
-        return F.conv2d(x, self.weight * self.scale, self.bias)
+        w = self.weight * self.scale
+        if self.pointwise:
+            # A matmul over channels, on NHWC views (no copies for channels_last x): oneDNN's 1x1
+            # convolution from or to one or two channels ran 10-20x slower than this. The bias is
+            # added afterwards: addmm with a bias and one input channel took 4x as long as mm.
+            y = F.linear(x.permute(0, 2, 3, 1), w.flatten(1)).add_(self.bias)
+            y = y.permute(0, 3, 1, 2)
+            return lrelu(y) if self.activate else y
+        if any(self.extra_pad):
+            x = F.pad(x, self.extra_pad)
+        slope = LRELU_SLOPE if self.activate else None
+        return conv(x, w, self.bias, padding=self.padding, slope=slope)
 
 
 def pixel_norm(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """Normalise each feature vector (dim 1) to unit mean square."""
-    return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + eps)
+    """Normalise each feature vector (dim 1) to unit mean square: ``x · rsqrt(mean_c x² + eps)``."""
+    if not torch.is_grad_enabled():
+        # Nothing to differentiate: the plain operators, which torch.jit.trace can also record.
+        return x * _rsqrt_mean_square(x, eps)
+    return _PixelNorm.apply(x, eps)
+
+
+def _rsqrt_mean_square(x: torch.Tensor, eps: float) -> torch.Tensor:
+    """``rsqrt(mean_c x² + eps)`` ``[B, 1, ...]``: one pass over ``x`` (vector_norm), where
+    ``pow`` + ``mean`` took two."""
+    norm = torch.linalg.vector_norm(x, dim=1, keepdim=True)
+    return torch.rsqrt(norm.square() / x.shape[1] + eps)
+
+
+class _PixelNorm(torch.autograd.Function):
+    """Pixel norm with a hand-written backward: 4 passes over the tensor where autograd's chain of
+    pow, mean, rsqrt and mul took 7 (and left NCHW gradients behind in an NHWC network)."""
+
+    @staticmethod
+    def forward(ctx, x, eps):
+        r = _rsqrt_mean_square(x, eps)
+        y = x * r
+        ctx.save_for_backward(y, r)
+        return y
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        # y = x·r, r = (mean_c x² + eps)^(-1/2)  ⇒  ∂L/∂x = r · (g − y · mean_c(g·y))
+        y, r = ctx.saved_tensors
+        dot = (grad * y).mean(dim=1, keepdim=True)
+        return torch.addcmul(grad, y, dot, value=-1.0).mul_(r), None
+
+
+def downsample2(x: torch.Tensor) -> torch.Tensor:
+    """2x2 average pooling, ``[B, C, H, W] → [B, C, H/2, W/2]``, cheap to differentiate twice: as
+    with ``lrelu``, PyTorch's derivative of ``avg_pool2d_backward`` adds a zero tensor for the
+    input (in NCHW, which then slows every later operation of an NHWC network)."""
+    return _AvgPool2.apply(x)
+
+
+class _AvgPool2(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)  # for its shape and memory format only
+        return F.avg_pool2d(x, 2)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return _AvgPool2Grad.apply(grad, x)
+
+
+class _AvgPool2Grad(torch.autograd.Function):
+    """``grad ↦ ∂avg_pool2d/∂x ᵀ grad``: linear in ``grad``; ``x`` gives the shape only."""
+
+    @staticmethod
+    def forward(ctx, grad, x):
+        return torch.ops.aten.avg_pool2d_backward(
+            grad, x, [2, 2], [2, 2], [0, 0], False, True, None
+        )
+
+    @staticmethod
+    def backward(ctx, grad_grad):
+        return F.avg_pool2d(grad_grad, 2), None
 
 
 def minibatch_stddev(x: torch.Tensor, group_size: int = 4) -> torch.Tensor:
@@ -80,4 +155,8 @@ def minibatch_stddev(x: torch.Tensor, group_size: int = 4) -> torch.Tensor:
 
 
 def lrelu(x: torch.Tensor) -> torch.Tensor:
-    return F.leaky_relu(x, 0.2)
+    """Leaky ReLU, slope 0.2, cheap to differentiate twice (``conv.leaky_relu``)."""
+    return leaky_relu(x, LRELU_SLOPE)
+
+
+LRELU_SLOPE = 0.2

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import UserError
-from .layers import EqualConv2d, EqualLinear, lrelu, minibatch_stddev, pixel_norm
+from .layers import EqualConv2d, EqualLinear, downsample2, lrelu, minibatch_stddev, pixel_norm
 
 
 @dataclass
@@ -80,13 +80,13 @@ class _GBlock(nn.Module):
 
     def __init__(self, cin: int, cout: int, kernel: tuple[int, int]):
         super().__init__()
-        self.conv1 = EqualConv2d(cin, cout, kernel)
-        self.conv2 = EqualConv2d(cout, cout, kernel)
+        self.conv1 = EqualConv2d(cin, cout, kernel, activate=True)
+        self.conv2 = EqualConv2d(cout, cout, kernel, activate=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.interpolate(x, scale_factor=2.0, mode="nearest")
-        x = pixel_norm(lrelu(self.conv1(x)))
-        return pixel_norm(lrelu(self.conv2(x)))
+        x = pixel_norm(self.conv1(x))
+        return pixel_norm(self.conv2(x))
 
 
 class Generator(nn.Module):
@@ -105,7 +105,7 @@ class Generator(nn.Module):
         )
         in_dim = cfg.z_dim + (cfg.embed_dim if n_classes else 0)
         self.input = EqualLinear(in_dim, ch[0] * 16, gain=2**0.5 / 4)
-        self.conv0 = EqualConv2d(ch[0], ch[0], cfg.kernel_at(0))
+        self.conv0 = EqualConv2d(ch[0], ch[0], cfg.kernel_at(0), activate=True)
         self.blocks = nn.ModuleList(
             _GBlock(ch[i - 1], ch[i], cfg.kernel_at(i)) for i in range(1, len(res))
         )
@@ -119,7 +119,7 @@ class Generator(nn.Module):
         if self.embed is not None:
             h = torch.cat([h, pixel_norm(self.embed(c))], dim=1)
         x = pixel_norm(lrelu(self.input(h).view(z.shape[0], -1, 4, 4)))
-        x = pixel_norm(lrelu(self.conv0(x)))
+        x = pixel_norm(self.conv0(x))
         prev = x
         for block in self.blocks[:stage]:
             prev, x = x, block(x)
@@ -144,12 +144,11 @@ class _DBlock(nn.Module):
 
     def __init__(self, cin: int, cout: int, kernel: tuple[int, int]):
         super().__init__()
-        self.conv1 = EqualConv2d(cin, cin, kernel)
-        self.conv2 = EqualConv2d(cin, cout, kernel)
+        self.conv1 = EqualConv2d(cin, cin, kernel, activate=True)
+        self.conv2 = EqualConv2d(cin, cout, kernel, activate=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = lrelu(self.conv2(lrelu(self.conv1(x))))
-        return F.avg_pool2d(x, 2)
+        return downsample2(self.conv2(self.conv1(x)))
 
 
 class Discriminator(nn.Module):
@@ -163,12 +162,12 @@ class Discriminator(nn.Module):
         in_ch = shape[0]
         res = [4 * 2**s for s in range(len(self.stages))]
         ch = [cfg.channels(r) for r in res]
-        self.from_img = nn.ModuleList(EqualConv2d(in_ch, c, (1, 1)) for c in ch)
+        self.from_img = nn.ModuleList(EqualConv2d(in_ch, c, (1, 1), activate=True) for c in ch)
         # blocks[i - 1] takes stage i's resolution down to stage i - 1's.
         self.blocks = nn.ModuleList(
             _DBlock(ch[i], ch[i - 1], cfg.kernel_at(i)) for i in range(1, len(res))
         )
-        self.final_conv = EqualConv2d(ch[0] + 1, ch[0], (3, 3))
+        self.final_conv = EqualConv2d(ch[0] + 1, ch[0], (3, 3), activate=True)
         self.final_dense = EqualLinear(ch[0] * 16, ch[0])
         self.out = EqualLinear(ch[0], 1, gain=1.0)
         self.project = EqualLinear(n_classes, ch[0], bias=False, gain=1.0) if n_classes else None
@@ -181,16 +180,16 @@ class Discriminator(nn.Module):
         alpha: float = 1.0,
     ) -> torch.Tensor:
         stage = len(self.stages) - 1 if stage is None else stage
-        x = lrelu(self.from_img[stage](img))
+        x = self.from_img[stage](img)
         if stage > 0:
             x = self.blocks[stage - 1](x)
             if alpha < 1.0:
-                skip = lrelu(self.from_img[stage - 1](F.avg_pool2d(img, 2)))
+                skip = self.from_img[stage - 1](downsample2(img))
                 x = torch.lerp(skip, x, alpha)
         for i in range(stage - 1, 0, -1):
             x = self.blocks[i - 1](x)
         x = minibatch_stddev(x, self.cfg.mbstd_group)
-        x = lrelu(self.final_conv(x))
+        x = self.final_conv(x)
         feat = lrelu(self.final_dense(x.flatten(1)))  # [B, ch0]
         logits = self.out(feat).squeeze(1)
         if self.project is not None:

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .conv import Conv1d, leaky_relu
+
 
 @dataclass
 class WaveGANConfig:
@@ -81,8 +83,10 @@ def phase_shuffle(x: torch.Tensor, n: int) -> torch.Tensor:
         return x
     shifts = torch.randint(-n, n + 1, (x.shape[0],))
     padded = F.pad(x, (n, n), mode="reflect")
-    t = x.shape[-1]
-    return torch.stack([padded[i, :, n - s : n - s + t] for i, s in enumerate(shifts.tolist())])
+    b, c, t = x.shape
+    # One gather, where stacking B slices cost a full-size zero tensor per clip in the backward.
+    index = (n - shifts).view(b, 1, 1) + torch.arange(t).view(1, 1, t)  # [B, 1, T]
+    return torch.gather(padded, 2, index.expand(b, c, t).to(x.device))
 
 
 class Discriminator(nn.Module):
@@ -97,7 +101,7 @@ class Discriminator(nn.Module):
         ins = [1, *ch[:-1]]
         pad = (cfg.kernel - 1) // 2 - 1
         self.downs = nn.ModuleList(
-            nn.Conv1d(cin, cout, cfg.kernel, 4, padding=pad + 1)
+            Conv1d(cin, cout, cfg.kernel, 4, padding=pad + 1)  # fast double backward
             for cin, cout in zip(ins, ch, strict=True)
         )
         self.out = nn.Linear(16 * ch[-1], 1)
@@ -106,7 +110,7 @@ class Discriminator(nn.Module):
     def forward(self, wave, c, stage=None, alpha=1.0) -> torch.Tensor:
         x = wave
         for i, down in enumerate(self.downs):
-            x = F.leaky_relu(down(x), 0.2)
+            x = leaky_relu(down(x), 0.2)
             if i < len(self.downs) - 1 and self.training:
                 x = phase_shuffle(x, self.cfg.phase_shuffle)
         feat = x.flatten(1)

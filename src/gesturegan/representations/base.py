@@ -31,6 +31,8 @@ class Representation(ABC):
 
     name: str = ""
     description: str = ""
+    untraceable: str = ""
+    """Why ``decode`` cannot be recorded as a torch graph (``gesturegan export``); empty if it can."""
 
     def __init__(self, sr: int, length: int, **options: Any) -> None:
         if sr <= 0:
@@ -68,7 +70,9 @@ class Representation(ABC):
     def _images(self, image: torch.Tensor | np.ndarray) -> torch.Tensor:
         """Validate and convert a batch of images ``[B, *shape]`` (or one image ``shape``)."""
         image = torch.as_tensor(image, dtype=torch.float32)
-        if tuple(image.shape) == tuple(self.shape):
+        # ndim first: comparing a batch's shape element by element would tie an exported
+        # decoder's batch size to the channel count.
+        if image.ndim == len(self.shape) and tuple(image.shape) == tuple(self.shape):
             image = image[None]
         if tuple(image.shape[1:]) != tuple(self.shape):
             raise UserError(

@@ -43,7 +43,7 @@ from __future__ import annotations
 import torch
 
 from .base import Representation, image_side, register
-from .pghi import pghi_frames
+from .pghi import UNTRACEABLE, pghi_frames
 from .spectral import STFT, griffin_lim_frames, mel_filters, pad_last_frame
 
 TOP_DB = 80.0
@@ -58,6 +58,7 @@ class DaisukelabMel(Representation):
     description = (
         "FAT2019 prep-mels: per-clip stretched uint8 log-mel x 3 channels; level lost; PGHI"
     )
+    untraceable = UNTRACEABLE
 
     def __init__(
         self,

@@ -19,7 +19,7 @@ import torch
 
 from .base import Representation, register
 from .logmel import LogMel
-from .pghi import pghi_frames
+from .pghi import UNTRACEABLE, pghi_frames
 from .spectral import griffin_lim_frames
 
 
@@ -31,6 +31,7 @@ class LogMelPGHI(Representation):
     description = (
         "log-mel magnitude, 1 channel; phase by phase-gradient heap integration + 4 GL iterations"
     )
+    untraceable = UNTRACEABLE
 
     def __init__(
         self,

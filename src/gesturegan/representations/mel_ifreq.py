@@ -48,7 +48,7 @@ import torch
 
 from .base import Representation, image_side, register
 from .spectral import CircularSTFT
-from .stft_ifreq import from_db_image, ifreq_to_phase, phase_to_ifreq, to_db_image
+from .stft_ifreq import PI64, from_db_image, ifreq_to_phase, phase_to_ifreq, to_db_image
 
 
 def mel_matrix(sr: int, side: int) -> torch.Tensor:
@@ -144,7 +144,7 @@ class MelIFreq(Representation):
         rows = image[:, 1, j:] * math.pi
         rows[..., 1:] += self.row_advance.to(dev)[:, None]
         steps = _phasor_matmul(self.warp[j:].to(dev).T, band_power[:, j:], rows)
-        phase = torch.remainder(torch.cumsum(steps.double(), dim=-1), 2 * math.pi).float()
+        phase = torch.remainder(torch.cumsum(steps.double(), dim=-1), 2 * PI64).float()
         low = self.low_unwarp.to(dev) @ image[:, 1, :j]
         phase[:, :cut] = ifreq_to_phase(low, self.advance[:cut].to(dev))
         return self.stft.inverse(torch.polar(magnitude, phase))

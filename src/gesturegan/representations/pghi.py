@@ -39,6 +39,11 @@ STEP_DB = 0.05
 """Width of one bucket of the priority queue, in dB."""
 NEPER_DB = 20 / math.log(10)
 """dB per neper: ``log`` differences times this are dB."""
+UNTRACEABLE = (
+    "its phase comes from PGHI's heap integration, a loop whose order depends on the magnitudes "
+    "(compiled with numba), which no torch graph can express"
+)
+"""Why decoders that use PGHI cannot be exported (``Representation.untraceable``)."""
 LOG_FLOOR = 11.0
 """Log-magnitudes are floored 11 nepers (95.5 dB) below the clip's maximum before differentiating,
 as in LTFAT, so that near-zeros do not produce huge gradients."""

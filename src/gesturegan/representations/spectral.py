@@ -9,6 +9,9 @@
 - ``griffin_lim`` / ``griffin_lim_frames``: batched fast Griffin-Lim (CPU and GPU), and
   ``cpu_chunks``, how the CPU runs it fast (docs/representations.md has the figures).
 - ``mel_filters``: librosa's mel filterbank and its pseudo-inverse, cached.
+
+Within ``tracing.recording()`` Griffin-Lim runs as plain torch operators on the calling thread (no
+numba kernel, no worker threads), so ``gesturegan export`` can record it.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 import torch
+
+from .. import tracing
 
 
 class STFT:
@@ -163,19 +168,30 @@ def griffin_lim(
     n_iter : projections; 0 returns the signal of the initial phase.
     momentum : the "fast" acceleration (0 gives classic Griffin-Lim; librosa also uses 0.99).
     phase : initial phase ``[B, n_bins, frames]`` in radians (e.g. from PGHI); default random.
-    seed : seeds the random initial phase, one pattern shared by every clip of the batch, so a
-        clip decodes the same whatever batch it is in.
+    seed : seeds the random initial phase (``initial_phase``), one pattern shared by every clip of
+        the batch, so a clip decodes the same whatever batch it is in.
 
     Returns
     -------
     wave : ``[B, length]``.
     """
     if phase is None:
-        gen = torch.Generator().manual_seed(seed)
-        phase = 2 * math.pi * torch.rand(magnitude.shape[-2:], generator=gen)
+        phase = initial_phase(tuple(magnitude.shape[-2:]), seed)
     mag = magnitude.transpose(1, 2).contiguous()  # [B, F, K]
     start = torch.polar(mag, phase.to(mag.device).transpose(-2, -1).expand_as(mag))
     return griffin_lim_frames(mag, start, stft, n_iter, momentum)
+
+
+@functools.lru_cache(maxsize=8)
+def initial_phase(shape: tuple[int, int], seed: int = 0) -> torch.Tensor:
+    """Griffin-Lim's random start: phases ``shape = (n_bins, frames)`` uniform in [0, 2π), float32.
+
+    Drawn with numpy, never with torch's generator: to a tracer (``torch.jit.trace``,
+    ``torch.onnx.export``) the result is then a constant, and an exported decoder starts from the
+    same phase as this one instead of recording a fresh random draw.
+    """
+    rng = np.random.default_rng(seed)
+    return torch.from_numpy(rng.uniform(0.0, 2 * math.pi, shape).astype(np.float32))
 
 
 CHUNK_ELEMENTS = 2**18
@@ -194,13 +210,15 @@ def griffin_lim_frames(
     """``griffin_lim`` in the ``[B, frames, bins]`` layout, from a complex start ``spec``.
 
     ``spec`` must already carry ``magnitude`` (``|spec| == magnitude``); ``n_iter=0`` just inverts
-    it. On the CPU the batch runs in chunks (``cpu_chunks``).
+    it. On the CPU the batch runs in chunks (``cpu_chunks``), except while ``tracing.active()``.
     """
     blend = momentum / (1 + momentum)
 
     def run(part: slice) -> torch.Tensor:
         return _griffin_lim_chunk(magnitude[part], spec[part], stft, n_iter, blend)
 
+    if tracing.active():
+        return run(slice(None))  # the batch size stays symbolic for torch.export
     # A lone inverse has no iterations to keep in cache: one chunk per thread.
     per_clip = spec.shape[1] * spec.shape[2] if n_iter else 1
     return cpu_chunks(run, len(spec), per_clip, spec.device)
@@ -263,7 +281,7 @@ def _single_threaded_ops() -> Iterator[None]:
 def _griffin_lim_chunk(
     mag: torch.Tensor, current: torch.Tensor, stft: STFT, n_iter: int, blend: float
 ) -> torch.Tensor:
-    fused = mag.device.type == "cpu" and current.dtype == torch.complex64
+    fused = mag.device.type == "cpu" and current.dtype == torch.complex64 and not tracing.active()
     previous = None
     for _ in range(n_iter):
         rebuilt = stft.analyse(stft.synthesise(current))
@@ -329,6 +347,12 @@ class CircularSTFT:
         k = torch.arange(self.n_bins, dtype=torch.float64)
         # Multiplying the start-referenced FFT by this moves the phase reference to the centre.
         self.centre = torch.polar(torch.ones_like(k), 2 * math.pi * k * half / self.n_fft)
+        # The inverse's shift back, cast once per dtype here: an exported decoder (ONNX has no
+        # complex casts) then holds it as a constant.
+        self._uncentre = {
+            dtype: (self.scale / self.centre).to(dtype)
+            for dtype in (torch.complex64, torch.complex128)
+        }
         # Σ_n w²(t - n hop), circularly: the overlap-add normaliser of the least-squares inverse.
         self._half = half
         # A frame, with one zero put before it, is two hop-long blocks: frame n's land on blocks
@@ -358,7 +382,7 @@ class CircularSTFT:
 
     def inverse(self, spec: torch.Tensor) -> torch.Tensor:
         """Complex ``[B, n_bins, side]`` (scaled as ``forward``) → ``wave: [B, side²]``."""
-        centre = (self.scale / self.centre).to(spec.device, spec.dtype)
+        centre = self._uncentre[spec.dtype].to(spec.device)
         frames = torch.fft.irfft(spec.transpose(1, 2) * centre, n=self.n_fft, dim=-1)
         frames = frames * self.window.to(spec.device, frames.dtype)
         return self._overlap_add(frames) * self.inverse_envelope.to(spec.device, frames.dtype)

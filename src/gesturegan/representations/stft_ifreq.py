@@ -35,6 +35,10 @@ import torch
 from .base import Representation, image_side, register
 from .spectral import CircularSTFT
 
+PI64 = torch.tensor(math.pi, dtype=torch.float64)
+"""π for the float64 phase sums, as a tensor: ``torch.onnx.export`` stores a Python float as a
+float32 constant, and over a clip's ~5e4 rad of phase float32's π is off by ~1e-3 rad."""
+
 
 def to_db_image(db: torch.Tensor, min_db: float, max_db: float) -> torch.Tensor:
     """Levels in dB → [-1, 1] (``min_db`` → -1, ``max_db`` → 1), clipped."""
@@ -59,10 +63,10 @@ def phase_to_ifreq(phase: torch.Tensor, advance: torch.Tensor) -> torch.Tensor:
 
 def ifreq_to_phase(ifreq: torch.Tensor, advance: torch.Tensor) -> torch.Tensor:
     """Inverse of ``phase_to_ifreq``: cumulative sum along time in float64, wrapped to [-π, π)."""
-    steps = ifreq.double() * math.pi
+    steps = ifreq.double() * PI64
     steps[..., 1:] += advance.double()[:, None]
     phase = torch.cumsum(steps, dim=-1)
-    return (torch.remainder(phase + math.pi, 2 * math.pi) - math.pi).to(ifreq.dtype)
+    return (torch.remainder(phase + PI64, 2 * PI64) - PI64).to(ifreq.dtype)
 
 
 @register

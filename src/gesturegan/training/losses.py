@@ -11,6 +11,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from ..models.conv import input_gradients_only
+
 LOSSES = ("ns_r1", "wgan_gp")
 WGAN_DRIFT = 0.001  # ε·D(real)² keeps WGAN critic scores near zero (progressive GAN paper)
 
@@ -27,7 +29,8 @@ def g_loss(logits_fake: torch.Tensor) -> torch.Tensor:
 
 def r1_penalty(logits_real: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     """Mean squared gradient norm of D at real images (``real`` must require grad)."""
-    (grad,) = torch.autograd.grad(logits_real.sum(), real, create_graph=True)
+    with input_gradients_only():
+        (grad,) = torch.autograd.grad(logits_real.sum(), real, create_graph=True)
     return grad.pow(2).flatten(1).sum(dim=1).mean()
 
 
@@ -47,8 +50,13 @@ def gradient_penalty(
     fake: torch.Tensor,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """WGAN-GP: ``(‖∇D(x̂)‖ − 1)²`` at random interpolates ``x̂`` of real and fake, batch mean."""
-    eps = torch.rand(real.shape[0], 1, 1, 1, generator=generator).to(real)
+    """WGAN-GP: ``(‖∇D(x̂)‖ − 1)²`` at random interpolates ``x̂`` of real and fake, batch mean.
+
+    ``real``, ``fake``: ``[B, C, H, W]`` images or ``[B, C, T]`` waveforms."""
+    # One mixing weight per sample, broadcast over the other axes (a 4-D weight made 1-D inputs 4-D).
+    eps_shape = (real.shape[0],) + (1,) * (real.ndim - 1)
+    eps = torch.rand(eps_shape, generator=generator).to(real)
     mixed = torch.lerp(real.detach(), fake.detach(), eps).requires_grad_(True)
-    (grad,) = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
+    with input_gradients_only():
+        (grad,) = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
     return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()

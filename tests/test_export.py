@@ -1,0 +1,115 @@
+"""``gesturegan export``: one graph file, usable without gesturegan, equal to its generation."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from gesturegan import cli
+from gesturegan.errors import UserError
+from gesturegan.exporting import export
+from gesturegan.generation import load
+from gesturegan.training import train
+
+from .conftest import tiny_overrides
+
+# Loads the TorchScript file with gesturegan made unimportable, as on a machine without it, and
+# writes the waves of seeds 5..7 of class 1 (the docs/export.md example, in a few lines).
+STANDALONE = """
+import sys, json, numpy as np, torch
+sys.modules["gesturegan"] = None
+path, out = sys.argv[1], sys.argv[2]
+info = json.load(open(path + ".json"))
+g = torch.jit.load(path)
+z = torch.stack([torch.randn(info["z_dim"], generator=torch.Generator().manual_seed(s))
+                 for s in (5, 6, 7)])
+c = torch.zeros(3, len(info["categories"])); c[:, 1] = 1.0
+np.save(out, g(z, c).detach().numpy())
+"""
+
+
+def test_torchscript_export_runs_without_gesturegan_and_equals_generation(tiny_run, tmp_path):
+    out = tmp_path / "g.pt"
+    done = export(tiny_run, "torchscript", out=out)
+    assert out.is_file() and done.max_abs_diff <= 1e-2
+    info = json.loads((tmp_path / "g.pt.json").read_text())
+    gen = load(tiny_run)
+    assert info["categories"] == list(gen.categories) and info["sr"] == gen.sr
+    assert info["inputs"] == {"z": ["batch", gen.model_cfg.z_dim], "c": ["batch", 2]}
+    # Another batch size than the traced one, in a process that cannot import gesturegan.
+    waves_file = tmp_path / "waves.npy"
+    subprocess.run(
+        [sys.executable, "-c", STANDALONE, str(out), str(waves_file)], check=True, timeout=120
+    )
+    waves = np.load(waves_file)
+    expected = gen.samples(gen.categories[1], [5, 6, 7])
+    assert waves.shape == expected.shape == (3, gen.length)
+    assert np.abs(waves - expected).max() < 1e-2
+    assert np.abs(expected).max() > 0  # not a trivially silent comparison
+
+
+def test_export_of_an_early_stage_is_named_after_it(tiny_run):
+    gen = load(tiny_run)
+    early = gen.stages[0]
+    done = export(tiny_run, "torchscript", stage=early)
+    assert done.path.name == f"generator-{early}.pt" and done.stage == early
+    assert (tiny_run / f"generator-{early}.pt.json").is_file()
+
+
+@pytest.mark.slow
+def test_onnx_export_equals_generation(tiny_run, tmp_path):
+    import onnxruntime
+
+    out = tmp_path / "g.onnx"
+    done = export(tiny_run, "onnx", out=out)
+    assert done.max_abs_diff <= 1e-2
+    gen = load(tiny_run)
+    session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    z = gen.latents([9, 10, 11]).numpy()
+    c = np.zeros((3, 2), np.float32)
+    c[:, 0] = 1
+    (waves,) = session.run(["wave"], {"z": z, "c": c})
+    assert np.abs(waves - gen.samples(gen.categories[0], [9, 10, 11])).max() < 1e-2
+
+
+def test_bad_requests_are_one_line_errors_and_write_nothing(tiny_run, tmp_path, capsys):
+    with pytest.raises(UserError, match="unknown export format"):
+        export(tiny_run, "tflite")
+    with pytest.raises(UserError, match="not available"):
+        export(tiny_run, "torchscript", stage="256x256", out=tmp_path / "x.pt")
+    # A tolerance no float graph can meet fails the check: no file is left behind.
+    with pytest.raises(UserError, match="nothing was written"):
+        export(tiny_run, "torchscript", out=tmp_path / "y.pt", tolerance=1e-30)
+    assert list(tmp_path.iterdir()) == []
+    assert cli.main(["export", str(tmp_path / "missing"), "--out", str(tmp_path / "z.pt")]) == 2
+    assert "no such run folder" in capsys.readouterr().err
+
+
+def test_pghi_decoders_are_refused_with_the_reason(tiny_dataset, tmp_path):
+    run = tmp_path / "pghi"
+    train(run, str(tiny_dataset), overrides=tiny_overrides(2, repr="logmel_pghi"), show_progress=False)
+    with pytest.raises(UserError, match="logmel_pghi cannot be exported: .*heap integration"):
+        export(run, "torchscript")
+
+
+def test_cli_prints_the_sidecar_as_json(tiny_run, tmp_path, capsys):
+    out = tmp_path / "cli.pt"
+    assert cli.main(["export", str(tiny_run), "--out", str(out), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["path"] == str(out) and printed["format"] == "torchscript"
+    assert printed["max_abs_diff"] <= printed["tolerance"]
+
+
+def test_onnx_without_its_packages_says_what_to_install(tiny_run, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real(name)
+    )
+    with pytest.raises(UserError, match=r"needs onnxruntime: pip install 'gesturegan\[export\]'"):
+        export(tiny_run, "onnx")
