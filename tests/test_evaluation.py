@@ -59,6 +59,31 @@ def test_copies_of_training_clips_are_flagged(tiny_dataset, tiny_classifier):
     assert judge.references["real_vs_real"]["memorization"]["copies"] == 0.0
 
 
+def test_real_vs_real_keeps_classes_in_blocks_when_dataset_rows_interleave(tiny_classifier, tmp_path):
+    """Rows sorted by file name alternate between the classes here; the held-out set must still
+    be scored class by class (it once was scored in row order, pairing clips with wrong classes).
+    The tiny sounds are fast-decaying hits and steady tones: the labeler's trigger and
+    continuous_repetition."""
+    from gesturegan.dataset import prepare
+
+    from .conftest import write_tiny_sounds
+
+    src = write_tiny_sounds(tmp_path / "src")
+    category = {"hit": "trigger", "tone": "continuous_repetition"}
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    rows = ["file,label"]
+    for path in sorted(src.glob("*/*.wav")):
+        name = f"{path.stem.split('_')[1]}_{path.parent.name}.wav"  # 0_hit, 0_tone, 1_hit, ...
+        path.rename(flat / name)
+        rows.append(f"{name},{category[path.parent.name]}")
+    (flat / "labels.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    data = tmp_path / "data"
+    prepare(flat, data, labels_csv=flat / "labels.csv", workers=1)
+    judge = Judge(data, tiny_classifier, tuple(category.values()), n=3)
+    assert judge.references["real_vs_real"]["class_consistency"]["labeler"] == 1.0
+
+
 def test_evaluate_cli_prints_one_json_object(tiny_run, tiny_dataset, tiny_classifier, capsys):
     code = main(
         ["evaluate", str(tiny_run), "--data", str(tiny_dataset), "--n", "3"]

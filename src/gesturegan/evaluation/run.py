@@ -127,7 +127,12 @@ class Judge:
         }
 
     def _waves(self, idx: np.ndarray) -> np.ndarray:
-        return np.asarray(self.ds.waves[np.sort(idx)], dtype=np.float32)
+        """Clips ``idx`` ``[len(idx), T]`` in the order given (read in file order): the sets are
+        scored as class-by-class blocks, whatever order the dataset's rows are in."""
+        order = np.argsort(idx, kind="stable")
+        waves = np.empty((len(idx), self.ds.length), np.float32)
+        waves[order] = self.ds.waves[idx[order]]
+        return waves
 
     def score(self, waves: np.ndarray, seen: np.ndarray | None = None) -> dict[str, Any]:
         """Every metric of ``waves [len(categories) · n, T]``, clips ordered class by class.
