@@ -3,7 +3,7 @@
 Reference: what the original project did, a Python loop of ``librosa.load(path, sr=22050)`` (soxr
 'HQ' resampling, like ours) padded or truncated to 16384 samples into a list, then ``np.stack``.
 Ours: ``gesturegan.dataset.prepare(src, out, labels_from_folders=True, workers=cores)``, which also
-writes the whole dataset directory (``audio.npy``, ``manifest.csv`` with a SHA-1 of every source
+writes the whole dataset directory (``audio.npy``, ``manifest.csv`` with a hash of every source
 file, ``errors.csv``, resume checkpoints); the reference only holds the array in RAM.
 
 Input, as issue 4 specifies it (``common.write_pool``): N = 1000 distinct stereo WAV files

@@ -9,11 +9,13 @@ import importlib
 import json
 import os
 import pickle
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+import xxhash
 
 from gesturegan import audio
 from gesturegan.dataset import MANIFEST_COLUMNS, Dataset, prepare
@@ -211,7 +213,7 @@ def test_errors_csv_format(mixed):
 def test_dataset_json(mixed, manifest):
     src, _, _, summary, data = mixed
     info = json.loads((data / "dataset.json").read_text(encoding="utf-8"))
-    assert info["format_version"] == 1
+    assert info["format_version"] == 2
     assert (info["sr"], info["length"], info["align"]) == (SR, LENGTH, "start")
     assert info["labels"] == [] and info["counts"] == {}
     assert info["n_clips"] == len(manifest) == summary.n_clips
@@ -220,6 +222,15 @@ def test_dataset_json(mixed, manifest):
     assert {"created", "gesturegan_version"} <= set(info)
 
 
+
+def test_a_dataset_of_the_previous_format_is_refused_in_one_line(mixed, tmp_path):
+    old = tmp_path / "old"
+    shutil.copytree(mixed[4], old)
+    info = json.loads((old / "dataset.json").read_text(encoding="utf-8"))
+    (old / "dataset.json").write_text(json.dumps({**info, "format_version": 1}), encoding="utf-8")
+    with pytest.raises(UserError, match="has dataset format 1; .*reads format 2 .*prepare"):
+        Dataset.open(old)
+
 def test_manifest_rows(mixed, manifest):
     src, data = mixed[0], mixed[4]
     rows = read_csv(data / "manifest.csv")
@@ -227,8 +238,8 @@ def test_manifest_rows(mixed, manifest):
     assert [int(r["id"]) for r in rows] == list(range(len(rows)))
     assert [r["source"] for r in rows] == sorted(r["source"] for r in rows)
     for r in rows:
-        digest = hashlib.sha1((src / r["source"]).read_bytes()).hexdigest()
-        assert r["source_sha1"] == digest
+        digest = xxhash.xxh3_128((src / r["source"]).read_bytes()).hexdigest()
+        assert r["source_hash"] == digest
         assert r["offset"] == "0" and r["label"] == ""
         assert 0 < float(r["rms"]) <= float(r["peak"])
     facts = {k: (int(manifest[k]["orig_sr"]), int(manifest[k]["orig_channels"]))

@@ -213,7 +213,7 @@ def evaluate(
     for i, row in enumerate(ds.manifest):
         if row["label"] not in class_of:
             n_unknown += 1
-        elif (row["source_sha1"] or row["source"]) in seen:
+        elif (row["source_hash"] or row["source"]) in seen:
             n_seen += 1
         else:
             keep.append(i)
@@ -248,7 +248,7 @@ def _seen_sources(path: Path) -> set[str]:
     try:
         with open(path / "split.csv", newline="", encoding="utf-8") as f:
             return {
-                row["source_sha1"] or row["source"]
+                row["source_hash"] or row["source"]
                 for row in csv.DictReader(f)
                 if row["split"] in ("train", "val")
             }

@@ -7,7 +7,7 @@ lowest validation loss (early stopping), and writes the classifier folder:
 - ``config.yaml`` — the ``ClassifierConfig`` used (everything needed to repeat the run);
 - ``classifier.safetensors`` + ``classifier.json`` — weights and how to rebuild the model for
   inference (labels, rate, length, alignment, representation, network sizes);
-- ``split.csv`` — ``id, source, source_sha1, label, split`` for every clip;
+- ``split.csv`` — ``id, source, source_hash, label, split`` for every clip;
 - ``history.csv`` — one row per epoch (losses, accuracies, learning rate, seconds);
 - ``metrics.json`` — accuracy, macro-F1, per-class recall and confusion matrix on train (without
   augmentation), validation and test, and ``gap_points`` = train − test accuracy in points;
@@ -45,7 +45,7 @@ from .config import ClassifierConfig
 from .model import GestureCNN
 from .split import SPLITS, split_by_source
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: split.csv groups by ``source_hash`` (datasets of format 2)
 WEIGHTS = "classifier.safetensors"
 META = "classifier.json"
 EVAL_BATCH = 64  # clips per forward pass when measuring (bounded memory)
@@ -109,7 +109,7 @@ def train(
         raise UserError(f"representation {cfg.repr!r} is not an image (shape {rep.shape})")
 
     labelled = np.flatnonzero(ds.label_ids >= 0)
-    groups = [ds.manifest[i]["source_sha1"] or ds.manifest[i]["source"] for i in labelled]
+    groups = [ds.manifest[i]["source_hash"] or ds.manifest[i]["source"] for i in labelled]
     splits = np.full(len(ds), "unused", dtype=object)
     splits[labelled] = split_by_source(
         ds.label_ids[labelled], groups, cfg.val_fraction, cfg.test_fraction, cfg.seed
@@ -271,9 +271,9 @@ def _evaluate(model, ds, rep, indices, weight) -> tuple[float, np.ndarray]:
 def _write_split(path: Path, ds: Dataset, splits: np.ndarray) -> None:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(("id", "source", "source_sha1", "label", "split"))
+    w.writerow(("id", "source", "source_hash", "label", "split"))
     for row, s in zip(ds.manifest, splits, strict=True):
-        w.writerow((row["id"], row["source"], row["source_sha1"], row["label"], s))
+        w.writerow((row["id"], row["source"], row["source_hash"], row["label"], s))
     write_text(path, buf.getvalue())
 
 

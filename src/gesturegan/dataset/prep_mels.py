@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import csv
 import functools
-import hashlib
 import json
 import os
 import pickle
@@ -36,6 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import xxhash
 
 from .. import __version__, audio
 from ..atomic import write_text
@@ -204,7 +204,7 @@ def import_prep_mels(
                     i, source, label, IMAGE_SR, 1, f"{image.shape[1] * IMAGE_HOP / IMAGE_SR:.6f}",
                     start * IMAGE_HOP * SR // IMAGE_SR, f"{np.abs(wave).max():.6g}",
                     f"{np.sqrt(np.mean(np.square(wave, dtype=np.float64))):.6g}",
-                    hashlib.sha1(image.tobytes()).hexdigest(),
+                    xxhash.xxh3_128(image.tobytes()).hexdigest(),
                 ])  # fmt: skip
         write_text(partial / "errors.csv", "file,reason\n")
         named = sorted(k for k in counts if k)
