@@ -148,9 +148,15 @@ def test_logmel_round_trip_quality_and_determinism():
 
 
 def _librosa_mel_round_trip(wave: np.ndarray) -> np.ndarray:
-    kw = {"sr": SR, "n_fft": 1024, "hop_length": 128, "power": 1.0}
-    mel = librosa.feature.melspectrogram(y=wave, n_mels=128, **kw)
-    return librosa.feature.inverse.mel_to_audio(mel, n_iter=32, length=len(wave), **kw)
+    """``librosa.feature.inverse.mel_to_audio`` with its Griffin-Lim seeded: unseeded, it draws
+    the start phase from numpy's global state, and the reference moved from run to run (clip 0's
+    spectral convergence: 0.436-0.469 over seeds 0-3)."""
+    kw = {"sr": SR, "n_fft": 1024, "power": 1.0}
+    mel = librosa.feature.melspectrogram(y=wave, n_mels=128, hop_length=128, **kw)
+    stft = librosa.feature.inverse.mel_to_stft(mel, **kw)
+    return librosa.griffinlim(
+        stft, n_iter=32, hop_length=128, n_fft=1024, length=len(wave), random_state=0
+    )
 
 
 def test_bad_shapes_are_user_errors():
