@@ -44,18 +44,18 @@ def main() -> None:
 
     from bench_train import matmul_flops_per_s
     from gesturegan import representations
-    from gesturegan.models import MODEL_CONFIGS, build
+    from gesturegan.allocator import keep_freed_memory
+    from gesturegan.models import MODEL_CONFIGS, build, use_fast_layout
 
     batch = 16 if quick() else 64
     repeat = 2 if quick() else 3
     n_classes = 4
+    keep_freed_memory()  # as gesturegan.generation does
     for name in representations.names():
         rep = representations.get(name, sr=SR, length=LENGTH)
         model = "wavegan" if len(rep.shape) == 2 else "pgan"
         g, _ = build(model, MODEL_CONFIGS[model](), rep.shape, n_classes)
-        g.eval()
-        if len(rep.shape) == 3:
-            g.to(memory_format=torch.channels_last)
+        use_fast_layout(g.eval())
         z = torch.randn(batch, g.cfg.z_dim)
         c = torch.eye(n_classes)[torch.arange(batch) % n_classes]
         flops, t_gen, t_dec = measure(g, rep, z, c, repeat)

@@ -76,7 +76,7 @@ def make_dataset(root: Path, per_class: int) -> Path:
     return out
 
 
-# "wide": a GPU-sized progressive GAN (64 channels at 128x128 instead of the CPU default's 8), at
+# "wide": a GPU-sized progressive GAN (64 channels at 128x128 instead of the CPU default's 16), at
 # batch 4 so a step stays short on two cores; FLOP efficiency hardly depends on batch at 128x128.
 WIDE = {"pgan": {"channel_base": 8192, "channel_max": 128}, "batch_size": [4]}
 

@@ -116,6 +116,17 @@ def test_elementwise_layers_match_torch(ours, ref):
         assert torch.autograd.gradgradcheck(ours, (x,))
 
 
+@pytest.mark.parametrize("size", [7, 8])
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_downsample2_gradient_matches_torch_for_odd_sizes_and_both_layouts(size, layout):
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, size, size).to(memory_format=layout).requires_grad_()
+    g = torch.randn(2, 3, size // 2, size // 2).to(memory_format=layout)
+    (a,) = torch.autograd.grad(downsample2(x), x, g)
+    (e,) = torch.autograd.grad(F.avg_pool2d(x, 2), x, g)
+    torch.testing.assert_close(a, e)
+
+
 def test_phase_shuffle_shifts_each_clip_by_its_own_offset():
     x = torch.randn(6, 3, 40)
     torch.manual_seed(3)

@@ -18,10 +18,11 @@ import numpy as np
 import torch
 
 from . import audio
+from .allocator import keep_freed_memory
 from .atomic import write_text
 from .config import from_dict
 from .errors import UserError
-from .models import MODEL_CONFIGS, build
+from .models import MODEL_CONFIGS, build, use_fast_layout
 from .representations import Representation
 from .representations import get as get_representation
 from .training import checkpoint as ckpt_io
@@ -36,6 +37,7 @@ class Generator:
     """
 
     def __init__(self, run_dir: Path, state_dict: dict[str, torch.Tensor], meta: dict):
+        keep_freed_memory()
         self.run_dir, self.meta = run_dir, meta
         self.sr, self.length = int(meta["sr"]), int(meta["length"])
         self.categories: tuple[str, ...] = tuple(meta["label_names"])
@@ -66,6 +68,7 @@ class Generator:
             self.meta["model"], self.model_cfg, tuple(self.meta["shape"]), len(self.categories)
         )
         g.load_state_dict(state_dict)
+        use_fast_layout(g)
         return g.eval().requires_grad_(False)
 
     def _net(self, stage: str | None) -> tuple[torch.nn.Module, int, float]:
