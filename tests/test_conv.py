@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from gesturegan.models.conv import Conv1d, Conv2d, conv, input_gradients_only, leaky_relu
-from gesturegan.models.layers import downsample2, lrelu, pixel_norm
+from gesturegan.models.layers import EqualConv2d, downsample2, lrelu, pixel_norm
 from gesturegan.models.wavegan import phase_shuffle
 from gesturegan.training.losses import gradient_penalty
 
@@ -125,6 +125,33 @@ def test_downsample2_gradient_matches_torch_for_odd_sizes_and_both_layouts(size,
     (a,) = torch.autograd.grad(downsample2(x), x, g)
     (e,) = torch.autograd.grad(F.avg_pool2d(x, 2), x, g)
     torch.testing.assert_close(a, e)
+
+
+@pytest.mark.parametrize("kernel", [(3, 3), (1, 1), (1, 6), (2, 8), (2, 2), (5, 4)])
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_upsampled_conv_equals_nearest_upsampling_then_the_conv(kernel, layout):
+    """The polyphase form (one convolution at the input's size) is the same function, values and
+    gradients, as interpolating x2 and convolving, for odd, even and time-favouring kernels."""
+    torch.manual_seed(0)
+    fused = EqualConv2d(3, 5, kernel, activate=True, upsample=True, normalize=True)
+    plain = EqualConv2d(3, 5, kernel, activate=True)
+    with torch.no_grad():
+        fused.bias.normal_()
+    plain.load_state_dict(fused.state_dict())  # same parameters, same state_dict keys
+    for m in (fused, plain):
+        m.to(memory_format=layout)
+    x = torch.randn(2, 3, 6, 6).to(memory_format=layout).requires_grad_()
+    a = fused(x)
+    e = pixel_norm(plain(F.interpolate(x, scale_factor=2.0, mode="nearest")))
+    assert a.shape == (2, 5, 12, 12) and a.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(a, e, rtol=1e-5, atol=1e-5)
+    with torch.no_grad():  # the inference path scales while interleaving
+        torch.testing.assert_close(fused(x), e, rtol=1e-5, atol=1e-5)
+    g = torch.randn_like(e)
+    ours = torch.autograd.grad(a, (x, fused.weight, fused.bias), g)
+    ref = torch.autograd.grad(e, (x, plain.weight, plain.bias), g)
+    for o, r in zip(ours, ref, strict=True):
+        torch.testing.assert_close(o, r, rtol=1e-4, atol=1e-4)
 
 
 def test_phase_shuffle_shifts_each_clip_by_its_own_offset():

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import tracing
 from .conv import conv, leaky_relu
 
 
@@ -36,6 +37,8 @@ class EqualConv2d(nn.Module):
     ``x [B, in, H, W] → [B, out, H, W]``. Kernels are (frequency, time) for spectrogram images, so
     (1, 8) or (2, 8) favour the time axis as in the original project's "horizontal priority" kernels.
     ``activate=True`` follows it with ``lrelu`` (fused into the convolution on CPU).
+    ``upsample=True`` first enlarges ``x`` x2 by nearest neighbour: ``[B, in, H, W] → [B, out, 2H, 2W]``
+    (see ``_upsampled_conv``); with it, ``normalize=True`` applies ``pixel_norm`` to the result.
     """
 
     def __init__(
@@ -45,10 +48,19 @@ class EqualConv2d(nn.Module):
         kernel: tuple[int, int] = (3, 3),
         gain: float = 2**0.5,
         activate: bool = False,
+        upsample: bool = False,
+        normalize: bool = False,
     ):
         super().__init__()
         kh, kw = kernel
         self.activate = activate
+        self.upsample, self.normalize = upsample, normalize
+        if normalize and not upsample:
+            raise ValueError("normalize is only built into the upsampling convolution")
+        if upsample:
+            (phase_h, self.up_pad_h), (phase_w, self.up_pad_w) = _phases(kh), _phases(kw)
+            self.register_buffer("phase_h", phase_h, persistent=False)
+            self.register_buffer("phase_w", phase_w, persistent=False)
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kh, kw))
         self.bias = nn.Parameter(torch.zeros(out_channels))
         self.scale = gain / math.sqrt(in_channels * kh * kw)
@@ -60,6 +72,8 @@ class EqualConv2d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = self.weight * self.scale
+        if self.upsample:
+            return self._upsampled_conv(x, w)
         if self.pointwise:
             # A matmul over channels, on NHWC views (no copies for channels_last x): oneDNN's 1x1
             # convolution from or to one or two channels ran 10-20x slower than this. The bias is
@@ -71,6 +85,52 @@ class EqualConv2d(nn.Module):
             x = F.pad(x, self.extra_pad)
         slope = LRELU_SLOPE if self.activate else None
         return conv(x, w, self.bias, padding=self.padding, slope=slope)
+
+    def _upsampled_conv(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """Nearest-neighbour x2 upsampling, then this convolution, as one convolution at ``x``'s size.
+
+        Output pixel (2i+a, 2j+b) only sees input pixels near (i, j): each phase (a, b) is a small
+        convolution of ``x`` whose taps are sums of the kernel's. The four phases are computed as
+        ``4·out`` channels of one convolution, then interleaved into the ``2H x 2W`` image. For a
+        3x3 kernel that is the same FLOPs without the upsampled copy of ``x``, and 4x the output
+        channels per convolution: the last generator block ran 1.8x faster so on CPU.
+        """
+        b, cout, h, width = x.shape[0], w.shape[0], x.shape[2], x.shape[3]
+        # [2, 2, out, in, Lh, Lw] → [(a, b, out), in, Lh, Lw]
+        w4 = torch.einsum("aet,bfs,oits->aboief", self.phase_h, self.phase_w, w).flatten(0, 2)
+        # Symmetric padding inside the convolution; an even kernel's extra pixels beforehand.
+        sym = (min(self.up_pad_h), min(self.up_pad_w))
+        extra = (*(p - sym[1] for p in self.up_pad_w), *(p - sym[0] for p in self.up_pad_h))
+        if any(extra):
+            x = F.pad(x, extra)  # last axis first
+        slope = LRELU_SLOPE if self.activate else None
+        y = conv(x, w4, self.bias.repeat(4), padding=sym, slope=slope)  # [B, 4·out, H, W]
+        phases = y.permute(0, 2, 3, 1).reshape(b, h, width, 2, 2, cout)  # a view for NHWC y
+        if self.normalize and not torch.is_grad_enabled() and not tracing.active():
+            # Scaled and interleaved in one pass over the largest tensor of the block.
+            out = torch.empty(b, h, 2, width, 2, cout, dtype=y.dtype, device=y.device)
+            scale = _rsqrt_mean_square(phases.movedim(-1, 1), 1e-8).movedim(1, -1)
+            torch.mul(phases, scale, out=out.transpose(2, 3))
+        else:
+            if self.normalize:
+                phases = pixel_norm(phases.movedim(-1, 1)).movedim(1, -1)
+            out = phases.transpose(2, 3)
+        return out.reshape(b, 2 * h, 2 * width, cout).permute(0, 3, 1, 2)  # NHWC in memory
+
+
+def _phases(k: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Along one axis, a 'same' kernel of ``k`` taps applied after x2 nearest upsampling, as
+    ``M [2, L, k]`` (phase a's L low-resolution taps, each a sum of original taps) and the (before,
+    after) zero padding of the low-resolution input. Tap t of output 2i+a reads upsampled pixel
+    2i+a−p+t, which is input pixel i + ⌊(a−p+t)/2⌋ (p = (k−1)//2 padded before, as in ``forward``)."""
+    p = (k - 1) // 2
+    offsets = [[(a - p + t) // 2 for t in range(k)] for a in (0, 1)]
+    low, high = min(map(min, offsets)), max(map(max, offsets))
+    m = torch.zeros(2, high - low + 1, k)
+    for a in (0, 1):
+        for t, e in enumerate(offsets[a]):
+            m[a, e - low, t] = 1.0
+    return m, (-low, high)
 
 
 def pixel_norm(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:

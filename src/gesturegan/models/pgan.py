@@ -79,16 +79,15 @@ def _check_resolution(shape: tuple[int, int, int]) -> int:
 
 
 class _GBlock(nn.Module):
-    """Upsample x2, then two convs: [B, cin, r, r] → [B, cout, 2r, 2r]."""
+    """Upsample x2 (nearest), then two convs: [B, cin, r, r] → [B, cout, 2r, 2r]."""
 
     def __init__(self, cin: int, cout: int, kernel: tuple[int, int]):
         super().__init__()
-        self.conv1 = EqualConv2d(cin, cout, kernel, activate=True)
+        self.conv1 = EqualConv2d(cin, cout, kernel, activate=True, upsample=True, normalize=True)
         self.conv2 = EqualConv2d(cout, cout, kernel, activate=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.interpolate(x, scale_factor=2.0, mode="nearest")
-        x = pixel_norm(self.conv1(x))
+        x = self.conv1(x)  # pixel-normed
         return pixel_norm(self.conv2(x))
 
 
