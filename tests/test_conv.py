@@ -133,7 +133,7 @@ def test_upsampled_conv_equals_nearest_upsampling_then_the_conv(kernel, layout):
     """The polyphase form (one convolution at the input's size) is the same function, values and
     gradients, as interpolating x2 and convolving, for odd, even and time-favouring kernels."""
     torch.manual_seed(0)
-    fused = EqualConv2d(3, 5, kernel, activate=True, upsample=True, normalize=True)
+    fused = EqualConv2d(3, 5, kernel, activate=True, upsample=True)
     plain = EqualConv2d(3, 5, kernel, activate=True)
     with torch.no_grad():
         fused.bias.normal_()
@@ -142,11 +142,10 @@ def test_upsampled_conv_equals_nearest_upsampling_then_the_conv(kernel, layout):
         m.to(memory_format=layout)
     x = torch.randn(2, 3, 6, 6).to(memory_format=layout).requires_grad_()
     a = fused(x)
-    e = pixel_norm(plain(F.interpolate(x, scale_factor=2.0, mode="nearest")))
-    assert a.shape == (2, 5, 12, 12) and a.is_contiguous(memory_format=torch.channels_last)
+    e = plain(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+    assert a.shape == (2, 5, 12, 12)
+    assert a.is_contiguous(memory_format=torch.channels_last)  # whatever the input layout
     torch.testing.assert_close(a, e, rtol=1e-5, atol=1e-5)
-    with torch.no_grad():  # the inference path scales while interleaving
-        torch.testing.assert_close(fused(x), e, rtol=1e-5, atol=1e-5)
     g = torch.randn_like(e)
     ours = torch.autograd.grad(a, (x, fused.weight, fused.bias), g)
     ref = torch.autograd.grad(e, (x, plain.weight, plain.bias), g)

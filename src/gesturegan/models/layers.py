@@ -12,7 +12,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import tracing
 from .conv import conv, leaky_relu
 
 
@@ -38,7 +37,7 @@ class EqualConv2d(nn.Module):
     (1, 8) or (2, 8) favour the time axis as in the original project's "horizontal priority" kernels.
     ``activate=True`` follows it with ``lrelu`` (fused into the convolution on CPU).
     ``upsample=True`` first enlarges ``x`` x2 by nearest neighbour: ``[B, in, H, W] → [B, out, 2H, 2W]``
-    (see ``_upsampled_conv``); with it, ``normalize=True`` applies ``pixel_norm`` to the result.
+    (see ``_upsampled_conv``).
     """
 
     def __init__(
@@ -49,14 +48,11 @@ class EqualConv2d(nn.Module):
         gain: float = 2**0.5,
         activate: bool = False,
         upsample: bool = False,
-        normalize: bool = False,
     ):
         super().__init__()
         kh, kw = kernel
         self.activate = activate
-        self.upsample, self.normalize = upsample, normalize
-        if normalize and not upsample:
-            raise ValueError("normalize is only built into the upsampling convolution")
+        self.upsample = upsample
         if upsample:
             (phase_h, self.up_pad_h), (phase_w, self.up_pad_w) = _phases(kh), _phases(kw)
             self.register_buffer("phase_h", phase_h, persistent=False)
@@ -105,17 +101,8 @@ class EqualConv2d(nn.Module):
             x = F.pad(x, extra)  # last axis first
         slope = LRELU_SLOPE if self.activate else None
         y = conv(x, w4, self.bias.repeat(4), padding=sym, slope=slope)  # [B, 4·out, H, W]
-        phases = y.permute(0, 2, 3, 1).reshape(b, h, width, 2, 2, cout)  # a view for NHWC y
-        if self.normalize and not torch.is_grad_enabled() and not tracing.active():
-            # Scaled and interleaved in one pass over the largest tensor of the block.
-            out = torch.empty(b, h, 2, width, 2, cout, dtype=y.dtype, device=y.device)
-            scale = _rsqrt_mean_square(phases.movedim(-1, 1), 1e-8).movedim(1, -1)
-            torch.mul(phases, scale, out=out.transpose(2, 3))
-        else:
-            if self.normalize:
-                phases = pixel_norm(phases.movedim(-1, 1)).movedim(1, -1)
-            out = phases.transpose(2, 3)
-        return out.reshape(b, 2 * h, 2 * width, cout).permute(0, 3, 1, 2)  # NHWC in memory
+        y = y.permute(0, 2, 3, 1).reshape(b, h, width, 2, 2, cout).transpose(2, 3)
+        return y.reshape(b, 2 * h, 2 * width, cout).permute(0, 3, 1, 2)  # NHWC in memory
 
 
 def _phases(k: int) -> tuple[torch.Tensor, tuple[int, int]]:

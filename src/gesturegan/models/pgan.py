@@ -83,11 +83,11 @@ class _GBlock(nn.Module):
 
     def __init__(self, cin: int, cout: int, kernel: tuple[int, int]):
         super().__init__()
-        self.conv1 = EqualConv2d(cin, cout, kernel, activate=True, upsample=True, normalize=True)
+        self.conv1 = EqualConv2d(cin, cout, kernel, activate=True, upsample=True)
         self.conv2 = EqualConv2d(cout, cout, kernel, activate=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv1(x)  # pixel-normed
+        x = pixel_norm(self.conv1(x))
         return pixel_norm(self.conv2(x))
 
 
