@@ -32,12 +32,22 @@ np.save(out, g(z, c).detach().numpy())
 """
 
 
-def test_torchscript_export_runs_without_gesturegan_and_equals_generation(tiny_run, tmp_path):
+@pytest.fixture(scope="module")
+def ifreq_run(tiny_dataset, tmp_path_factory):
+    """A tiny run whose decoder is a fixed function (inverse STFT). Griffin-Lim's 32 iterations
+    magnify the engines' float differences on a barely trained model's noise-like spectrograms
+    (0.0002 to 0.06 measured on tiny models), which would make the comparison a matter of luck."""
+    run = tmp_path_factory.mktemp("ifreq") / "run"
+    train(run, str(tiny_dataset), overrides=tiny_overrides(12, repr="stft_ifreq"), show_progress=False)
+    return run
+
+
+def test_torchscript_export_runs_without_gesturegan_and_equals_generation(ifreq_run, tmp_path):
     out = tmp_path / "g.pt"
-    done = export(tiny_run, "torchscript", out=out)
-    assert out.is_file() and done.max_abs_diff <= 1e-2
+    done = export(ifreq_run, "torchscript", out=out)
+    assert out.is_file() and done.max_abs_diff <= 1e-3
     info = json.loads((tmp_path / "g.pt.json").read_text())
-    gen = load(tiny_run)
+    gen = load(ifreq_run)
     assert info["categories"] == list(gen.categories) and info["sr"] == gen.sr
     assert info["inputs"] == {"z": ["batch", gen.model_cfg.z_dim], "c": ["batch", 2]}
     # Another batch size than the traced one, in a process that cannot import gesturegan.
@@ -48,26 +58,32 @@ def test_torchscript_export_runs_without_gesturegan_and_equals_generation(tiny_r
     waves = np.load(waves_file)
     expected = gen.samples(gen.categories[1], [5, 6, 7])
     assert waves.shape == expected.shape == (3, gen.length)
-    assert np.abs(waves - expected).max() < 1e-2
+    assert np.abs(waves - expected).max() < 1e-3
     assert np.abs(expected).max() > 0  # not a trivially silent comparison
 
 
-def test_export_of_an_early_stage_is_named_after_it(tiny_run):
-    gen = load(tiny_run)
+def test_griffin_lim_export_is_checked_against_its_tolerance(tiny_run, tmp_path):
+    """The default representation's graph holds Griffin-Lim's iterations and fixed start phase."""
+    done = export(tiny_run, "torchscript", out=tmp_path / "gl.pt", tolerance=0.1)
+    assert done.repr == "logmel_gl" and done.max_abs_diff <= 0.1
+
+
+def test_export_of_an_early_stage_is_named_after_it(ifreq_run):
+    gen = load(ifreq_run)
     early = gen.stages[0]
-    done = export(tiny_run, "torchscript", stage=early)
+    done = export(ifreq_run, "torchscript", stage=early)
     assert done.path.name == f"generator-{early}.pt" and done.stage == early
-    assert (tiny_run / f"generator-{early}.pt.json").is_file()
+    assert (ifreq_run / f"generator-{early}.pt.json").is_file()
 
 
 @pytest.mark.slow
-def test_onnx_export_equals_generation(tiny_run, tmp_path):
+def test_onnx_export_equals_generation(ifreq_run, tmp_path):
     import onnxruntime
 
     out = tmp_path / "g.onnx"
-    done = export(tiny_run, "onnx", out=out)
+    done = export(ifreq_run, "onnx", out=out)
     assert done.max_abs_diff <= 1e-2
-    gen = load(tiny_run)
+    gen = load(ifreq_run)
     session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     z = gen.latents([9, 10, 11]).numpy()
     c = np.zeros((3, 2), np.float32)
@@ -96,9 +112,9 @@ def test_pghi_decoders_are_refused_with_the_reason(tiny_dataset, tmp_path):
         export(run, "torchscript")
 
 
-def test_cli_prints_the_sidecar_as_json(tiny_run, tmp_path, capsys):
+def test_cli_prints_the_sidecar_as_json(ifreq_run, tmp_path, capsys):
     out = tmp_path / "cli.pt"
-    assert cli.main(["export", str(tiny_run), "--out", str(out), "--json"]) == 0
+    assert cli.main(["export", str(ifreq_run), "--out", str(out), "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["path"] == str(out) and printed["format"] == "torchscript"
     assert printed["max_abs_diff"] <= printed["tolerance"]

@@ -66,7 +66,10 @@ class EqualConv2d(nn.Module):
         self.padding = ((kh - 1) // 2, (kw - 1) // 2)
         self.extra_pad = (0, 1 - kw % 2, 0, 1 - kh % 2)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, in_scale: torch.Tensor | None = None) -> torch.Tensor:
+        """``in_scale [B, 1, H, W]`` (1x1 kernels only): convolve ``x · in_scale`` instead of ``x``,
+        computed as the convolution's output times ``in_scale`` (a 1x1 convolution is linear per
+        pixel), which saves a pass over ``x``'s channels when there are more of them than outputs."""
         w = self.weight * self.scale
         if self.upsample:
             return self._upsampled_conv(x, w)
@@ -74,9 +77,13 @@ class EqualConv2d(nn.Module):
             # A matmul over channels, on NHWC views (no copies for channels_last x): oneDNN's 1x1
             # convolution from or to one or two channels ran 10-20x slower than this. The bias is
             # added afterwards: addmm with a bias and one input channel took 4x as long as mm.
-            y = F.linear(x.permute(0, 2, 3, 1), w.flatten(1)).add_(self.bias)
-            y = y.permute(0, 3, 1, 2)
+            y = F.linear(x.permute(0, 2, 3, 1), w.flatten(1))
+            if in_scale is not None:
+                y = y * in_scale.permute(0, 2, 3, 1)
+            y = y.add_(self.bias).permute(0, 3, 1, 2)
             return lrelu(y) if self.activate else y
+        if in_scale is not None:
+            raise ValueError("in_scale needs a 1x1 kernel")
         if any(self.extra_pad):
             x = F.pad(x, self.extra_pad)
         slope = LRELU_SLOPE if self.activate else None
@@ -124,13 +131,13 @@ def pixel_norm(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     """Normalise each feature vector (dim 1) to unit mean square: ``x · rsqrt(mean_c x² + eps)``."""
     if not torch.is_grad_enabled():
         # Nothing to differentiate: the plain operators, which torch.jit.trace can also record.
-        return x * _rsqrt_mean_square(x, eps)
+        return x * pixel_norm_scale(x, eps)
     return _PixelNorm.apply(x, eps)
 
 
-def _rsqrt_mean_square(x: torch.Tensor, eps: float) -> torch.Tensor:
-    """``rsqrt(mean_c x² + eps)`` ``[B, 1, ...]``: one pass over ``x`` (vector_norm), where
-    ``pow`` + ``mean`` took two."""
+def pixel_norm_scale(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """``rsqrt(mean_c x² + eps)`` ``[B, 1, ...]``, pixel norm's factor: one pass over ``x``
+    (vector_norm), where ``pow`` + ``mean`` took two."""
     norm = torch.linalg.vector_norm(x, dim=1, keepdim=True)
     return torch.rsqrt(norm.square() / x.shape[1] + eps)
 
@@ -141,7 +148,7 @@ class _PixelNorm(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, eps):
-        r = _rsqrt_mean_square(x, eps)
+        r = pixel_norm_scale(x, eps)
         y = x * r
         ctx.save_for_backward(y, r)
         return y
