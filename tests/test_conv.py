@@ -153,6 +153,18 @@ def test_upsampled_conv_equals_nearest_upsampling_then_the_conv(kernel, layout):
         torch.testing.assert_close(o, r, rtol=1e-4, atol=1e-4)
 
 
+def test_pointwise_conv_in_scale_equals_scaling_its_input():
+    """``to_img``'s folded pixel norm: a 1x1 convolution of ``x · s`` is its output times ``s``."""
+    torch.manual_seed(0)
+    m = EqualConv2d(6, 2, (1, 1), gain=1.0)
+    with torch.no_grad():
+        m.bias.normal_()
+    x, s = torch.randn(3, 6, 5, 5), torch.rand(3, 1, 5, 5)
+    torch.testing.assert_close(m(x, in_scale=s), m(x * s))
+    with pytest.raises(ValueError, match="1x1"):
+        EqualConv2d(6, 2, (3, 3))(x, in_scale=s)
+
+
 def test_phase_shuffle_shifts_each_clip_by_its_own_offset():
     x = torch.randn(6, 3, 40)
     torch.manual_seed(3)

@@ -70,6 +70,8 @@ class EqualConv2d(nn.Module):
         """``in_scale [B, 1, H, W]`` (1x1 kernels only): convolve ``x · in_scale`` instead of ``x``,
         computed as the convolution's output times ``in_scale`` (a 1x1 convolution is linear per
         pixel), which saves a pass over ``x``'s channels when there are more of them than outputs."""
+        if in_scale is not None and (self.upsample or not self.pointwise):
+            raise ValueError("in_scale needs a 1x1 kernel without upsampling")
         w = self.weight * self.scale
         if self.upsample:
             return self._upsampled_conv(x, w)
@@ -82,8 +84,6 @@ class EqualConv2d(nn.Module):
                 y = y * in_scale.permute(0, 2, 3, 1)
             y = y.add_(self.bias).permute(0, 3, 1, 2)
             return lrelu(y) if self.activate else y
-        if in_scale is not None:
-            raise ValueError("in_scale needs a 1x1 kernel")
         if any(self.extra_pad):
             x = F.pad(x, self.extra_pad)
         slope = LRELU_SLOPE if self.activate else None
@@ -96,7 +96,8 @@ class EqualConv2d(nn.Module):
         convolution of ``x`` whose taps are sums of the kernel's. The four phases are computed as
         ``4·out`` channels of one convolution, then interleaved into the ``2H x 2W`` image. For a
         3x3 kernel that is the same FLOPs without the upsampled copy of ``x``, and 4x the output
-        channels per convolution: the last generator block ran 1.8x faster so on CPU.
+        channels per convolution: upsampling + convolution of the last generator block ran 1.8x
+        faster so on CPU.
         """
         b, cout, h, width = x.shape[0], w.shape[0], x.shape[2], x.shape[3]
         # [2, 2, out, in, Lh, Lw] → [(a, b, out), in, Lh, Lw]
