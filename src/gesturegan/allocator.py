@@ -13,24 +13,22 @@ The price is fragmentation: peak RSS of a 128x128 training step rose from 1204 t
 from __future__ import annotations
 
 import ctypes
+import functools
 import sys
 
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4  # glibc <malloc.h>
 _TRIM_THRESHOLD = 1 << 30  # give free heap top back to the system only beyond 1 GiB
 
-_applied = False
 
-
+@functools.cache
 def keep_freed_memory() -> bool:
-    """Tune glibc's allocator once per process (no-op elsewhere); True if it took effect."""
-    global _applied
-    if _applied or not sys.platform.startswith("linux"):
-        return _applied
+    """Tune glibc's allocator, once per process (no-op elsewhere); True if it took effect."""
+    if not sys.platform.startswith("linux"):
+        return False
     try:
         mallopt = ctypes.CDLL(None).mallopt  # the process's own C library
     except (OSError, AttributeError):
         return False
     mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
     # glibc returns 1 on success; musl's mallopt is a stub returning 0.
-    _applied = mallopt(_M_MMAP_MAX, 0) == 1 and mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD) == 1
-    return _applied
+    return mallopt(_M_MMAP_MAX, 0) == 1 and mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD) == 1

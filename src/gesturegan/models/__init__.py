@@ -50,5 +50,5 @@ def use_fast_layout(*nets: nn.Module) -> None:
     a 3x3 convolution with 16 channels at 128x128 reached 62 % of it in NCHW and 92 % in NHWC.
     Inputs follow the weights' layout from the first convolution on."""
     for net in nets:
-        if any(m.ndim == 4 for m in net.parameters()):
+        if any(p.ndim == 4 for p in net.parameters()):
             net.to(memory_format=torch.channels_last)

@@ -32,7 +32,7 @@ class TrainConfig:
     steps: int | None = None  # total optimisation steps (one D + one G update each)
     minutes: float | None = None  # total training time budget
     # Per stage; the last repeats. 32 at 128x128 too: a step there ran at 56 % of the matmul rate
-    # against 50 % at 16, for 6 % more images per second.
+    # against 50 % at 16, for 3–6 % more images per second.
     batch_size: tuple[int, ...] = (32,)
     loss: str = "ns_r1"  # "ns_r1" (non-saturating + lazy R1) or "wgan_gp" (WGAN-GP + drift)
     gp_lambda: float = 10.0  # gradient-penalty weight (wgan_gp)
