@@ -24,7 +24,8 @@ SR, LENGTH = 22050, 16384
 
 
 def measure(g, rep, z, c, repeat: int) -> tuple[int, float, float]:
-    """FLOPs of one generator call, best generator time, best decode time (s)."""
+    """FLOPs of one generator call, best generator time of ``3 · repeat`` calls (a fraction of a
+    second each: more calls, a steadier best), best decode time of ``repeat`` (s)."""
     import torch
 
     from bench_train import count_flops
@@ -33,7 +34,7 @@ def measure(g, rep, z, c, repeat: int) -> tuple[int, float, float]:
         g.render(z, c)  # warm-up
         images = g.render(z, c)
         flops = count_flops(lambda: g.render(z, c))
-        t_gen = timeit(lambda: g.render(z, c), repeat).best
+        t_gen = timeit(lambda: g.render(z, c), 3 * repeat).best
         rep.decode(images)
         t_dec = timeit(lambda: rep.decode(images), repeat).best
     return flops, t_gen, t_dec

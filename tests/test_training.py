@@ -221,6 +221,23 @@ def test_fade_in_at_alpha_zero_is_the_previous_stage_upsampled():
         assert torch.allclose(d(img, c, stage, alpha=0.0), d(pooled, c, stage - 1), atol=1e-5)
 
 
+def test_generator_without_autograd_equals_it_with_autograd_at_every_stage_and_fade():
+    """Inference writes pixel norm over spent feature maps; the fade-in's input is kept. Features
+    near zero (here all of them) are where normalising twice is not normalising once."""
+    torch.manual_seed(0)
+    cfg = PGANConfig(**TINY_MODEL)
+    g, _ = build("pgan", cfg, (1, 32, 32), n_classes=3)
+    with torch.no_grad():
+        for block in g.blocks:
+            block.conv2.weight.mul_(1e-4)
+    z, c = torch.randn(4, cfg.z_dim), torch.eye(3)[[0, 1, 2, 0]]
+    for stage in range(len(g.stages)):
+        for alpha in (0.0, 0.5, 1.0):
+            expected = g(z, c, stage, alpha)
+            with torch.no_grad():
+                torch.testing.assert_close(g(z, c, stage, alpha), expected.detach())
+
+
 def test_time_favouring_kernels_run_at_every_stage():
     cfg = PGANConfig(**TINY_MODEL, kernels="time")
     g, d = build("pgan", cfg, (2, 128, 128), n_classes=4)

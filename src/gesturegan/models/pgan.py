@@ -96,8 +96,7 @@ class _GBlock(nn.Module):
         self.conv2 = EqualConv2d(cout, cout, kernel, activate=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = pixel_norm(self.conv1(x))
-        return self.conv2(x)
+        return self.conv2(pixel_norm(self.conv1(x), reuse=True))
 
 
 class Generator(nn.Module):
@@ -132,8 +131,10 @@ class Generator(nn.Module):
         x = pixel_norm(lrelu(self.input(h).view(z.shape[0], -1, 4, 4)))
         x = self.conv0(x)
         prev = x
-        for block in self.blocks[:stage]:
-            prev, x = x, block(pixel_norm(x))
+        for i, block in enumerate(self.blocks[:stage]):
+            # Each block's input is normalised in place, except the one the fade-in reads again.
+            spent = alpha >= 1.0 or i < stage - 1
+            prev, x = x, block(pixel_norm(x, reuse=spent))
         img = self._to_img(stage, x)
         if stage > 0 and alpha < 1.0:
             skip = F.interpolate(self._to_img(stage - 1, prev), scale_factor=2.0, mode="nearest")
