@@ -238,6 +238,31 @@ def test_generator_without_autograd_equals_it_with_autograd_at_every_stage_and_f
                 torch.testing.assert_close(g(z, c, stage, alpha), expected.detach())
 
 
+def test_envelope_autocorrelation_peaks_at_the_period_of_a_loop():
+    from gesturegan.models.pgan import envelope_autocorr
+
+    w = 128
+    t = torch.arange(w)
+    loop = (t % 16 < 4).float()  # a pulse every 16 frames
+    img = loop.expand(1, 1, 8, w).clone()
+    ac = envelope_autocorr(img, lags=w)[0]  # one point per lag
+    assert ac[0] == pytest.approx(1.0, abs=1e-3)
+    peaks = [lag for lag in range(1, 64) if ac[lag] > ac[lag - 1] and ac[lag] >= ac[lag + 1]]
+    assert peaks[:3] == [16, 32, 48]
+    flat = envelope_autocorr(torch.ones(2, 1, 8, w))
+    assert flat.abs().max() < 1e-3
+
+
+def test_discriminator_that_sees_periodicity_trains_with_its_r1_penalty(tiny_dataset, tmp_path):
+    pgan = {**TINY_MODEL, "d_periodicity": True}
+    over = tiny_overrides(4, pgan=pgan, r1_every=1)
+    result = train(tmp_path / "run", data=str(tiny_dataset), overrides=over, show_progress=False)
+    assert result.step == 4
+    with (tmp_path / "run" / "logs" / "metrics.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert all(np.isfinite(float(r["penalty"])) and float(r["penalty"]) > 0 for r in rows)
+
+
 def test_time_favouring_kernels_run_at_every_stage():
     cfg = PGANConfig(**TINY_MODEL, kernels="time")
     g, d = build("pgan", cfg, (2, 128, 128), n_classes=4)

@@ -44,6 +44,9 @@ class PGANConfig:
     # "time" = the original project's time-favouring kernels (see KERNEL_PRESETS).
     kernels: tuple[tuple[int, int], ...] | str = ()
     mbstd_group: int = 4
+    # D also sees how its input's level repeats along time (``envelope_autocorr``), which its
+    # convolutions hardly notice: uneven pulses pass for a loop.
+    d_periodicity: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.kernels, str):
@@ -189,6 +192,7 @@ class Discriminator(nn.Module):
         self.final_dense = EqualLinear(ch[0] * 16, ch[0])
         self.out = EqualLinear(ch[0], 1, gain=1.0)
         self.project = EqualLinear(n_classes, ch[0], bias=False, gain=1.0) if n_classes else None
+        self.periodic = EqualLinear(AUTOCORR_LAGS, ch[0]) if cfg.d_periodicity else None
 
     def forward(
         self,
@@ -208,8 +212,29 @@ class Discriminator(nn.Module):
             x = self.blocks[i - 1](x)
         x = minibatch_stddev(x, self.cfg.mbstd_group)
         x = self.final_conv(x)
-        feat = lrelu(self.final_dense(x.flatten(1)))  # [B, ch0]
+        feat = self.final_dense(x.flatten(1))  # [B, ch0]
+        if self.periodic is not None:
+            feat = feat + self.periodic(envelope_autocorr(img))
+        feat = lrelu(feat)
         logits = self.out(feat).squeeze(1)
         if self.project is not None:
             logits = logits + (self.project(c) * feat).sum(dim=1)
         return logits
+
+
+AUTOCORR_LAGS = 32
+"""Lags of ``envelope_autocorr``: the whole clip's range of periods, resampled to a fixed count."""
+
+
+def envelope_autocorr(img: torch.Tensor, lags: int = AUTOCORR_LAGS) -> torch.Tensor:
+    """``img [B, C, H, W] → [B, lags]``: normalised autocorrelation of the level along time (channel
+    0, the magnitude of every image representation, averaged over frequency rows, mean removed) at
+    lags 0 … W−1, linearly resampled to ``lags`` points. An even loop peaks at multiples of its
+    period; uneven pulses smear the peaks. Differentiable twice (R1 and WGAN-GP penalties)."""
+    level = img[:, 0].mean(dim=1)  # [B, W]
+    level = level - level.mean(dim=1, keepdim=True)
+    w = level.shape[1]
+    spectrum = torch.fft.rfft(level, n=2 * w)  # zero-padded: linear, not circular, correlation
+    ac = torch.fft.irfft(spectrum.real.square() + spectrum.imag.square(), n=2 * w)[:, :w]
+    ac = ac / (ac[:, :1] + 1e-4)  # 1 at lag 0 (a flat level stays near 0 everywhere)
+    return F.interpolate(ac[:, None], size=lags, mode="linear", align_corners=True)[:, 0]

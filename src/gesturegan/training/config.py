@@ -118,6 +118,7 @@ OPTION_HELP: dict[str, str] = {
     "pgan.kernel": "pgan: [frequency, time] kernel of every convolution",
     "pgan.kernels": "pgan: per-stage kernels from 4x4 up (last repeats), or a preset: square, time",
     "pgan.mbstd_group": "pgan: group size of D's minibatch standard deviation",
+    "pgan.d_periodicity": "pgan: D also sees the autocorrelation of the level along time",
     "dcgan.z_dim": "dcgan: latent size",
     "dcgan.embed_dim": "dcgan: size of the class embedding fed to G beside the latent",
     "dcgan.channels": "dcgan: channels at 4x4, halved at every doubling of resolution",
