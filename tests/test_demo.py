@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import soundfile as sf
 
+from gesturegan.config import load_yaml
 from gesturegan.demo import run_demo
 
 
@@ -22,6 +23,8 @@ def test_demo_end_to_end(tmp_path):
     assert sr == 22050 and data.shape[1] == 2 and data.shape[0] > sr
     for fig in ("generated.png", "corpus.png", "envelopes.png", "training.png"):
         assert (out / "figures" / fig).is_file()
+    # Its 6.5 minutes favour more steps over D's periodicity input (see demo.DEMO_MODEL).
+    assert load_yaml(out / "run" / "config.yaml")["pgan"]["d_periodicity"] is False
     # A second run reuses everything that is complete.
     again = run_demo(out, minutes=0.3, per_class=8, show_progress=False)
     assert again.seconds < result.seconds

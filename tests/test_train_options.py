@@ -91,3 +91,12 @@ def test_resume_may_change_training_options_but_not_the_models():
         resume_config(saved, {"pgan": {"z_dim": 64}}, "run")
     with pytest.raises(UserError, match="repr, seed: cannot change"):
         resume_config(saved, {"repr": "mel_ifreq", "seed": 1}, "run")
+
+
+def test_a_run_saved_before_d_periodicity_existed_resumes_without_it():
+    saved = to_dict(make_config("d", overrides={"minutes": 10}))
+    assert saved["pgan"].pop("d_periodicity") is True  # the default now
+    cfg = resume_config(saved, {"minutes": 20}, "run")
+    assert cfg.pgan.d_periodicity is False and cfg.minutes == 20
+    with pytest.raises(UserError, match="pgan: cannot change when resuming"):
+        resume_config(saved, {"pgan": {"d_periodicity": True}}, "run")

@@ -253,9 +253,11 @@ def test_envelope_autocorrelation_peaks_at_the_period_of_a_loop():
     assert flat.abs().max() < 1e-3
 
 
-def test_discriminator_that_sees_periodicity_trains_with_its_r1_penalty(tiny_dataset, tmp_path):
-    pgan = {**TINY_MODEL, "d_periodicity": True}
-    over = tiny_overrides(4, pgan=pgan, r1_every=1)
+def test_discriminator_sees_periodicity_by_default_and_trains_with_its_r1_penalty(
+    tiny_dataset, tmp_path
+):
+    assert PGANConfig().d_periodicity
+    over = tiny_overrides(4, r1_every=1)
     result = train(tmp_path / "run", data=str(tiny_dataset), overrides=over, show_progress=False)
     assert result.step == 4
     with (tmp_path / "run" / "logs" / "metrics.csv").open() as f:

@@ -45,8 +45,8 @@ class PGANConfig:
     kernels: tuple[tuple[int, int], ...] | str = ()
     mbstd_group: int = 4
     # D also sees how its input's level repeats along time (``envelope_autocorr``), which its
-    # convolutions hardly notice: uneven pulses pass for a loop.
-    d_periodicity: bool = False
+    # convolutions hardly notice: uneven pulses pass for a loop. Off in runs saved before it existed.
+    d_periodicity: bool = True
 
     def __post_init__(self) -> None:
         if isinstance(self.kernels, str):
@@ -202,10 +202,11 @@ class Discriminator(nn.Module):
         alpha: float = 1.0,
     ) -> torch.Tensor:
         stage = len(self.stages) - 1 if stage is None else stage
+        fading = stage > 0 and alpha < 1.0
         x = self.from_img[stage](img)
         if stage > 0:
             x = self.blocks[stage - 1](x)
-            if alpha < 1.0:
+            if fading:
                 skip = self.from_img[stage - 1](downsample2(img))
                 x = torch.lerp(skip, x, alpha)
         for i in range(stage - 1, 0, -1):
@@ -214,7 +215,10 @@ class Discriminator(nn.Module):
         x = self.final_conv(x)
         feat = self.final_dense(x.flatten(1))  # [B, ch0]
         if self.periodic is not None:
-            feat = feat + self.periodic(envelope_autocorr(img))
+            ac = envelope_autocorr(img)
+            if fading:  # as the convolutions fade in: at alpha 0 this is the previous stage's D
+                ac = torch.lerp(envelope_autocorr(downsample2(img)), ac, alpha)
+            feat = feat + self.periodic(ac)
         feat = lrelu(feat)
         logits = self.out(feat).squeeze(1)
         if self.project is not None:

@@ -133,3 +133,7 @@ OPTION_HELP: dict[str, str] = {
 
 # What defines the models and the data they see: fixed for the life of a run (``--resume``).
 FIXED_ON_RESUME = ("model", "repr", "repr_options", "seed", "pgan", "dcgan", "wavegan")
+
+# ``pgan`` options added after runs were saved without them, as those runs were trained: a default
+# that changed must not change a saved run's models on ``--resume``.
+PGAN_OPTIONS_BEFORE = {"d_periodicity": False}

@@ -36,7 +36,7 @@ from . import checkpoint as ckpt_io
 from . import distributed as dist
 from . import monitor
 from .augment import AdaController, augment
-from .config import FIXED_ON_RESUME, TrainConfig
+from .config import FIXED_ON_RESUME, PGAN_OPTIONS_BEFORE, TrainConfig
 from .data import BatchLoader, images_at_stage, one_hot
 from .distributed import World
 from .losses import d_loss, g_loss, gradient_penalty, r1_penalty, wgan_d_loss, wgan_g_loss
@@ -740,6 +740,8 @@ def resume_config(saved: dict[str, Any], changes: dict[str, Any], where: str) ->
     defines the models and the data they see (``FIXED_ON_RESUME``) may not, since the checkpoint's
     weights were made for it.
     """
+    if isinstance(saved.get("pgan"), dict):
+        saved = {**saved, "pgan": {**PGAN_OPTIONS_BEFORE, **saved["pgan"]}}
     before = from_dict(TrainConfig, saved, where=where)
     cfg = from_dict(TrainConfig, _apply(saved, changes), where=where)
     fixed = [k for k in FIXED_ON_RESUME if getattr(cfg, k) != getattr(before, k)]
