@@ -203,12 +203,12 @@ class Discriminator(nn.Module):
     ) -> torch.Tensor:
         stage = len(self.stages) - 1 if stage is None else stage
         fading = stage > 0 and alpha < 1.0
+        small = downsample2(img) if fading else None  # the previous stage's view, while it fades
         x = self.from_img[stage](img)
         if stage > 0:
             x = self.blocks[stage - 1](x)
             if fading:
-                skip = self.from_img[stage - 1](downsample2(img))
-                x = torch.lerp(skip, x, alpha)
+                x = torch.lerp(self.from_img[stage - 1](small), x, alpha)
         for i in range(stage - 1, 0, -1):
             x = self.blocks[i - 1](x)
         x = minibatch_stddev(x, self.cfg.mbstd_group)
@@ -217,7 +217,7 @@ class Discriminator(nn.Module):
         if self.periodic is not None:
             ac = envelope_autocorr(img)
             if fading:  # as the convolutions fade in: at alpha 0 this is the previous stage's D
-                ac = torch.lerp(envelope_autocorr(downsample2(img)), ac, alpha)
+                ac = torch.lerp(envelope_autocorr(small), ac, alpha)
             feat = feat + self.periodic(ac)
         feat = lrelu(feat)
         logits = self.out(feat).squeeze(1)
