@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -192,6 +193,20 @@ def test_interrupted_run_resumes_exactly(tiny_dataset, tmp_path, monkeypatch):
             return [r["d_loss"] for r in csv.DictReader(f)]
 
     assert losses(tmp_path / "full") == losses(tmp_path / "split")
+
+
+def test_resume_trains_with_a_changed_learning_rate(tiny_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    saved = ckpt_io.load(run / "checkpoints" / "latest.pt")
+    assert saved["opt_G"]["param_groups"][0]["lr"] == 0.002
+    changes = {"steps": 14, "lr": 0.0005, "betas": [0.5, 0.9]}
+    assert train(run, resume=True, overrides=changes, show_progress=False).step == 14
+    ckpt = ckpt_io.load(run / "checkpoints" / "latest.pt")
+    for opt in ("opt_G", "opt_D"):  # the optimisers ran with them (not the checkpoint's values)
+        assert [(g["lr"], tuple(g["betas"])) for g in ckpt[opt]["param_groups"]] == [
+            (0.0005, (0.5, 0.9))
+        ]
 
 
 def test_fresh_train_refuses_an_existing_run(tiny_run, tiny_dataset):

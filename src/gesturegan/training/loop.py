@@ -355,8 +355,10 @@ class Trainer:
         self.G.load_state_dict(ckpt["G"])
         self.D.load_state_dict(ckpt["D"])
         self.G_ema.load_state_dict(ckpt["G_ema"])
-        self.opt_g.load_state_dict(ckpt["opt_G"])
-        self.opt_d.load_state_dict(ckpt["opt_D"])
+        for opt, key in ((self.opt_g, "opt_G"), (self.opt_d, "opt_D")):
+            opt.load_state_dict(ckpt[key])
+            for group in opt.param_groups:  # the config's lr/betas, not the saved ones: a resumed
+                group.update(lr=self.cfg.lr, betas=tuple(self.cfg.betas))  # run may change them
         self.state = _State(**ckpt["state"])
         if "ada" in ckpt:
             self.ada.load_state_dict(ckpt["ada"])
