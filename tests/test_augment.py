@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 
 import numpy as np
 import pytest
@@ -67,11 +68,12 @@ def test_collapse_detector_fires_on_a_constant_generator_and_not_on_real_data(ti
     data = Dataset.open(tiny_dataset)
     rep = get("logmel_gl", sr=data.sr, length=data.length)
     real = rep.encode(torch.from_numpy(np.array(data.waves, dtype=np.float32)))
-    real_emb = monitor.embed(real)
-    same = monitor.measure(real_emb, monitor.embed(real.flip(0)))
+    real_emb, pooled = monitor.embed(real), np.full(len(real), -1)
+    same = monitor.measure(real_emb, pooled, monitor.embed(real.flip(0)), pooled)
     assert same.probe_fd < 1e-6 and same.diversity == pytest.approx(1.0)
     assert monitor.warnings_for(same, ada_rt=0.1, augment="off") == []
-    constant = monitor.measure(real_emb, monitor.embed(real[:1].expand(12, -1, -1, -1)))
+    constant_emb = monitor.embed(real[:1].expand(12, -1, -1, -1))
+    constant = monitor.measure(real_emb, pooled, constant_emb, np.full(12, -1))
     assert constant.diversity < 1e-6 and constant.duplicate_share == 1.0
     assert constant.probe_fd > same.probe_fd
     warnings = monitor.warnings_for(constant, ada_rt=0.95, augment="off")
@@ -90,3 +92,20 @@ def test_live_probe_keeps_best_checkpoint_and_until_plateau_stops(tiny_dataset, 
     rows = list(csv.DictReader((run / "logs" / "metrics.csv").open()))
     fds = [float(r["probe_fd"]) for r in rows if r["probe_fd"] != "nan"]
     assert fds and best["state"]["best_probe_fd"] <= min(fds) * (1 + 1e-6)
+
+
+def test_generator_is_the_last_stages_best_probe(tiny_dataset, tmp_path):
+    from safetensors.torch import load_file
+
+    run = tmp_path / "best"
+    overrides = tiny_overrides(40, monitor_every_minutes=0.0, log_every_steps=1)
+    result = train(run, data=str(tiny_dataset), overrides=overrides, show_progress=False)
+    best = ckpt_io.load(run / "checkpoints" / "best.pt")
+    meta = json.loads((run / "generator.json").read_text())
+    n_stages = len(meta["stages"])
+    assert best["state"]["stage"] == n_stages - 1  # best.pt holds the newest stage's best
+    assert meta["step"] == best["state"]["step"] == result.generator_step
+    assert result.generator_step < result.step  # (seeded) the best probe is not the last step
+    weights = load_file(str(run / "generator.safetensors"))
+    for name, tensor in best["G_ema"].items():
+        torch.testing.assert_close(weights[name], tensor, rtol=0, atol=0)

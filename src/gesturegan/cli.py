@@ -317,6 +317,8 @@ def _train(a) -> None:
     else:
         how = f"stopped at once; the last checkpoint is kept, continue with --out {a.out} --resume"
     print(f"{how}: step {r.step}, stage {r.stage}, {r.elapsed_s / 60:.1f} min → {r.run_dir}")
+    if 0 <= r.generator_step < r.step:
+        print(f"generator.safetensors: step {r.generator_step}, the last stage's best probe_fd")
 
 
 def _add_generate(sub) -> None:

@@ -82,6 +82,7 @@ class TrainResult:
     elapsed_s: float
     interrupted: bool
     saved: bool = True  # False only when a forced stop mid-step kept the previous checkpoint
+    generator_step: int = -1  # the step whose EMA G is RUN/generator.safetensors
 
 
 @dataclass
@@ -96,8 +97,9 @@ class _State:
     elapsed_s: float = 0.0
     nimg: int = 0
     data_position: int = 0
-    best_probe_fd: float = math.inf  # best live quality so far (lower is better)
+    best_probe_fd: float = math.inf  # best live quality of the current stage (lower is better)
     best_elapsed_s: float = 0.0  # training time when it was reached
+    generator_step: int = -1  # step of the exported generator (-1: none exported yet)
 
 
 def stage_end_step(steps: int, stage: int, n_stages: int) -> int:
@@ -193,20 +195,18 @@ class Trainer:
         # Each rank draws its own latents; rank 0's stream is the single-process one.
         self.noise = torch.Generator().manual_seed(cfg.seed + 1 + 7919 * self.world.rank)
         self.state = _State()
-        self._real_embedding: np.ndarray | None = None
+        self._real_probe_set: tuple[np.ndarray, np.ndarray] | None = None  # (embeddings, labels)
         self._last_probe: monitor.ProbeResult | None = None
         self._warned: list[str] = []
         probe = torch.Generator().manual_seed(cfg.seed + 4)
         n_probe = monitor.PROBE_PER_CLASS * max(1, self.n_classes)
         self.probe_z = torch.randn(n_probe, model_cfg.z_dim, generator=probe)
-        self.probe_c = (
-            one_hot(
-                torch.arange(self.n_classes).repeat_interleave(monitor.PROBE_PER_CLASS),
-                self.n_classes,
-            )
+        self.probe_labels = (
+            torch.arange(self.n_classes).repeat_interleave(monitor.PROBE_PER_CLASS)
             if self.n_classes
-            else None
+            else torch.full((n_probe,), -1)
         )
+        self.probe_c = one_hot(self.probe_labels, self.n_classes) if self.n_classes else None
         self.ada = AdaController(cfg.augment_p, cfg.ada_target, 4, cfg.ada_speed_kimg)
         self.metrics: list[dict[str, Any]] = []
         self.snapshot_frames: list[Path] = []
@@ -229,6 +229,10 @@ class Trainer:
             end = stage_end_step(self.cfg.steps, s, n)
             return 1.0 if end <= start else min(1.0, (self.state.step - start) / (end - start))
         return min(1.0, self.state.stage_elapsed_s / stage_budget_s(self.cfg.minutes, s, n))
+
+    def at_last_stage(self) -> bool:
+        """True once the networks have grown to the full resolution."""
+        return self.state.stage == len(self.stages) - 1
 
     def alpha(self) -> float:
         """Fade-in of the newest layers: 0 → 1 over the first half of every stage but the first.
@@ -527,12 +531,21 @@ class Trainer:
             self.snapshot()
             self.probe({})
             self.save_checkpoint(ckpt_io.stage_file(self.stages[s.stage]))
-        self.export()
+        if not (self.at_last_stage() and s.best_probe_fd < math.inf):
+            s.generator_step = s.step
+            self.export()
         self.write_gif()
         self.check_replicas()
         if writer is not None:
             writer.close()
-        return TrainResult(self.run_dir, s.step, self.stages[s.stage], s.elapsed_s, interrupted)
+        return TrainResult(
+            self.run_dir,
+            s.step,
+            self.stages[s.stage],
+            s.elapsed_s,
+            interrupted,
+            generator_step=s.generator_step,
+        )
 
     def check_finite(self, stats: dict[str, float]) -> None:
         """Stop with a clear message when training diverged (on any rank), before anything bad is
@@ -558,14 +571,19 @@ class Trainer:
 
         Every rank computes it (the EMA generators are equal), so all agree on ``best.pt``.
         """
-        if self._real_embedding is None:
-            self._real_embedding = monitor.embed(self._pictures(self._real_probe()))
+        if self._real_probe_set is None:
+            images, labels = self._real_probe()
+            self._real_probe_set = monitor.embed(self._pictures(images)), labels
         fake = self.G_ema.render(self.probe_z, self.probe_c, self.state.stage, self.alpha())
-        result = monitor.measure(self._real_embedding, monitor.embed(self._pictures(fake)))
+        fake_emb = monitor.embed(self._pictures(fake))
+        result = monitor.measure(*self._real_probe_set, fake_emb, self.probe_labels.numpy())
         self._last_probe = result
         s = self.state
         if result.probe_fd < s.best_probe_fd:
             s.best_probe_fd, s.best_elapsed_s = result.probe_fd, s.elapsed_s
+            if self.at_last_stage():  # the exported generator is the last stage's best
+                s.generator_step = s.step
+                self.export()
             self.save_checkpoint(ckpt_io.BEST)
         messages = monitor.warnings_for(result, stats.get("ada_rt", math.nan), self.cfg.augment)
         new = [m for m in messages if m not in self._warned]
@@ -576,12 +594,19 @@ class Trainer:
             lines = "".join(f"{m}\n" for m in self._warned)
             write_text(self.run_dir / "logs" / "warnings.log", lines)
 
-    def _real_probe(self) -> torch.Tensor:
-        """A fixed set of real clips in the representation, full size: ``[N, *shape]``."""
-        n = min(len(self.dataset), monitor.REAL_PROBES)
-        idx = np.sort(np.random.default_rng(self.cfg.seed + 3).permutation(len(self.dataset))[:n])
-        waves, _ = self.dataset.batch(idx)
-        return self.rep.encode(torch.from_numpy(np.ascontiguousarray(waves)))
+    def _real_probe(self) -> tuple[torch.Tensor, np.ndarray]:
+        """A fixed set of real clips in the representation, full size, and their label ids:
+        ``([N, *shape], [N])``; up to ``monitor.REAL_PER_CLASS`` of each class (labelled data) or
+        ``monitor.REAL_PROBES`` in all."""
+        order = np.random.default_rng(self.cfg.seed + 3).permutation(len(self.dataset))
+        if self.n_classes:
+            ids = self.dataset.label_ids[order]
+            order = np.concatenate(
+                [order[ids == k][: monitor.REAL_PER_CLASS] for k in range(self.n_classes)]
+            )
+        idx = np.sort(order if self.n_classes else order[: monitor.REAL_PROBES])
+        waves, labels = self.dataset.batch(idx)
+        return self.rep.encode(torch.from_numpy(np.ascontiguousarray(waves))), labels
 
     def _pictures(self, out: torch.Tensor) -> torch.Tensor:
         """Image view of model outputs: themselves, or the log-mel image of 1-D outputs."""
@@ -610,6 +635,7 @@ class Trainer:
         s.stage_start_step = s.step
         s.stage_elapsed_s = 0.0
         s.faded_in = False
+        s.best_probe_fd, s.best_elapsed_s = math.inf, s.elapsed_s  # best.pt: of the new stage
 
 
 class _Progress:

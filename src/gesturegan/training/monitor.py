@@ -2,14 +2,18 @@
 
 Every ``monitor_every_minutes`` the EMA generator renders a fixed probe set of latents (the same
 every time, ``PROBE_PER_CLASS`` per class) and the result is compared with a fixed set of real
-clips in a small embedding that needs no decoding and no trained network:
+clips (``REAL_PER_CLASS`` per class) in a small embedding that needs no decoding and no trained
+network:
 
 - embedding: channel 0 of the representation image (the level / magnitude channel), average-pooled
   to ``BANDS`` rows, then each row's mean and standard deviation over time → ``2 · BANDS`` numbers
   per clip (for 1-D models the clip's log-mel image is used). It sees spectral balance and how the
   level moves, which is what tells gestures apart;
-- ``probe_fd``: Fréchet distance between the real and generated embeddings (lower is better); the
-  best value so far keeps ``checkpoints/best.pt``;
+- ``probe_fd``: Fréchet distance between the real and generated embeddings, within each class and
+  averaged over the classes (intra-class FD, Miyato & Koyama 2018; pooled for unlabelled data), so
+  a class that drifts toward another one counts even when the mixture still looks right (lower is
+  better); the best value of the current growth stage keeps ``checkpoints/best.pt`` and, at the
+  last stage, is the exported generator;
 - ``diversity``: mean pairwise distance between generated embeddings over the same for real ones
   (1 ≈ as varied as the data; near 0: every latent gives the same sound).
 
@@ -27,7 +31,8 @@ import torch.nn.functional as F
 from ..evaluation.metrics import frechet_distance
 
 BANDS = 16
-PROBE_PER_CLASS = 16
+PROBE_PER_CLASS = 32
+REAL_PER_CLASS = 32  # real clips per class in the comparison set (unlabelled data: REAL_PROBES)
 REAL_PROBES = 128
 COLLAPSE_DIVERSITY = 0.25  # generated variety below this share of the real data's: mode collapse
 DUPLICATE_SHARE = 0.5  # this share of generated pairs (nearly) identical: mode collapse
@@ -57,14 +62,35 @@ class ProbeResult:
     duplicate_share: float  # share of generated pairs closer than 1% of the real mean distance
 
 
-def measure(real_emb: np.ndarray, fake_emb: np.ndarray) -> ProbeResult:
-    """Compare generated embeddings with real ones."""
+def class_mean_fd(
+    real_emb: np.ndarray, real_labels: np.ndarray, fake_emb: np.ndarray, fake_labels: np.ndarray
+) -> float:
+    """Fréchet distance between real and generated embeddings within each class (label ids
+    ``[N]``, ``[M]``), averaged over the classes both sets hold; pooled when neither is labelled
+    (every id −1)."""
+    classes = np.intersect1d(real_labels, fake_labels)
+    if len(classes) == 0:
+        raise ValueError("the real and generated probe sets share no class")
+    return float(
+        np.mean(
+            [
+                frechet_distance(real_emb[real_labels == k], fake_emb[fake_labels == k])
+                for k in classes
+            ]
+        )
+    )
+
+
+def measure(
+    real_emb: np.ndarray, real_labels: np.ndarray, fake_emb: np.ndarray, fake_labels: np.ndarray
+) -> ProbeResult:
+    """Compare generated embeddings with real ones (label ids −1 for unlabelled data)."""
     real_spread = mean_pairwise_distance(real_emb)
     d = np.sqrt(((fake_emb[:, None] - fake_emb[None]) ** 2).sum(-1))
     n = len(fake_emb)
     close = (d < 0.01 * real_spread).sum() - n  # off-diagonal pairs only
     return ProbeResult(
-        probe_fd=frechet_distance(real_emb, fake_emb),
+        probe_fd=class_mean_fd(real_emb, real_labels, fake_emb, fake_labels),
         diversity=mean_pairwise_distance(fake_emb) / max(real_spread, 1e-12),
         duplicate_share=float(close / max(n * (n - 1), 1)),
     )
