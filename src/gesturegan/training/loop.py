@@ -398,6 +398,8 @@ class Trainer:
         }
 
     def export(self) -> None:
+        """Write the EMA G as the run's inference generator; the state records its step."""
+        self.state.generator_step = self.state.step
         if not self.world.is_main:
             return
         ckpt_io.export_generator(self.G_ema.state_dict(), self.generator_meta(), self.run_dir)
@@ -493,7 +495,7 @@ class Trainer:
                     self.log(stats, dt, writer)
                 progress.update(stats, dt)
                 now = dist.broadcast_float(time.monotonic(), world)
-                if self.stage_progress() >= 1.0 and s.stage < len(self.stages) - 1:
+                if self.stage_progress() >= 1.0 and not self.at_last_stage():
                     self.end_stage()
                     last_snap_t = now
                 if now - last_snap_t >= cfg.snapshot_every_minutes * 60:
@@ -532,7 +534,6 @@ class Trainer:
             self.probe({})
             self.save_checkpoint(ckpt_io.stage_file(self.stages[s.stage]))
         if not (self.at_last_stage() and s.best_probe_fd < math.inf):
-            s.generator_step = s.step
             self.export()
         self.write_gif()
         self.check_replicas()
@@ -582,7 +583,6 @@ class Trainer:
         if result.probe_fd < s.best_probe_fd:
             s.best_probe_fd, s.best_elapsed_s = result.probe_fd, s.elapsed_s
             if self.at_last_stage():  # the exported generator is the last stage's best
-                s.generator_step = s.step
                 self.export()
             self.save_checkpoint(ckpt_io.BEST)
         messages = monitor.warnings_for(result, stats.get("ada_rt", math.nan), self.cfg.augment)
@@ -604,8 +604,9 @@ class Trainer:
             order = np.concatenate(
                 [order[ids == k][: monitor.REAL_PER_CLASS] for k in range(self.n_classes)]
             )
-        idx = np.sort(order if self.n_classes else order[: monitor.REAL_PROBES])
-        waves, labels = self.dataset.batch(idx)
+        else:
+            order = order[: monitor.REAL_PROBES]
+        waves, labels = self.dataset.batch(np.sort(order))
         return self.rep.encode(torch.from_numpy(np.ascontiguousarray(waves))), labels
 
     def _pictures(self, out: torch.Tensor) -> torch.Tensor:
