@@ -23,15 +23,18 @@ TINY_CLASSIFIER = {
 }
 
 
-def write_tiny_sounds(folder: Path, per_class: int = 6, seed: int = 0) -> Path:
-    """Two envelope classes as WAVs in folder/<class>/: fast-decaying hits and steady tones."""
+def write_tiny_sounds(
+    folder: Path, per_class: int = 6, seed: int = 0, names: tuple[str, str] = ("hit", "tone")
+) -> Path:
+    """Two envelope classes as WAVs in folder/<class>/: fast-decaying hits and steady tones (the
+    class folders named by ``names``)."""
     rng = np.random.default_rng(seed)
     t = np.arange(LENGTH) / SR
     for i in range(per_class):
         f = rng.uniform(200, 2000)
         hit = np.sin(2 * np.pi * f * t) * np.exp(-t / rng.uniform(0.01, 0.05))
         tone = np.sin(2 * np.pi * f * t) * 0.5 * (1 + 0.2 * rng.standard_normal(LENGTH) * 0.1)
-        for name, wave in (("hit", hit), ("tone", tone)):
+        for name, wave in zip(names, (hit, tone), strict=True):
             (folder / name).mkdir(parents=True, exist_ok=True)
             sf.write(folder / name / f"{name}_{i}.wav", (0.8 * wave).astype(np.float32), SR)
     return folder

@@ -13,7 +13,7 @@ from gesturegan.training import checkpoint as ckpt_io
 from gesturegan.training import train
 from gesturegan.training.augment import AdaController, augment
 
-from .conftest import tiny_overrides
+from .conftest import tiny_overrides, write_tiny_sounds
 
 
 @pytest.mark.parametrize("shape", [(4, 1, 128, 128), (4, 2, 64, 64), (4, 1, 16384)])
@@ -109,3 +109,26 @@ def test_generator_is_the_last_stages_best_probe(tiny_dataset, tmp_path):
     weights = load_file(str(run / "generator.safetensors"))
     for name, tensor in best["G_ema"].items():
         torch.testing.assert_close(weights[name], tensor, rtol=0, atol=0)
+
+
+def test_a_gesture_models_generator_is_the_last_stages_best_heard(tmp_path):
+    from gesturegan.dataset import prepare
+
+    src = write_tiny_sounds(tmp_path / "src", names=("trigger", "continuous_repetition"))
+    prepare(src, tmp_path / "data", labels_from_folders=True, workers=1)
+    run = tmp_path / "run"
+    overrides = tiny_overrides(14, monitor_every_minutes=0.0, log_every_steps=1)
+    result = train(run, data=str(tmp_path / "data"), overrides=overrides, show_progress=False)
+    rows = list(csv.DictReader((run / "logs" / "metrics.csv").open()))
+    heard = [r for r in rows if r["heard"] != "nan"]
+    assert heard and all(r["stage"] == "128x128" for r in heard)  # heard at the last stage only
+    for r in heard:  # the worst class's agreement, on 64 clips per class
+        per_class = [float(r["heard_trigger"]), float(r["heard_continuous_repetition"])]
+        assert float(r["heard"]) == min(per_class) and all(64 * v % 1 == 0 for v in per_class)
+    best = ckpt_io.load(run / "checkpoints" / "best.pt")
+    # The row after a probe carries its figures; the last probe (after the last step) has no row.
+    assert result.generator_heard == best["state"]["best_heard"]
+    assert result.generator_heard >= max(float(r["heard"]) for r in heard)
+    meta = json.loads((run / "generator.json").read_text())
+    assert meta["step"] == best["state"]["step"] == result.generator_step
+    assert meta["alpha"] == 1.0 and best["state"]["faded_in"]  # never a half-grown blend

@@ -1,4 +1,4 @@
-"""The live probe's distance is taken within each class."""
+"""The live probe's distance is taken within each class; the labeler hears gesture classes."""
 
 import numpy as np
 import pytest
@@ -29,3 +29,21 @@ def test_class_mean_fd_needs_a_shared_class():
     emb = np.zeros((4, 3))
     with pytest.raises(ValueError, match="share no class"):
         monitor.class_mean_fd(emb, np.zeros(4, int), emb, np.ones(4, int))
+
+
+def test_hears_only_gesture_categories():
+    assert monitor.hears(["trigger", "continuous_repetition"])
+    assert not monitor.hears(["trigger"]) and not monitor.hears(["hit", "tone"])
+    assert not monitor.hears(["trigger", "tone"])
+
+
+def test_heard_is_the_share_of_each_class_the_labeler_files_under_it():
+    sr, t = 22050, np.arange(16384) / 22050
+    hit = np.sin(2 * np.pi * 440 * t) * np.exp(-t / 0.02)  # a trigger
+    drone = 0.5 * np.sin(2 * np.pi * 220 * t)  # held: continuous_repetition
+    waves = np.stack([hit, hit, hit, drone, drone, hit])
+    ids = np.array([0, 0, 0, 1, 1, 1])
+    got = monitor.heard(
+        waves, sr, ids, ["trigger", "continuous_repetition", "continuous_variation"]
+    )
+    assert got == pytest.approx({"trigger": 1.0, "continuous_repetition": 2 / 3})

@@ -318,7 +318,12 @@ def _train(a) -> None:
         how = f"stopped at once; the last checkpoint is kept, continue with --out {a.out} --resume"
     print(f"{how}: step {r.step}, stage {r.stage}, {r.elapsed_s / 60:.1f} min → {r.run_dir}")
     if 0 <= r.generator_step < r.step:
-        print(f"generator.safetensors: step {r.generator_step}, the last stage's best probe_fd")
+        by = (
+            f"its worst category heard as asked in {r.generator_heard:.0%} of the probe's clips"
+            if r.generator_heard >= 0
+            else "probe_fd"
+        )
+        print(f"generator.safetensors: step {r.generator_step}, the last stage's best probe ({by})")
 
 
 def _add_generate(sub) -> None:

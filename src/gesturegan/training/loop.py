@@ -59,13 +59,14 @@ METRIC_COLUMNS = (
     "ada_rt",
     "probe_fd",
     "diversity",
+    "heard",
     "sec_per_step",
     "img_per_s",
 )
 
 
 STAT_KEYS = ("d_loss", "g_loss", "penalty", "d_real", "d_fake", "grad_d", "grad_g", "alpha")
-LOGGED_KEYS = (*STAT_KEYS, "augment_p", "ada_rt", "probe_fd", "diversity")
+LOGGED_KEYS = (*STAT_KEYS, "augment_p", "ada_rt", "probe_fd", "diversity", "heard")
 
 
 class TrainingDiverged(UserError):
@@ -83,6 +84,7 @@ class TrainResult:
     interrupted: bool
     saved: bool = True  # False only when a forced stop mid-step kept the previous checkpoint
     generator_step: int = -1  # the step whose EMA G is RUN/generator.safetensors
+    generator_heard: float = -1.0  # its worst category's labeler agreement (-1: not measured)
 
 
 @dataclass
@@ -97,8 +99,9 @@ class _State:
     elapsed_s: float = 0.0
     nimg: int = 0
     data_position: int = 0
-    best_probe_fd: float = math.inf  # best live quality of the current stage (lower is better)
-    best_elapsed_s: float = 0.0  # training time when it was reached
+    best_probe_fd: float = math.inf  # live quality of the current stage's best (lower is better)
+    best_heard: float = -1.0  # its worst class's labeler agreement (-1: not measured)
+    best_elapsed_s: float = 0.0  # training time when the best was reached
     generator_step: int = -1  # step of the exported generator (-1: none exported yet)
 
 
@@ -197,28 +200,32 @@ class Trainer:
         self.state = _State()
         self._real_probe_set: tuple[np.ndarray, np.ndarray] | None = None  # (embeddings, labels)
         self._last_probe: monitor.ProbeResult | None = None
+        self._last_heard: dict[str, float] = {}
         self._warned: list[str] = []
-        probe = torch.Generator().manual_seed(cfg.seed + 4)
-        n_probe = monitor.PROBE_PER_CLASS * max(1, self.n_classes)
-        self.probe_z = torch.randn(n_probe, model_cfg.z_dim, generator=probe)
-        self.probe_labels = (
-            torch.arange(self.n_classes).repeat_interleave(monitor.PROBE_PER_CLASS)
-            if self.n_classes
-            else torch.full((n_probe,), -1)
+        self.hears = monitor.hears(self.label_names)
+        self.probe_z, self.probe_labels, self.probe_c = self._fixed_latents(
+            cfg.seed + 4, monitor.PROBE_PER_CLASS
         )
-        self.probe_c = one_hot(self.probe_labels, self.n_classes) if self.n_classes else None
+        self.hear_z, self.hear_labels, self.hear_c = self._fixed_latents(
+            cfg.seed + 5, monitor.HEAR_PER_CLASS
+        )
         self.ada = AdaController(cfg.augment_p, cfg.ada_target, 4, cfg.ada_speed_kimg)
         self.metrics: list[dict[str, Any]] = []
         self.snapshot_frames: list[Path] = []
-        snap = torch.Generator().manual_seed(cfg.seed + 2)
-        per = cfg.snapshot_per_class
-        n_snap = per * max(1, self.n_classes)
-        self.snap_z = torch.randn(n_snap, model_cfg.z_dim, generator=snap)
-        self.snap_c = (
-            one_hot(torch.arange(self.n_classes).repeat_interleave(per), self.n_classes)
-            if self.n_classes
-            else None
-        )
+        self.snap_z, _, self.snap_c = self._fixed_latents(cfg.seed + 2, cfg.snapshot_per_class)
+
+    def _fixed_latents(
+        self, seed: int, per_class: int
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """The same latents every time: ``z [N, z_dim]``, label ids ``[N]`` (−1 for unlabelled
+        data) and one-hot conditioning ``[N, n_classes]`` (``None`` unlabelled), ``per_class`` of
+        each class in class order."""
+        n = per_class * max(1, self.n_classes)
+        z = torch.randn(n, self.G.cfg.z_dim, generator=torch.Generator().manual_seed(seed))
+        if not self.n_classes:
+            return z, torch.full((n,), -1), None
+        labels = torch.arange(self.n_classes).repeat_interleave(per_class)
+        return z, labels, one_hot(labels, self.n_classes)
 
     # ---------------------------------------------------------------- schedule
     def stage_progress(self) -> float:
@@ -322,6 +329,8 @@ class Trainer:
             "ada_rt": self.ada.r_t,
             "probe_fd": self._last_probe.probe_fd if self._last_probe else math.nan,
             "diversity": self._last_probe.diversity if self._last_probe else math.nan,
+            "heard": min(self._last_heard.values(), default=math.nan),
+            **{f"heard_{k}": v for k, v in self._last_heard.items()},
         }
 
     @torch.no_grad()
@@ -418,8 +427,8 @@ class Trainer:
         }
         self.metrics.append(row)
         if writer is not None:
-            for key in LOGGED_KEYS:
-                if not math.isnan(stats[key]):
+            for key in (*LOGGED_KEYS, *self._heard_columns()):
+                if not math.isnan(stats.get(key, math.nan)):
                     writer.add_scalar(f"train/{key}", stats[key], s.step)
             writer.add_scalar("train/stage", s.stage, s.step)
             writer.add_scalar("train/img_per_s", row["img_per_s"], s.step)
@@ -428,10 +437,15 @@ class Trainer:
         if not self.world.is_main:
             return
         buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=METRIC_COLUMNS, extrasaction="ignore")
+        columns = (*METRIC_COLUMNS, *self._heard_columns())
+        w = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore")
         w.writeheader()
         w.writerows(self.metrics)
         write_text(self.run_dir / "logs" / "metrics.csv", buf.getvalue())
+
+    def _heard_columns(self) -> tuple[str, ...]:
+        """metrics.csv's per-class labeler agreement columns (``heard_<class>``), when it hears."""
+        return tuple(f"heard_{name}" for name in self.label_names) if self.hears else ()
 
     @torch.no_grad()
     def snapshot(self) -> None:
@@ -546,6 +560,7 @@ class Trainer:
             s.elapsed_s,
             interrupted,
             generator_step=s.generator_step,
+            generator_heard=s.best_heard if self.at_last_stage() else -1.0,
         )
 
     def check_finite(self, stats: dict[str, float]) -> None:
@@ -580,8 +595,19 @@ class Trainer:
         result = monitor.measure(*self._real_probe_set, fake_emb, self.probe_labels.numpy())
         self._last_probe = result
         s = self.state
-        if result.probe_fd < s.best_probe_fd:
-            s.best_probe_fd, s.best_elapsed_s = result.probe_fd, s.elapsed_s
+        heard = self._hear() if self.hears and self.at_last_stage() else {}
+        self._last_heard = heard
+        worst = min(heard.values(), default=-1.0)
+        if heard:  # the last stage of a gesture model, once faded in: worst class heard, then FD
+            better = (
+                s.faded_in
+                and not monitor.collapsed(result)
+                and (worst, -result.probe_fd) > (s.best_heard, -s.best_probe_fd)
+            )
+        else:
+            better = result.probe_fd < s.best_probe_fd
+        if better:
+            s.best_probe_fd, s.best_heard, s.best_elapsed_s = result.probe_fd, worst, s.elapsed_s
             if self.at_last_stage():  # the exported generator is the last stage's best
                 self.export()
             self.save_checkpoint(ckpt_io.BEST)
@@ -593,6 +619,22 @@ class Trainer:
                 print(f"warning (step {s.step}): {m}", file=sys.stderr, flush=True)
             lines = "".join(f"{m}\n" for m in self._warned)
             write_text(self.run_dir / "logs" / "warnings.log", lines)
+
+    def _hear(self) -> dict[str, float]:
+        """The labeler's agreement with the classes of the fixed hearing set, by class name."""
+        waves = torch.cat(
+            [
+                self.rep.decode(self.G_ema.render(z, c, self.state.stage, self.alpha()))
+                for z, c in zip(
+                    self.hear_z.split(monitor.PROBE_PER_CLASS),
+                    self.hear_c.split(monitor.PROBE_PER_CLASS),
+                    strict=True,
+                )
+            ]
+        )
+        return monitor.heard(
+            waves.clamp(-1, 1).numpy(), self.dataset.sr, self.hear_labels.numpy(), self.label_names
+        )
 
     def _real_probe(self) -> tuple[torch.Tensor, np.ndarray]:
         """A fixed set of real clips in the representation, full size, and their label ids:
@@ -636,7 +678,7 @@ class Trainer:
         s.stage_start_step = s.step
         s.stage_elapsed_s = 0.0
         s.faded_in = False
-        s.best_probe_fd, s.best_elapsed_s = math.inf, s.elapsed_s  # best.pt: of the new stage
+        s.best_probe_fd, s.best_heard, s.best_elapsed_s = math.inf, -1.0, s.elapsed_s  # new stage
 
 
 class _Progress:
@@ -690,6 +732,8 @@ class _Progress:
         )
         if stats["probe_fd"] == stats["probe_fd"]:
             desc += f" · quality(FD↓) {stats['probe_fd']:.2f} variety {stats['diversity']:.2f}"
+        if stats["heard"] == stats["heard"]:
+            desc += f" · heard as asked ≥ {stats['heard']:.0%}"
         self.bar.update(self.stage_task, completed=t.stage_progress(), description=desc)
 
     def close(self) -> None:

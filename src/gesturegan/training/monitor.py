@@ -15,7 +15,14 @@ network:
   better); the best value of the current growth stage keeps ``checkpoints/best.pt`` and, at the
   last stage, is the exported generator;
 - ``diversity``: mean pairwise distance between generated embeddings over the same for real ones
-  (1 ≈ as varied as the data; near 0: every latent gives the same sound).
+  (1 ≈ as varied as the data; near 0: every latent gives the same sound);
+- ``heard`` (at the last stage, when the classes are gesture categories): the share of another
+  fixed set of generated clips (``HEAR_PER_CLASS`` per class), decoded to audio, that the envelope
+  labeler (``gestures.label``) files under the class they were drawn for — per class, and its
+  worst class. At the last stage it, not ``probe_fd``, picks ``best.pt`` and the exported
+  generator: a gesture model is for drawing clips of a chosen kind, and its weakest kind drifts by
+  tens of points within a few hundred steps (``docs/training.md``) while ``probe_fd`` hardly
+  moves. Ties go to the lower ``probe_fd``; a collapsed probe (below) is never picked.
 
 ``warnings_for`` turns these and D's overfitting signal into sentences with what to try.
 """
@@ -28,6 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .. import gestures
 from ..evaluation.metrics import frechet_distance
 
 BANDS = 16
@@ -36,6 +44,7 @@ REAL_PER_CLASS = 32  # real clips per class in the comparison set (unlabelled da
 REAL_PROBES = 128
 COLLAPSE_DIVERSITY = 0.25  # generated variety below this share of the real data's: mode collapse
 DUPLICATE_SHARE = 0.5  # this share of generated pairs (nearly) identical: mode collapse
+HEAR_PER_CLASS = 64  # ±5 points of sampling noise at 80 %; decoding them costs ~2 s per class
 OVERFIT_RT = 0.9  # D's sign on real images this consistent: it memorises the training set
 
 
@@ -96,12 +105,34 @@ def measure(
     )
 
 
+def hears(label_names: list[str]) -> bool:
+    """True when the classes are gesture categories (two or more), so the labeler can judge
+    generated clips."""
+    return len(label_names) >= 2 and set(label_names) <= set(gestures.CATEGORIES)
+
+
+def heard(
+    waves: np.ndarray, sr: int, label_ids: np.ndarray, label_names: list[str]
+) -> dict[str, float]:
+    """Share of the clips ``waves [N, T]`` drawn for each class (``label_ids [N]``) that the
+    envelope labeler files under that class, by class name (classes without clips are left out)."""
+    verdicts = np.array([gestures.label(w, sr)[0] for w in waves])
+    return {
+        name: float(np.mean(verdicts[label_ids == k] == name))
+        for k, name in enumerate(label_names)
+        if np.any(label_ids == k)
+    }
+
+
+def collapsed(result: ProbeResult) -> bool:
+    """The generator makes nearly the same sound for different latents."""
+    return result.diversity < COLLAPSE_DIVERSITY or result.duplicate_share > DUPLICATE_SHARE
+
+
 def warnings_for(result: ProbeResult | None, ada_rt: float, augment: str) -> list[str]:
     """Plain-word warnings, each with what to try; empty when all looks healthy."""
     out = []
-    if result is not None and (
-        result.diversity < COLLAPSE_DIVERSITY or result.duplicate_share > DUPLICATE_SHARE
-    ):
+    if result is not None and collapsed(result):
         out.append(
             f"mode collapse: the generator makes nearly the same sound for different latents "
             f"(variety {result.diversity:.2f} of the real data's). Try a lower lr, "
