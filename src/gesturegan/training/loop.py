@@ -560,7 +560,7 @@ class Trainer:
             s.elapsed_s,
             interrupted,
             generator_step=s.generator_step,
-            generator_heard=s.best_heard if self.at_last_stage() else -1.0,
+            generator_heard=s.best_heard,
         )
 
     def check_finite(self, stats: dict[str, float]) -> None:

@@ -22,7 +22,8 @@ network:
   worst class. At the last stage it, not ``probe_fd``, picks ``best.pt`` and the exported
   generator: a gesture model is for drawing clips of a chosen kind, and its weakest kind drifts by
   tens of points within a few hundred steps (``docs/training.md``) while ``probe_fd`` hardly
-  moves. Ties go to the lower ``probe_fd``; a collapsed probe (below) is never picked.
+  moves. Only probes taken once the stage has faded in are picked, ties go to the lower
+  ``probe_fd``, and a collapsed probe (below) is never picked.
 
 ``warnings_for`` turns these and D's overfitting signal into sentences with what to try.
 """
@@ -44,7 +45,7 @@ REAL_PER_CLASS = 32  # real clips per class in the comparison set (unlabelled da
 REAL_PROBES = 128
 COLLAPSE_DIVERSITY = 0.25  # generated variety below this share of the real data's: mode collapse
 DUPLICATE_SHARE = 0.5  # this share of generated pairs (nearly) identical: mode collapse
-HEAR_PER_CLASS = 64  # ±5 points of sampling noise at 80 %; decoding them costs ~2 s per class
+HEAR_PER_CLASS = 64  # ±5 points of sampling noise at 80 %; ~5 s per probe of 4 classes, 2 cores
 OVERFIT_RT = 0.9  # D's sign on real images this consistent: it memorises the training set
 
 
