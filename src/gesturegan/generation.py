@@ -64,9 +64,8 @@ class Generator:
         return cls(run_dir, state_dict, meta)
 
     def _build(self, state_dict: dict[str, torch.Tensor]) -> torch.nn.Module:
-        g, _ = build(
-            self.meta["model"], self.model_cfg, tuple(self.meta["shape"]), len(self.categories)
-        )
+        shape, n_classes = tuple(self.meta["shape"]), len(self.categories)
+        g, _ = build(self.meta["model"], self.model_cfg, shape, n_classes, self.meta.get("kinds"))
         g.load_state_dict(state_dict)
         use_fast_layout(g)
         return g.eval().requires_grad_(False)

@@ -356,7 +356,43 @@ def label_file(path: str | os.PathLike) -> tuple[str, dict[str, float]]:
 
 def decide(feats: dict[str, float]) -> str:
     """The category the rules of ``label`` give to features computed by ``features``."""
-    return _decide(feats)
+    return RULE_CATEGORY[rule(feats)]
+
+
+RULE_CATEGORY = {
+    "silent": "continuous_repetition",
+    "short": "trigger",
+    "pulses": "continuous_repetition",
+    "rhythm": "continuous_repetition",
+    "modulation": "continuous_repetition",
+    "rings": "trigger_continuous",
+    "steady": "continuous_repetition",
+    "swell": "continuous_variation",
+}
+"""The rules of ``label`` in the order they are tried, by name, and the category each gives."""
+
+
+def rule(feats: dict[str, float]) -> str:
+    """Which rule of ``label`` decides for features computed by ``features``: a key of
+    ``RULE_CATEGORY`` (rule 0 ``silent``, 1 ``short``, 2 ``pulses`` / ``rhythm`` / ``modulation``,
+    3 ``rings``, 4 ``steady``, 5 ``swell``). It names the kind of gesture within a category: a
+    loop of pulses and a held drone are both ``continuous_repetition``."""
+    f = feats
+    if f["peak_db"] <= SILENCE_DB:
+        return "silent"
+    if _short(f):
+        return "short"
+    if _regular(f):
+        return "pulses"
+    if _rhythmic(f):
+        return "rhythm"
+    if _periodic(f) and not (_rings(f) and f["period_s"] < SHIMMER_MAX_PERIOD_S):
+        return "modulation"
+    if _rings(f):
+        return "rings"
+    if _steady(f):
+        return "steady"
+    return "swell"
 
 
 def explain(category: str, feats: dict[str, float]) -> str:
@@ -429,22 +465,6 @@ def explain(category: str, feats: dict[str, float]) -> str:
 
 
 # --- Internals ----------------------------------------------------------------------------------
-
-
-def _decide(f: dict[str, float]) -> str:
-    if f["peak_db"] <= SILENCE_DB:
-        return "continuous_repetition"
-    if _short(f):
-        return "trigger"
-    if _regular(f) or _rhythmic(f):
-        return "continuous_repetition"
-    if _periodic(f) and not (_rings(f) and f["period_s"] < SHIMMER_MAX_PERIOD_S):
-        return "continuous_repetition"
-    if _rings(f):
-        return "trigger_continuous"
-    if _steady(f):
-        return "continuous_repetition"
-    return "continuous_variation"
 
 
 def _short(f: dict[str, float]) -> bool:

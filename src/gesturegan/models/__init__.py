@@ -32,13 +32,19 @@ MODEL_CONFIGS = {
 }
 
 
-def build(name: str, cfg, shape: tuple[int, ...], n_classes: int) -> tuple[nn.Module, nn.Module]:
-    """Instantiate generator and discriminator of model ``name`` for tensors of ``shape``."""
+def build(
+    name: str, cfg, shape: tuple[int, ...], n_classes: int, kinds: list[dict] | None = None
+) -> tuple[nn.Module, nn.Module]:
+    """Instantiate generator and discriminator of model ``name`` for tensors of ``shape``,
+    conditioned on the ``kinds`` of gesture within the classes where given (``pgan`` only)."""
     if name not in MODELS:
         raise UserError(f"unknown model {name!r}; available: {', '.join(sorted(MODELS))}")
+    if kinds and name != "pgan":
+        raise UserError(f"model {name}: kinds of gesture condition the pgan model only")
     g_cls, d_cls = MODELS[name]
+    extra = {"kinds": kinds} if kinds else {}
     try:
-        return g_cls(cfg, shape, n_classes), d_cls(cfg, shape, n_classes)
+        return g_cls(cfg, shape, n_classes, **extra), d_cls(cfg, shape, n_classes, **extra)
     except ValueError as exc:
         raise UserError(f"model {name}: {exc}") from exc
 

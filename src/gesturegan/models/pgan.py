@@ -4,7 +4,10 @@ The generator grows 4x4 → 8x8 → … → H x W; stage ``s`` outputs a (4·2^s
 fades in, its output is blended with the upsampled output of the previous stage (``alpha`` 0 → 1).
 Conditioning is a continuous vector ``c [B, n_classes]`` (one-hot for a class, any convex mix for a
 morph): the generator embeds it next to the latent; the discriminator uses a projection term
-(Miyato & Koyama 2018), so mixed conditions are meaningful to both networks.
+(Miyato & Koyama 2018), so mixed conditions are meaningful to both networks. With ``kinds`` (a table
+from ``training.kinds``) both are conditioned on the kinds of gesture within each class instead: the
+generator routes ``c`` to the kind its latent picks (``KindSelect``), and the discriminator is given
+the kind of each clip, real or generated.
 """
 
 from __future__ import annotations
@@ -47,6 +50,9 @@ class PGANConfig:
     # D also sees how its input's level repeats along time (``envelope_autocorr``), which its
     # convolutions hardly notice: uneven pulses pass for a loop. Off in runs saved before it existed.
     d_periodicity: bool = True
+    # Condition on the kinds of gesture within each class (``training.kinds``), each latent picking
+    # one: a class of loops and drones is not learnt as one connected space with hybrids between.
+    kinds: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.kernels, str):
@@ -105,7 +111,13 @@ class _GBlock(nn.Module):
 class Generator(nn.Module):
     """``(z [B, z_dim], c [B, n_classes]) → image [B, C, r, r]`` at growth stage ``stage``."""
 
-    def __init__(self, cfg: PGANConfig, shape: tuple[int, int, int], n_classes: int):
+    def __init__(
+        self,
+        cfg: PGANConfig,
+        shape: tuple[int, int, int],
+        n_classes: int,
+        kinds: list[dict] | None = None,
+    ):
         super().__init__()
         self.cfg, self.shape, self.n_classes = cfg, tuple(shape), n_classes
         resolution = _check_resolution(shape)
@@ -113,9 +125,9 @@ class Generator(nn.Module):
         out_ch = shape[0]
         res = [4 * 2**s for s in range(len(self.stages))]
         ch = [cfg.channels(r) for r in res]
-        self.embed = (
-            EqualLinear(n_classes, cfg.embed_dim, bias=False, gain=1.0) if n_classes else None
-        )
+        self.select = KindSelect(kinds, n_classes) if kinds else None
+        n_cond = len(kinds) if kinds else n_classes
+        self.embed = EqualLinear(n_cond, cfg.embed_dim, bias=False, gain=1.0) if n_cond else None
         in_dim = cfg.z_dim + (cfg.embed_dim if n_classes else 0)
         self.input = EqualLinear(in_dim, ch[0] * 16, gain=2**0.5 / 4)
         self.conv0 = EqualConv2d(ch[0], ch[0], cfg.kernel_at(0), activate=True)
@@ -130,7 +142,8 @@ class Generator(nn.Module):
         stage = len(self.stages) - 1 if stage is None else stage
         h = pixel_norm(z)
         if self.embed is not None:
-            h = torch.cat([h, pixel_norm(self.embed(c))], dim=1)
+            k = self.select(z, c) if self.select is not None else c
+            h = torch.cat([h, pixel_norm(self.embed(k))], dim=1)
         x = pixel_norm(lrelu(self.input(h).view(z.shape[0], -1, 4, 4)))
         x = self.conv0(x)
         prev = x
@@ -173,9 +186,16 @@ class _DBlock(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """``(image [B, C, r, r], c [B, n_classes]) → logits [B]`` at growth stage ``stage``."""
+    """``(image [B, C, r, r], c [B, n_classes]) → logits [B]`` at growth stage ``stage``; with
+    ``kinds``, ``c [B, n_kinds]`` names the kind of each clip (``KindSelect`` for generated ones)."""
 
-    def __init__(self, cfg: PGANConfig, shape: tuple[int, int, int], n_classes: int):
+    def __init__(
+        self,
+        cfg: PGANConfig,
+        shape: tuple[int, int, int],
+        n_classes: int,
+        kinds: list[dict] | None = None,
+    ):
         super().__init__()
         self.cfg, self.shape, self.n_classes = cfg, tuple(shape), n_classes
         resolution = _check_resolution(shape)
@@ -191,7 +211,8 @@ class Discriminator(nn.Module):
         self.final_conv = EqualConv2d(ch[0] + 1, ch[0], (3, 3), activate=True)
         self.final_dense = EqualLinear(ch[0] * 16, ch[0])
         self.out = EqualLinear(ch[0], 1, gain=1.0)
-        self.project = EqualLinear(n_classes, ch[0], bias=False, gain=1.0) if n_classes else None
+        n_cond = len(kinds) if kinds else n_classes
+        self.project = EqualLinear(n_cond, ch[0], bias=False, gain=1.0) if n_cond else None
         self.periodic = EqualLinear(AUTOCORR_LAGS, ch[0]) if cfg.d_periodicity else None
 
     def forward(
@@ -224,6 +245,43 @@ class Discriminator(nn.Module):
         if self.project is not None:
             logits = logits + (self.project(c) * feat).sum(dim=1)
         return logits
+
+
+class KindSelect(nn.Module):
+    """``(z [B, z_dim], c [B, n_classes]) → k [B, n_kinds]``: the weight of each class in ``c`` moved
+    to the one kind of that class that the latent picks.
+
+    The latent's first coordinate after pixel norm (what the generator sees, so a scaled latent
+    keeps its kinds) gives ``u = Φ(·)`` in (0, 1), near uniform for standard-normal latents; kind
+    ``i`` of class ``j`` is picked when ``u`` falls in its slice of [0, 1), the slices as wide as the
+    kinds' shares of the class's clips (``table[i]["share"]``). A one-hot ``c`` gives a one-hot
+    ``k``; a mix of classes (a morph) mixes the kinds they pick in the same proportions.
+    """
+
+    def __init__(self, table: list[dict], n_classes: int):
+        super().__init__()
+        per_class = [[i for i, k in enumerate(table) if k["class"] == c] for c in range(n_classes)]
+        if not all(per_class):
+            raise ValueError("every class needs at least one kind")
+        width = max(len(ids) for ids in per_class)
+        lo = torch.full((n_classes, width), 2.0)  # unused slots: never picked (u ≤ 1)
+        hi = torch.full((n_classes, width), 2.0)
+        route = torch.zeros(n_classes * width, len(table))
+        for c, ids in enumerate(per_class):
+            shares = torch.tensor([float(table[i]["share"]) for i in ids], dtype=torch.float64)
+            edges = torch.cat([torch.zeros(1), shares.cumsum(0) / shares.sum()]).float()
+            edges[0], edges[-1] = -1.0, 1.5  # u = 0 and u = 1 (float rounding) are picked too
+            lo[c, : len(ids)], hi[c, : len(ids)] = edges[:-1], edges[1:]
+            for j, i in enumerate(ids):
+                route[c * width + j, i] = 1.0
+        self.register_buffer("lo", lo)
+        self.register_buffer("hi", hi)
+        self.register_buffer("route", route)
+
+    def forward(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        u = 0.5 * (1.0 + torch.erf(pixel_norm(z)[:, :1, None] / math.sqrt(2.0)))  # [B, 1, 1]
+        picked = ((u >= self.lo) & (u < self.hi)).to(c.dtype)  # [B, n_classes, width]
+        return (c[:, :, None] * picked).flatten(1) @ self.route
 
 
 AUTOCORR_LAGS = 32

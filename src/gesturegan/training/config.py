@@ -119,6 +119,7 @@ OPTION_HELP: dict[str, str] = {
     "pgan.kernels": "pgan: per-stage kernels from 4x4 up (last repeats), or a preset: square, time",
     "pgan.mbstd_group": "pgan: group size of D's minibatch standard deviation",
     "pgan.d_periodicity": "pgan: D also sees the autocorrelation of the level along time",
+    "pgan.kinds": "pgan: condition on the kinds of gesture in each class (labeler rules)",
     "dcgan.z_dim": "dcgan: latent size",
     "dcgan.embed_dim": "dcgan: size of the class embedding fed to G beside the latent",
     "dcgan.channels": "dcgan: channels at 4x4, halved at every doubling of resolution",
@@ -136,4 +137,4 @@ FIXED_ON_RESUME = ("model", "repr", "repr_options", "seed", "pgan", "dcgan", "wa
 
 # ``pgan`` options added after runs were saved without them, as those runs were trained: a default
 # that changed must not change a saved run's models on ``--resume``.
-PGAN_OPTIONS_BEFORE = {"d_periodicity": False}
+PGAN_OPTIONS_BEFORE = {"d_periodicity": False, "kinds": False}

@@ -18,7 +18,11 @@ from ..representations import Representation
 
 
 class BatchLoader:
-    """Yield ``(images [B, C, H, W], cond [B, n_classes] or None)`` from a dataset, one batch ahead."""
+    """Yield ``(images [B, C, H, W], cond [B, n_classes] or None)`` from a dataset, one batch ahead.
+
+    With ``cond_ids`` (``[N]`` ids below ``n_cond``, e.g. kinds of gesture) ``cond`` is their
+    one-hot ``[B, n_cond]`` instead of the classes'.
+    """
 
     def __init__(
         self,
@@ -28,10 +32,13 @@ class BatchLoader:
         position: int = 0,
         rank: int = 0,
         world_size: int = 1,
+        cond_ids: np.ndarray | None = None,
+        n_cond: int = 0,
     ):
         self.dataset, self.rep, self.seed, self.position = dataset, rep, seed, position
         self.rank, self.world_size = rank, world_size
-        self.n_classes = len(dataset.label_names)
+        self.cond_ids = cond_ids
+        self.n_classes = n_cond if cond_ids is not None else len(dataset.label_names)
         self._epoch_cache: tuple[int, np.ndarray] | None = None
         self._pool = ThreadPoolExecutor(max_workers=1)
         self._pending: tuple[tuple[int, int], Future] | None = None
@@ -73,6 +80,8 @@ class BatchLoader:
         inverse = np.empty_like(order)
         inverse[order] = np.arange(len(order))
         waves, labels = waves[inverse], labels[inverse]
+        if self.cond_ids is not None:
+            labels = self.cond_ids[idx]
         with torch.no_grad():
             images = self.rep.encode(torch.from_numpy(np.ascontiguousarray(waves)))
         cond = one_hot(torch.from_numpy(labels), self.n_classes) if self.n_classes else None

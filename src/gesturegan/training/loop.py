@@ -34,7 +34,7 @@ from ..representations import get as get_representation
 from ..representations.logmel import LogMel
 from . import checkpoint as ckpt_io
 from . import distributed as dist
-from . import monitor
+from . import kinds, monitor
 from .augment import AdaController, augment
 from .config import FIXED_ON_RESUME, PGAN_OPTIONS_BEFORE, TrainConfig
 from .data import BatchLoader, images_at_stage, one_hot
@@ -172,7 +172,14 @@ def clock(seconds: float | None) -> str:
 class Trainer:
     """Owns the models, optimisers, schedule and run folder of one training run."""
 
-    def __init__(self, cfg: TrainConfig, run_dir: Path, world: World | None = None):
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        run_dir: Path,
+        world: World | None = None,
+        kinds_table: list[dict] | None = None,
+    ):
+        """``kinds_table``: a resumed run's kinds of gesture (found from the data when ``None``)."""
         self.cfg, self.run_dir = cfg, run_dir
         self.world = world or World()
         keep_freed_memory()
@@ -185,7 +192,15 @@ class Trainer:
         self.n_classes = len(self.label_names)
         torch.manual_seed(cfg.seed)
         model_cfg = getattr(cfg, cfg.model)
-        self.G, self.D = build(cfg.model, model_cfg, self.rep.shape, self.n_classes)
+        self.kinds = (
+            kinds.find(self.dataset, kinds_table)
+            if getattr(model_cfg, "kinds", False) and self.n_classes
+            else None
+        )
+        table = self.kinds.table if self.kinds else None
+        if table:  # [n_kinds, n_classes]: row i one-hot at kind i's class
+            self._kind_class = one_hot(torch.tensor([k["class"] for k in table]), self.n_classes)
+        self.G, self.D = build(cfg.model, model_cfg, self.rep.shape, self.n_classes, table)
         use_fast_layout(self.G, self.D)
         dist.broadcast_module(self.G, self.world)
         dist.broadcast_module(self.D, self.world)
@@ -270,7 +285,8 @@ class Trainer:
         cfg, s = self.cfg, self.state
         stage, alpha = s.stage, self.alpha()
         batch = cfg.batch_for_stage(stage)
-        real_full, c = loader.next(batch)
+        real_full, cond_real = loader.next(batch)
+        c = self._classes(cond_real)
         real = images_at_stage(real_full, stage, len(self.stages), alpha)
         p_aug = self.ada.p if cfg.augment != "off" else 0.0
         z_dim = self.G.cfg.z_dim
@@ -283,10 +299,12 @@ class Trainer:
         real = augment(real, p_aug, self.noise)
         do_r1 = cfg.loss == "ns_r1" and cfg.r1_gamma > 0 and s.step % cfg.r1_every == 0
         real.requires_grad_(do_r1)
-        logits_real = self.D(real, c, stage, alpha)
-        logits_fake = self.D(fake, c, stage, alpha)
+        logits_real = self.D(real, cond_real, stage, alpha)
+        logits_fake = self.D(fake, self._cond_fake(z, c), stage, alpha)
         if cfg.loss == "wgan_gp":
-            gp = gradient_penalty(lambda x: self.D(x, c, stage, alpha), real, fake, self.noise)
+            gp = gradient_penalty(
+                lambda x: self.D(x, cond_real, stage, alpha), real, fake, self.noise
+            )
             loss_d = wgan_d_loss(logits_real, logits_fake)
             penalty = cfg.gp_lambda * gp
         else:
@@ -302,7 +320,8 @@ class Trainer:
         # Generator update.
         self.D.requires_grad_(False)
         z = torch.randn(batch, z_dim, generator=self.noise)
-        logits_gen = self.D(augment(self.G(z, c, stage, alpha), p_aug, self.noise), c, stage, alpha)
+        fake = augment(self.G(z, c, stage, alpha), p_aug, self.noise)
+        logits_gen = self.D(fake, self._cond_fake(z, c), stage, alpha)
         loss_g = wgan_g_loss(logits_gen) if cfg.loss == "wgan_gp" else g_loss(logits_gen)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
@@ -333,6 +352,17 @@ class Trainer:
             **{f"heard_{k}": v for k, v in self._last_heard.items()},
         }
 
+    def _classes(self, cond: torch.Tensor | None) -> torch.Tensor | None:
+        """The class conditioning ``[B, n_classes]`` of a batch whose clips are labelled ``cond``:
+        by class, or with kinds one-hot ``[B, n_kinds]`` by kind."""
+        if self.kinds is None or cond is None:
+            return cond
+        return cond @ self._kind_class
+
+    def _cond_fake(self, z: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor | None:
+        """What D is told about clips generated from ``(z, c)``: the class, or the kind G picked."""
+        return self.G.select(z, c) if self.kinds is not None else c
+
     @torch.no_grad()
     def _update_ema(self, batch: int) -> None:
         half_life = min(self.cfg.ema_kimg * 1000, self.state.nimg * self.cfg.ema_rampup)
@@ -350,6 +380,7 @@ class Trainer:
             "sr": self.dataset.sr,
             "length": self.dataset.length,
             "stages": list(self.stages),
+            "kinds": self.kinds.table if self.kinds else None,
             "G": self.G.state_dict(),
             "D": self.D.state_dict(),
             "G_ema": self.G_ema.state_dict(),
@@ -400,6 +431,7 @@ class Trainer:
             "length": self.dataset.length,
             "shape": list(self.rep.shape),
             "label_names": self.label_names,
+            "kinds": self.kinds.table if self.kinds else None,
             "stages": list(self.stages),
             "stage": self.state.stage,
             "alpha": self.alpha(),
@@ -477,8 +509,16 @@ class Trainer:
     def fit(self, show_progress: bool = True) -> TrainResult:
         cfg, s = self.cfg, self.state
         world = self.world
+        found = self.kinds
+        by_kind = {"cond_ids": found.of_clip, "n_cond": len(found.table)} if found else {}
         loader = BatchLoader(
-            self.dataset, self.rep, cfg.seed, s.data_position, world.rank, world.size
+            self.dataset,
+            self.rep,
+            cfg.seed,
+            s.data_position,
+            world.rank,
+            world.size,
+            **by_kind,
         )
         writer = _tensorboard(self.run_dir / "logs") if world.is_main else None
         last_ckpt_t = last_snap_t = last_probe_t = dist.broadcast_float(time.monotonic(), world)
@@ -868,11 +908,11 @@ def train(
         cfg = make_config(data, config_path, overrides)
     world = dist.init_from_env()
     run_dir.mkdir(parents=True, exist_ok=True)
-    trainer = Trainer(cfg, run_dir, world)
+    ckpt = ckpt_io.load(latest) if resume else None
+    trainer = Trainer(cfg, run_dir, world, ckpt.get("kinds") if ckpt else None)
     if world.is_main:
         save_yaml(cfg, run_dir / "config.yaml")
-    if resume:
-        ckpt = ckpt_io.load(latest)
+    if ckpt:
         trainer.restore(ckpt)
         trainer.metrics = _read_metrics(run_dir / "logs" / "metrics.csv", trainer.state.step)
     dist.barrier(world)  # every rank has checked the folder before rank 0 writes into it
