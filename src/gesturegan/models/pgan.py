@@ -126,7 +126,7 @@ class Generator(nn.Module):
         res = [4 * 2**s for s in range(len(self.stages))]
         ch = [cfg.channels(r) for r in res]
         self.select = KindSelect(kinds, n_classes) if kinds else None
-        n_cond = len(kinds) if kinds else n_classes
+        n_cond = _n_cond(kinds, n_classes)
         self.embed = EqualLinear(n_cond, cfg.embed_dim, bias=False, gain=1.0) if n_cond else None
         in_dim = cfg.z_dim + (cfg.embed_dim if n_classes else 0)
         self.input = EqualLinear(in_dim, ch[0] * 16, gain=2**0.5 / 4)
@@ -211,7 +211,7 @@ class Discriminator(nn.Module):
         self.final_conv = EqualConv2d(ch[0] + 1, ch[0], (3, 3), activate=True)
         self.final_dense = EqualLinear(ch[0] * 16, ch[0])
         self.out = EqualLinear(ch[0], 1, gain=1.0)
-        n_cond = len(kinds) if kinds else n_classes
+        n_cond = _n_cond(kinds, n_classes)
         self.project = EqualLinear(n_cond, ch[0], bias=False, gain=1.0) if n_cond else None
         self.periodic = EqualLinear(AUTOCORR_LAGS, ch[0]) if cfg.d_periodicity else None
 
@@ -245,6 +245,11 @@ class Discriminator(nn.Module):
         if self.project is not None:
             logits = logits + (self.project(c) * feat).sum(dim=1)
         return logits
+
+
+def _n_cond(kinds: list[dict] | None, n_classes: int) -> int:
+    """Width of the conditioning the networks embed: one per kind where given, else per class."""
+    return len(kinds) if kinds else n_classes
 
 
 class KindSelect(nn.Module):

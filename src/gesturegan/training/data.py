@@ -79,9 +79,8 @@ class BatchLoader:
         waves, labels = self.dataset.batch(idx[order])
         inverse = np.empty_like(order)
         inverse[order] = np.arange(len(order))
-        waves, labels = waves[inverse], labels[inverse]
-        if self.cond_ids is not None:
-            labels = self.cond_ids[idx]
+        waves = waves[inverse]
+        labels = labels[inverse] if self.cond_ids is None else self.cond_ids[idx]
         with torch.no_grad():
             images = self.rep.encode(torch.from_numpy(np.ascontiguousarray(waves)))
         cond = one_hot(torch.from_numpy(labels), self.n_classes) if self.n_classes else None

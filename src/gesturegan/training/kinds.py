@@ -74,9 +74,8 @@ def _table(rules: list[str], labels: np.ndarray, n_classes: int) -> list[dict]:
         counts = Counter(r for r, lab in zip(rules, labels, strict=True) if lab == c)
         total = sum(counts.values())
         ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))  # largest first
-        kept = [(r, n) for r, n in ranked if n >= MIN_CLIPS and n >= MIN_SHARE * total] or ranked[
-            :1
-        ]
+        big = [(r, n) for r, n in ranked if n >= MIN_CLIPS and n >= MIN_SHARE * total]
+        kept = big or ranked[:1]
         merged = total - sum(n for _, n in kept)  # the small rules' clips join the largest kind
         shares = [(n + (merged if j == 0 else 0)) / total for j, (_, n) in enumerate(kept)]
         table += [
