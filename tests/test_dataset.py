@@ -222,7 +222,6 @@ def test_dataset_json(mixed, manifest):
     assert {"created", "gesturegan_version"} <= set(info)
 
 
-
 def test_a_dataset_of_the_previous_format_is_refused_in_one_line(mixed, tmp_path):
     old = tmp_path / "old"
     shutil.copytree(mixed[4], old)
@@ -230,6 +229,7 @@ def test_a_dataset_of_the_previous_format_is_refused_in_one_line(mixed, tmp_path
     (old / "dataset.json").write_text(json.dumps({**info, "format_version": 1}), encoding="utf-8")
     with pytest.raises(UserError, match="has dataset format 1; .*reads format 2 .*prepare"):
         Dataset.open(old)
+
 
 def test_manifest_rows(mixed, manifest):
     src, data = mixed[0], mixed[4]
@@ -501,6 +501,21 @@ def test_open_a_damaged_dataset(labelled_source, tmp_path):
     rows = (tmp_path / "data" / "manifest.csv").read_text(encoding="utf-8").splitlines()
     (tmp_path / "data" / "manifest.csv").write_text("\n".join(rows[:-1]) + "\n", encoding="utf-8")
     with pytest.raises(UserError, match="damaged"):
+        Dataset.open(tmp_path / "data")
+
+
+def test_open_a_dataset_whose_manifest_names_an_unknown_label(labelled_source, tmp_path):
+    prepare(labelled_source, tmp_path / "data", labels_from_folders=True, workers=1)
+    manifest = tmp_path / "data" / "manifest.csv"
+    rows = list(csv.DictReader(manifest.open(encoding="utf-8")))
+    rows[-1]["label"] = "snare"
+    with manifest.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    with pytest.raises(
+        UserError, match=f"damaged: manifest.csv gives {rows[-1]['source']} the label 'snare'"
+    ):
         Dataset.open(tmp_path / "data")
 
 

@@ -1,13 +1,23 @@
 """Kinds of gesture within a class: found from the labeler's rules, picked by the latent."""
 
+import json
 import math
+import shutil
 
 import numpy as np
+import pytest
+import soundfile as sf
 import torch
 
 from gesturegan import gestures
+from gesturegan.dataset import prepare
+from gesturegan.exporting import export
+from gesturegan.generation import load
 from gesturegan.models import pgan
-from gesturegan.training import kinds
+from gesturegan.training import checkpoint as ckpt_io
+from gesturegan.training import kinds, train
+
+from .conftest import LENGTH, SR, TINY_MODEL, tiny_overrides
 
 TABLE = [
     {"class": 0, "rule": "pulses", "share": 0.5},
@@ -55,3 +65,56 @@ def test_small_rules_join_their_class_largest_kind():
     table = kinds._table(rules, labels, 2)
     assert [(k["class"], k["rule"]) for k in table] == [(0, "pulses"), (0, "steady"), (1, "short")]
     assert math.isclose(table[0]["share"], 22 / 32) and math.isclose(table[1]["share"], 10 / 32)
+
+
+@pytest.fixture(scope="module")
+def kinds_run(tmp_path_factory):
+    """A tiny kinds run: class ``loop`` holds 8 steady tones and 8 pulse trains, ``hit`` 8 hits.
+    Its decoder is the inverse STFT, so that the export's comparison is exact (see test_export)."""
+    root = tmp_path_factory.mktemp("kinds")
+    rng = np.random.default_rng(0)
+    t = np.arange(LENGTH) / SR
+    for i in range(8):
+        tone = np.sin(2 * np.pi * rng.uniform(200, 2000) * t)
+        clips = {
+            "hit": tone * np.exp(-t / rng.uniform(0.01, 0.05)),
+            "loop": 0.5 * tone,
+            "loop_pulses": tone * (np.sin(2 * np.pi * rng.uniform(6, 10) * t) > 0.6),
+        }
+        for name, wave in clips.items():
+            folder = root / "src" / name.split("_")[0]
+            folder.mkdir(parents=True, exist_ok=True)
+            sf.write(folder / f"{name}_{i}.wav", (0.8 * wave).astype(np.float32), SR)
+    prepare(root / "src", root / "data", labels_from_folders=True, workers=1)
+    overrides = tiny_overrides(12, repr="stft_ifreq", pgan={**TINY_MODEL, "kinds": True})
+    train(root / "run", str(root / "data"), overrides=overrides, show_progress=False)
+    return root / "run"
+
+
+KINDS_OF_RUN = [("hit", "short", 1.0), ("loop", "pulses", 0.5), ("loop", "steady", 0.5)]
+
+
+def _named(table: list[dict], names: list[str]) -> list[tuple[str, str, float]]:
+    return [(names[k["class"]], k["rule"], k["share"]) for k in table]
+
+
+def test_a_kinds_run_saves_its_kinds_and_resumes_with_them(kinds_run, tmp_path):
+    meta = json.loads((kinds_run / "generator.json").read_text())
+    assert _named(meta["kinds"], meta["label_names"]) == KINDS_OF_RUN
+    run = tmp_path / "run"
+    shutil.copytree(kinds_run, run)
+    assert train(run, overrides={"steps": 16}, resume=True, show_progress=False).step == 16
+    ckpt = ckpt_io.load(run / "checkpoints" / ckpt_io.LATEST)
+    assert ckpt["kinds"] == meta["kinds"] and ckpt["state"]["step"] == 16
+
+
+def test_a_kinds_model_draws_every_kind_of_a_class_and_exports_equal(kinds_run, tmp_path):
+    gen = load(kinds_run)
+    seeds = list(range(64))
+    assert np.array_equal(gen.samples("loop", seeds[:4]), gen.samples("loop", seeds[:4]))
+    net = gen.synthesizer().net
+    c = gen.condition("loop", len(seeds))
+    picked = net.select(gen.latents(seeds), c).sum(0)  # clips per kind: [hit short, loop ×2]
+    assert picked[0] == 0 and picked[1] > 16 and picked[2] > 16 and picked.sum() == 64
+    done = export(kinds_run, "torchscript", out=tmp_path / "g.pt")
+    assert done.max_abs_diff <= 1e-3

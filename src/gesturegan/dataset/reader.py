@@ -26,7 +26,8 @@ class Dataset:
     length : samples per clip.
     label_names : class names; a label id indexes this list. Empty when unlabelled.
     waves : ``[N, length] float32`` opened with ``mmap_mode="r"``.
-    label_ids : ``[N] int64``; ``-1`` for every clip of an unlabelled dataset.
+    label_ids : ``[N] int64``; ``-1`` for every clip of an unlabelled dataset (in a labelled one,
+        every clip's label is one of ``label_names``: ``open`` checks it).
     manifest : one dict per clip (``prepare.MANIFEST_COLUMNS``, numbers parsed).
     info : the parsed ``dataset.json``.
     """
@@ -73,6 +74,13 @@ class Dataset:
             raise UserError(
                 f"dataset {path} is damaged: audio.npy is {waves.dtype} {waves.shape}, "
                 f"manifest.csv and dataset.json say float32 {expected}; prepare it again"
+            )
+        names = set(info["labels"])
+        stray = next((row for row in manifest if names and row["label"] not in names), None)
+        if stray is not None:
+            raise UserError(
+                f"dataset {path} is damaged: manifest.csv gives {stray['source']} the label "
+                f"{stray['label']!r}, not one of dataset.json's labels; prepare it again"
             )
         return cls(path, info, waves, manifest)
 
