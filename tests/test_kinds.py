@@ -17,7 +17,7 @@ from gesturegan.models import pgan
 from gesturegan.training import checkpoint as ckpt_io
 from gesturegan.training import kinds, train
 
-from .conftest import LENGTH, SR, TINY_MODEL, tiny_overrides
+from .conftest import LENGTH, SR, TINY_MODEL, tiny_overrides, write_tiny_sounds
 
 TABLE = [
     {"class": 0, "rule": "pulses", "share": 0.5},
@@ -72,19 +72,13 @@ def kinds_run(tmp_path_factory):
     """A tiny kinds run: class ``loop`` holds 8 steady tones and 8 pulse trains, ``hit`` 8 hits.
     Its decoder is the inverse STFT, so that the export's comparison is exact (see test_export)."""
     root = tmp_path_factory.mktemp("kinds")
-    rng = np.random.default_rng(0)
+    write_tiny_sounds(root / "src", per_class=8, names=("hit", "loop"))
+    rng = np.random.default_rng(1)
     t = np.arange(LENGTH) / SR
     for i in range(8):
         tone = np.sin(2 * np.pi * rng.uniform(200, 2000) * t)
-        clips = {
-            "hit": tone * np.exp(-t / rng.uniform(0.01, 0.05)),
-            "loop": 0.5 * tone,
-            "loop_pulses": tone * (np.sin(2 * np.pi * rng.uniform(6, 10) * t) > 0.6),
-        }
-        for name, wave in clips.items():
-            folder = root / "src" / name.split("_")[0]
-            folder.mkdir(parents=True, exist_ok=True)
-            sf.write(folder / f"{name}_{i}.wav", (0.8 * wave).astype(np.float32), SR)
+        pulses = tone * (np.sin(2 * np.pi * rng.uniform(6, 10) * t) > 0.6)
+        sf.write(root / "src" / "loop" / f"pulses_{i}.wav", (0.8 * pulses).astype(np.float32), SR)
     prepare(root / "src", root / "data", labels_from_folders=True, workers=1)
     overrides = tiny_overrides(12, repr="stft_ifreq", pgan={**TINY_MODEL, "kinds": True})
     train(root / "run", str(root / "data"), overrides=overrides, show_progress=False)

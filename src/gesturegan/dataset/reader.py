@@ -76,8 +76,8 @@ class Dataset:
                 f"manifest.csv and dataset.json say float32 {expected}; prepare it again"
             )
         names = set(info["labels"])
-        stray = next((row for row in manifest if names and row["label"] not in names), None)
-        if stray is not None:
+        stray = next((row for row in manifest if row["label"] not in names), None)
+        if names and stray is not None:
             raise UserError(
                 f"dataset {path} is damaged: manifest.csv gives {stray['source']} the label "
                 f"{stray['label']!r}, not one of dataset.json's labels; prepare it again"
