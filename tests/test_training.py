@@ -268,6 +268,35 @@ def test_envelope_autocorrelation_peaks_at_the_period_of_a_loop():
     assert flat.abs().max() < 1e-3
 
 
+def test_level_stats_tell_a_held_level_from_a_wobbling_one_and_an_even_loop_from_noise():
+    from gesturegan.models.pgan import level_stats
+
+    w = 128
+    t = torch.arange(w).float()
+    held = (0.5 + 0.004 * torch.sin(t)).expand(1, 1, 8, w)  # 0.2 dB at logmel_gl's 50 dB per unit
+    wobbly = (0.5 + 0.02 * torch.sin(t)).expand(1, 1, 8, w)
+    loop = (t % 16 < 4).float().expand(1, 1, 8, w)
+    noise = torch.rand(1, 1, 8, w, generator=torch.Generator().manual_seed(0))
+    stats = level_stats(torch.cat([held, wobbly, loop, noise]))
+    assert stats.shape == (4, 3)
+    spread, motion, periodicity = stats.T
+    assert spread[1] - spread[0] == pytest.approx(np.log(5), abs=1e-3)  # 5x the deviation
+    assert motion[1] - motion[0] == pytest.approx(np.log(5), abs=1e-2)
+    assert periodicity[2] > 0.95 and periodicity[3] < 0.5
+
+
+def test_discriminator_with_level_stats_fades_them_in_and_takes_an_r1_penalty():
+    cfg = PGANConfig(**TINY_MODEL, d_level=True)
+    _, d = build("pgan", cfg, (1, 16, 16), n_classes=4)
+    img = torch.randn(4, 1, 16, 16, requires_grad=True)
+    c = torch.eye(4)
+    logits = d(img, c, stage=2, alpha=0.5)
+    (grad,) = torch.autograd.grad(logits.sum(), img, create_graph=True)
+    grad.square().sum().backward()  # R1: the penalty's gradient reaches D's level read-out
+    assert d.level.weight.grad is not None and torch.isfinite(d.level.weight.grad).all()
+    assert not PGANConfig().d_level  # off by default: runs saved before it load as trained
+
+
 def test_discriminator_sees_periodicity_by_default_and_trains_with_its_r1_penalty(
     tiny_dataset, tmp_path
 ):

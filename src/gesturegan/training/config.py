@@ -119,6 +119,7 @@ OPTION_HELP: dict[str, str] = {
     "pgan.kernels": "pgan: per-stage kernels from 4x4 up (last repeats), or a preset: square, time",
     "pgan.mbstd_group": "pgan: group size of D's minibatch standard deviation",
     "pgan.d_periodicity": "pgan: D also sees the autocorrelation of the level along time",
+    "pgan.d_level": "pgan: D also reads how far, how fast and how evenly the level moves",
     "pgan.kinds": "pgan: condition on the kinds of gesture in each class (labeler rules)",
     "dcgan.z_dim": "dcgan: latent size",
     "dcgan.embed_dim": "dcgan: size of the class embedding fed to G beside the latent",
