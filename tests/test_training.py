@@ -297,6 +297,26 @@ def test_discriminator_with_level_stats_fades_them_in_and_takes_an_r1_penalty():
     assert not PGANConfig().d_level  # off by default: runs saved before it load as trained
 
 
+def test_discriminators_level_read_outs_measure_the_clean_image_not_the_augmented_one():
+    from gesturegan.training.augment import augment
+
+    cfg = PGANConfig(**TINY_MODEL, d_level=True)
+    _, d = build("pgan", cfg, (1, 16, 16), n_classes=4)
+    c = torch.eye(4)
+    w = torch.arange(16.0)
+    held = (0.5 + 0.004 * torch.sin(w)).expand(4, 1, 16, 16).clone()
+    masked = augment(held, 1.0, torch.Generator().manual_seed(0))  # shifts, gain, masks
+    assert not torch.equal(masked, held)
+    for stage, alpha in ((2, 1.0), (2, 0.5)):
+        plain = d(masked, c, stage, alpha)
+        assert torch.equal(d(masked, c, stage, alpha, clean=masked), plain)  # None means img
+        seen_clean = d(masked, c, stage, alpha, clean=held)
+        assert not torch.allclose(seen_clean, plain)
+        d.level, d.periodic, level, periodic = None, None, d.level, d.periodic  # read-outs off:
+        assert torch.equal(d(masked, c, stage, alpha, clean=held), d(masked, c, stage, alpha))
+        d.level, d.periodic = level, periodic  # ... then clean is not looked at
+
+
 def test_discriminator_sees_periodicity_by_default_and_trains_with_its_r1_penalty(
     tiny_dataset, tmp_path
 ):

@@ -3,7 +3,9 @@
 Every generator maps ``(z [B, z_dim], c [B, n_classes] or None, stage, alpha)`` to a representation
 tensor ``[B, *shape]`` and exposes ``stages`` (names of its growth stages, the last being full size;
 one stage for models that do not grow) and ``render`` (always full size); every discriminator maps
-``(x, c, stage, alpha)`` to logits ``[B]``. ``c`` may mix classes (rows of a convex combination).
+``(x, c, stage, alpha, clean)`` to logits ``[B]``, ``clean`` being ``x`` before the training loop's
+augmentation (or None), which only pgan's level read-outs look at. ``c`` may mix classes (rows of a
+convex combination).
 
 | name | model | representations |
 |---|---|---|

@@ -105,7 +105,7 @@ class Discriminator(nn.Module):
         self.out = nn.Linear(c0, 1)
         self.project = nn.Linear(n_classes, c0, bias=False) if n_classes else None
 
-    def forward(self, img, c, stage=None, alpha=1.0) -> torch.Tensor:
+    def forward(self, img, c, stage=None, alpha=1.0, clean=None) -> torch.Tensor:
         x = leaky_relu(self.from_img(img), 0.2)
         for block in self.blocks:
             x = leaky_relu(block(x), 0.2)

@@ -107,7 +107,7 @@ class Discriminator(nn.Module):
         self.out = nn.Linear(16 * ch[-1], 1)
         self.project = nn.Linear(n_classes, 16 * ch[-1], bias=False) if n_classes else None
 
-    def forward(self, wave, c, stage=None, alpha=1.0) -> torch.Tensor:
+    def forward(self, wave, c, stage=None, alpha=1.0, clean=None) -> torch.Tensor:
         x = wave
         for i, down in enumerate(self.downs):
             x = leaky_relu(down(x), 0.2)

@@ -291,16 +291,18 @@ class Trainer:
         p_aug = self.ada.p if cfg.augment != "off" else 0.0
         z_dim = self.G.cfg.z_dim
 
-        # Discriminator update.
+        # Discriminator update. D sees augmented images; its level read-outs see them clean. R1
+        # is taken at the clean real images, through the augmentation (as in StyleGAN2-ADA).
         self.D.requires_grad_(True)
         z = torch.randn(batch, z_dim, generator=self.noise)
         with torch.no_grad():
-            fake = augment(self.G(z, c, stage, alpha), p_aug, self.noise)
-        real = augment(real, p_aug, self.noise)
+            fake_clean = self.G(z, c, stage, alpha)
+            fake = augment(fake_clean, p_aug, self.noise)
         do_r1 = cfg.loss == "ns_r1" and cfg.r1_gamma > 0 and s.step % cfg.r1_every == 0
-        real.requires_grad_(do_r1)
-        logits_real = self.D(real, cond_real, stage, alpha)
-        logits_fake = self.D(fake, self._cond_fake(z, c), stage, alpha)
+        real_clean = real.requires_grad_(do_r1)
+        real = augment(real_clean, p_aug, self.noise)
+        logits_real = self.D(real, cond_real, stage, alpha, real_clean)
+        logits_fake = self.D(fake, self._cond_fake(z, c), stage, alpha, fake_clean)
         if cfg.loss == "wgan_gp":
             gp = gradient_penalty(
                 lambda x: self.D(x, cond_real, stage, alpha), real, fake, self.noise
@@ -309,7 +311,7 @@ class Trainer:
             penalty = cfg.gp_lambda * gp
         else:
             loss_d = d_loss(logits_real, logits_fake)
-            gp = r1_penalty(logits_real, real) if do_r1 else torch.zeros(())
+            gp = r1_penalty(logits_real, real_clean) if do_r1 else torch.zeros(())
             penalty = 0.5 * cfg.r1_gamma * cfg.r1_every * gp
         self.opt_d.zero_grad(set_to_none=True)
         (loss_d + penalty).backward()
@@ -320,8 +322,9 @@ class Trainer:
         # Generator update.
         self.D.requires_grad_(False)
         z = torch.randn(batch, z_dim, generator=self.noise)
-        fake = augment(self.G(z, c, stage, alpha), p_aug, self.noise)
-        logits_gen = self.D(fake, self._cond_fake(z, c), stage, alpha)
+        fake_clean = self.G(z, c, stage, alpha)
+        fake = augment(fake_clean, p_aug, self.noise)
+        logits_gen = self.D(fake, self._cond_fake(z, c), stage, alpha, fake_clean)
         loss_g = wgan_g_loss(logits_gen) if cfg.loss == "wgan_gp" else g_loss(logits_gen)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
