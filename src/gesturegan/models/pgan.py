@@ -229,8 +229,8 @@ class Discriminator(nn.Module):
         clean: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """``clean``: the same images before the training loop's augmentation, what the level
-        read-outs measure (``img`` when None). The augmentation's time masks cut a hole of up to
-        50 dB into the level of nearly every image once ADA's p nears 1, which buries the 0.2 dB
+        read-outs measure (``img`` when None). The augmentation's time mask cuts a hole tens of dB
+        deep into the level of nearly every image once ADA's p nears 1, which buries the 0.2 dB
         that tell a held drone from a wobbling one and breaks the pulses' spacing; the convolutions
         still see only augmented images, so D cannot memorise the clips through them."""
         stage = len(self.stages) - 1 if stage is None else stage
