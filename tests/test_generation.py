@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import json
+import shutil
 
 import numpy as np
 import pytest
@@ -44,6 +46,41 @@ def test_generate_writes_named_reproducible_files(tiny_run, tmp_path):
     sidecar = list(csv.DictReader((tmp_path / "a" / "generated.csv").open()))
     assert {r["class"] for r in sidecar} == {"hit", "tone"} and all(r["heard_as"] for r in sidecar)
     assert again[0].seed == 6
+
+
+def test_best_of_k_candidates_is_the_discriminators_pick_whatever_else_is_asked(
+    tiny_run, tmp_path
+):
+    gen = load(tiny_run)
+    cands = gen.candidates(7, 4)
+    assert torch.equal(cands[0], gen.latents([7])[0])  # the plain latent is one of them
+    assert torch.pdist(cands).min() > 1  # the others are new ones
+    assert not torch.equal(gen.candidates(8, 4)[1:], cands[1:])
+    c = gen.condition("hit", 4)
+    images = gen.render(cands, c)
+    scores = gen._discriminator()(images, c, len(gen.all_stages) - 1, 1.0)
+    picked = gen.best_of("hit", [8, 7], 4)
+    assert torch.allclose(picked[1], images[scores.argmax()], atol=1e-5)
+    assert torch.allclose(gen.best_of("hit", [8], 4)[0], picked[0], atol=1e-5)
+    rows = generate(tiny_run, tmp_path, n=2, category="hit", seed=7, candidates=4)
+    sidecar = list(csv.DictReader((tmp_path / "generated.csv").open()))
+    assert [r["candidates"] for r in sidecar] == ["4", "4"]
+    assert np.allclose(gen.decode(picked[1:]), sf.read(rows[0].path, dtype="float32")[0], atol=1e-3)
+
+
+def test_candidates_need_the_discriminator_saved_with_the_generator(tiny_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    meta = json.loads((run / "generator.json").read_text())
+    (run / "generator.json").write_text(json.dumps({**meta, "step": meta["step"] + 1}))
+    with pytest.raises(UserError, match=r"saved at step \d+, but the generator is from step"):
+        load(run).samples("hit", [0], candidates=2)
+    (run / "discriminator.safetensors").unlink()
+    with pytest.raises(UserError, match="no discriminator saved with the generator"):
+        load(run).samples("hit", [0], candidates=2)
+    with pytest.raises(UserError, match="last stage only"):
+        load(tiny_run).samples("hit", [0], stage="4x4", candidates=2)
+    assert load(run).samples("hit", [0]).shape == (1, LENGTH)  # plain drawing needs no D
 
 
 def test_generate_from_an_early_stage(tiny_run, tmp_path):

@@ -331,7 +331,8 @@ def _add_generate(sub) -> None:
         "generate",
         help="write new gestures of a class as WAV files",
         description="Draw gestures from a trained run. Files are named <class>_seed<seed>.wav; a "
-        "generated.csv sidecar lists class, seed, stage and what the envelope labeler heard.",
+        "generated.csv sidecar lists class, seed, stage, candidates and what the envelope labeler "
+        "heard.",
     )
     p.add_argument("run", help="run folder")
     p.add_argument("--out", required=True, help="output folder")
@@ -340,6 +341,13 @@ def _add_generate(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
     p.add_argument("--stage", help="decode through an earlier growth stage, e.g. 4x4")
     p.add_argument("--truncation", type=float, help="truncate latents at ±T (less variety)")
+    p.add_argument(
+        "--candidates",
+        type=int,
+        default=1,
+        metavar="K",
+        help="keep the best of K latents per clip by the run's discriminator (default 1: plain)",
+    )
     p.set_defaults(func=_generate)
 
 
@@ -354,6 +362,7 @@ def _generate(a) -> None:
         seed=a.seed,
         stage=a.stage,
         truncation=a.truncation,
+        candidates=a.candidates,
     )
     print(f"wrote {len(rows)} gestures to {a.out} (see generated.csv)")
 

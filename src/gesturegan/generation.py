@@ -48,6 +48,7 @@ class Generator:
         self.all_stages: tuple[str, ...] = tuple(meta["stages"])
         self.final_stage = self.all_stages[int(meta["stage"])]
         self._nets = {self.final_stage: (self._build(state_dict), float(meta["alpha"]))}
+        self._judge: torch.nn.Module | None = None
         snapshots = {
             name
             for name in self.all_stages
@@ -63,12 +64,21 @@ class Generator:
         state_dict, meta = ckpt_io.load_generator(run_dir)
         return cls(run_dir, state_dict, meta)
 
-    def _build(self, state_dict: dict[str, torch.Tensor]) -> torch.nn.Module:
+    def _build(self, state_dict: dict[str, torch.Tensor], which: int = 0) -> torch.nn.Module:
+        """The generator (``which`` 0) or discriminator (1) of this run, with ``state_dict``."""
         shape, n_classes = tuple(self.meta["shape"]), len(self.categories)
-        g, _ = build(self.meta["model"], self.model_cfg, shape, n_classes, self.meta.get("kinds"))
-        g.load_state_dict(state_dict)
-        use_fast_layout(g)
-        return g.eval().requires_grad_(False)
+        net = build(self.meta["model"], self.model_cfg, shape, n_classes, self.meta.get("kinds"))
+        net = net[which]
+        net.load_state_dict(state_dict)
+        use_fast_layout(net)
+        return net.eval().requires_grad_(False)
+
+    def _discriminator(self) -> torch.nn.Module:
+        """D as it was when the generator was exported (``RUN/discriminator.safetensors``)."""
+        if self._judge is None:
+            step = int(self.meta.get("step", -1))
+            self._judge = self._build(ckpt_io.load_discriminator(self.run_dir, step), which=1)
+        return self._judge
 
     def _net(self, stage: str | None) -> tuple[torch.nn.Module, int, float]:
         name = stage or self.final_stage
@@ -89,14 +99,45 @@ class Generator:
         component beyond ±t is redrawn (truncated normal: less variety, more typical sounds)."""
         if truncation is not None and truncation <= 0:
             raise UserError(f"truncation must be positive, got {truncation}")
-        out = []
+        return torch.stack([self._draw(int(seed), truncation) for seed in seeds])
+
+    def _draw(self, stream: int, truncation: float | None) -> torch.Tensor:
+        gen = torch.Generator().manual_seed(stream)
+        z = torch.randn(self.model_cfg.z_dim, generator=gen)
+        while truncation is not None and bool((bad := z.abs() > truncation).any()):
+            z[bad] = torch.randn(int(bad.sum()), generator=gen)
+        return z
+
+    def candidates(self, seed: int, k: int, truncation: float | None = None) -> torch.Tensor:
+        """``[k, z_dim]``: the latent of ``seed`` first, then ``k - 1`` more from streams of their
+        own (``(seed, j)`` hashed), which no plain seed's latent shares."""
+        streams = np.random.SeedSequence([int(seed) & MASK_64, 1]).generate_state(k, np.uint64)
+        extra = [self._draw(int(s), truncation) for s in streams[1:]]
+        return torch.stack([self._draw(int(seed), truncation), *extra])
+
+    @torch.no_grad()
+    def best_of(
+        self, category: str | None, seeds: list[int], k: int, truncation: float | None = None
+    ) -> torch.Tensor:
+        """Images ``[len(seeds), C, H, W]``: per seed, the one of its ``k`` candidates
+        (``candidates``) that the discriminator saved with the generator finds most real for
+        ``category`` — discriminator rejection sampling (Azadi et al. 2019) as a best of k, at
+        the last stage. A seed's candidates are judged as one batch (D's minibatch standard
+        deviation sees nothing else), so its pick does not depend on the other seeds asked for."""
+        if k < 1:
+            raise UserError(f"--candidates must be at least 1, got {k}")
+        net, index, alpha = self._net(None)
+        judge = self._discriminator() if k > 1 else None
+        picked = []
         for seed in seeds:
-            gen = torch.Generator().manual_seed(int(seed))
-            z = torch.randn(self.model_cfg.z_dim, generator=gen)
-            while truncation is not None and bool((bad := z.abs() > truncation).any()):
-                z[bad] = torch.randn(int(bad.sum()), generator=gen)
-            out.append(z)
-        return torch.stack(out)
+            z = self.candidates(seed, k, truncation)
+            c = self.condition(category, k)
+            images = net.render(z, c, index, alpha)
+            if judge is not None:
+                told = net.select(z, c) if getattr(net, "select", None) is not None else c
+                images = images[judge(images, told, index, alpha).argmax()][None]
+            picked.append(images[:1])
+        return torch.cat(picked)
 
     def condition(self, category: str | None, n: int) -> torch.Tensor | None:
         """One-hot conditioning ``[n, n_classes]`` for ``category`` (None for unconditional runs)."""
@@ -137,9 +178,10 @@ class Generator:
         seed: int,
         stage: str | None = None,
         truncation: float | None = None,
+        candidates: int = 1,
     ) -> np.ndarray:
         """One gesture ``[T]`` of ``category`` from latent ``seed``."""
-        return self.samples(category, [seed], stage, truncation)[0]
+        return self.samples(category, [seed], stage, truncation, candidates)[0]
 
     def samples(
         self,
@@ -147,8 +189,14 @@ class Generator:
         seeds: list[int],
         stage: str | None = None,
         truncation: float | None = None,
+        candidates: int = 1,
     ) -> np.ndarray:
-        """Gestures ``[len(seeds), T]`` of one category, one per seed."""
+        """Gestures ``[len(seeds), T]`` of one category, one per seed; with ``candidates`` k > 1,
+        each the best of k by the run's discriminator (``best_of``; last stage only)."""
+        if candidates != 1:
+            if stage not in (None, self.final_stage):
+                raise UserError("--candidates draws from the last stage only; leave --stage out")
+            return self.decode(self.best_of(category, seeds, candidates, truncation))
         z = self.latents(seeds, truncation)
         return self.decode(self.render(z, self.condition(category, len(seeds)), stage))
 
@@ -194,6 +242,7 @@ class Generator:
 
 
 MORPH_MODES = ("class", "latent", "both")
+MASK_64 = 2**64 - 1
 
 
 class Synthesizer(torch.nn.Module):
@@ -238,6 +287,7 @@ class Generated:
     seed: int
     stage: str
     truncation: float | None
+    candidates: int
     heard_as: str
 
 
@@ -249,12 +299,14 @@ def generate(
     seed: int = 0,
     stage: str | None = None,
     truncation: float | None = None,
+    candidates: int = 1,
 ) -> list[Generated]:
     """Write ``n`` WAVs per class (or of ``category``) to ``out`` plus ``generated.csv``.
 
     Files are named ``<class>_seed<seed>[_<stage>].wav``; seeds are ``seed … seed + n - 1``, so any
-    file can be made again alone. The CSV sidecar lists class, seed, truncation, stage and the
-    envelope labeler's verdict per file.
+    file can be made again alone (with the same ``candidates``: each clip the discriminator's
+    best of that many, see ``Generator.best_of``). The CSV sidecar lists class, seed, truncation,
+    candidates, stage and the envelope labeler's verdict per file.
     """
     from .gestures import label
 
@@ -267,13 +319,12 @@ def generate(
     seeds = list(range(seed, seed + n))
     rows: list[Generated] = []
     for cat in cats:
-        waves = gen.samples(cat, seeds, stage, truncation)
+        waves = gen.samples(cat, seeds, stage, truncation, candidates)
         for s, wave in zip(seeds, waves, strict=True):
             name = f"{cat or 'sample'}_seed{s}" + (f"_{stage}" if stage else "") + ".wav"
             path = audio.write(out / name, wave, gen.sr)
-            rows.append(
-                Generated(path, cat or "", s, stage_name, truncation, label(wave, gen.sr)[0])
-            )
+            heard = label(wave, gen.sr)[0]
+            rows.append(Generated(path, cat or "", s, stage_name, truncation, candidates, heard))
     _write_sidecar(out / "generated.csv", rows)
     return rows
 
@@ -281,10 +332,10 @@ def generate(
 def _write_sidecar(path: Path, rows: list[Generated]) -> None:
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["file", "class", "seed", "stage", "truncation", "heard_as"])
+    w.writerow(["file", "class", "seed", "stage", "truncation", "candidates", "heard_as"])
     for r in rows:
         trunc = "" if r.truncation is None else r.truncation
-        w.writerow([r.path.name, r.category, r.seed, r.stage, trunc, r.heard_as])
+        w.writerow([r.path.name, r.category, r.seed, r.stage, trunc, r.candidates, r.heard_as])
     write_text(path, buf.getvalue())
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from ..atomic import atomic_path, write_text
@@ -50,16 +51,53 @@ def load(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def export_generator(
-    state_dict: dict[str, torch.Tensor], meta: dict[str, Any], run_dir: str | os.PathLike
+    state_dict: dict[str, torch.Tensor],
+    meta: dict[str, Any],
+    run_dir: str | os.PathLike,
+    discriminator: dict[str, torch.Tensor] | None = None,
 ) -> Path:
-    """Write RUN/generator.safetensors (weights) and RUN/generator.json (how to rebuild it)."""
+    """Write RUN/generator.safetensors (weights) and RUN/generator.json (how to rebuild it), and
+    with ``discriminator`` RUN/discriminator.safetensors: D at the same step (``meta["step"]``),
+    which judges the generator's candidates (``generate --candidates``)."""
     run_dir = Path(run_dir)
-    path = run_dir / "generator.safetensors"
-    tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata={"format": "gesturegan-generator"})
+    if discriminator is not None:
+        _save_weights(discriminator, run_dir / DISCRIMINATOR, "gesturegan-discriminator", meta)
+    path = _save_weights(state_dict, run_dir / "generator.safetensors", "gesturegan-generator")
     write_text(run_dir / "generator.json", json.dumps(meta, indent=2))
     return path
+
+
+DISCRIMINATOR = "discriminator.safetensors"
+
+
+def _save_weights(
+    state_dict: dict[str, torch.Tensor], path: Path, kind: str, meta: dict | None = None
+) -> Path:
+    tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
+    stamp = {"format": kind} | ({"step": str(meta["step"])} if meta else {})
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=stamp)
+    return path
+
+
+def load_discriminator(run_dir: str | os.PathLike, step: int) -> dict[str, torch.Tensor]:
+    """D saved with the run's generator of training step ``step``; a ``UserError`` when there is
+    none or it is from another step (a run exported before discriminators were saved with it)."""
+    path = Path(run_dir) / DISCRIMINATOR
+    if not path.is_file():
+        raise UserError(
+            f"{run_dir}: no discriminator saved with the generator (trained before they were); "
+            "`gesturegan train --out RUN --resume` writes one at its next export"
+        )
+    try:
+        with safe_open(str(path), "pt") as f:
+            saved = f.metadata().get("step")
+        weights = load_file(str(path))
+    except Exception as exc:
+        raise UserError(f"{path}: damaged discriminator file ({exc})") from exc
+    if saved != str(step):
+        raise UserError(f"{path}: saved at step {saved}, but the generator is from step {step}")
+    return weights
 
 
 def load_generator(run_dir: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

@@ -446,7 +446,9 @@ class Trainer:
         self.state.generator_step = self.state.step
         if not self.world.is_main:
             return
-        ckpt_io.export_generator(self.G_ema.state_dict(), self.generator_meta(), self.run_dir)
+        ckpt_io.export_generator(
+            self.G_ema.state_dict(), self.generator_meta(), self.run_dir, self.D.state_dict()
+        )
 
     # ---------------------------------------------------------------- observation
     def log(self, stats: dict[str, float], sec_per_step: float, writer) -> None:
