@@ -109,8 +109,9 @@ class Generator:
         return z
 
     def candidates(self, seed: int, k: int, truncation: float | None = None) -> torch.Tensor:
-        """``[k, z_dim]``: the latent of ``seed`` first, then ``k - 1`` more from streams of their
-        own (``(seed, j)`` hashed), which no plain seed's latent shares."""
+        """``[k, z_dim]``: the latent of ``seed`` first, then ``k - 1`` more whose streams are
+        hashed from ``(seed, 1)`` (``numpy.random.SeedSequence``'s states 1 … k - 1), so no plain
+        seed's latent is among them and candidate j of a seed is the same whatever k is."""
         streams = np.random.SeedSequence([int(seed) & MASK_64, 1]).generate_state(k, np.uint64)
         extra = [self._draw(int(s), truncation) for s in streams[1:]]
         return torch.stack([self._draw(int(seed), truncation), *extra])
