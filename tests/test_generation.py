@@ -80,6 +80,11 @@ def test_candidates_need_the_discriminator_saved_with_the_generator(tiny_run, tm
         load(run).samples("hit", [0], candidates=2)
     with pytest.raises(UserError, match="last stage only"):
         load(tiny_run).samples("hit", [0], stage="4x4", candidates=2)
+    with pytest.raises(UserError, match="--candidates must be at least 1, got 0"):
+        load(tiny_run).samples("hit", [0], candidates=0)
+    (run / "discriminator.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(UserError, match="damaged discriminator file"):
+        load(run).samples("hit", [0], candidates=2)
     assert load(run).samples("hit", [0]).shape == (1, LENGTH)  # plain drawing needs no D
 
 

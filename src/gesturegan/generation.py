@@ -102,6 +102,7 @@ class Generator:
         return torch.stack([self._draw(int(seed), truncation) for seed in seeds])
 
     def _draw(self, stream: int, truncation: float | None) -> torch.Tensor:
+        """``[z_dim]``: one latent from a generator seeded with ``stream`` (see ``latents``)."""
         gen = torch.Generator().manual_seed(stream)
         z = torch.randn(self.model_cfg.z_dim, generator=gen)
         while truncation is not None and bool((bad := z.abs() > truncation).any()):
@@ -134,10 +135,11 @@ class Generator:
             z = self.candidates(seed, k, truncation)
             c = self.condition(category, k)
             images = net.render(z, c, index, alpha)
+            best = 0
             if judge is not None:
                 told = net.select(z, c) if getattr(net, "select", None) is not None else c
-                images = images[judge(images, told, index, alpha).argmax()][None]
-            picked.append(images[:1])
+                best = int(judge(images, told, index, alpha).argmax())
+            picked.append(images[best : best + 1])
         return torch.cat(picked)
 
     def condition(self, category: str | None, n: int) -> torch.Tensor | None:

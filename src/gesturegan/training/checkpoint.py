@@ -61,8 +61,11 @@ def export_generator(
     which judges the generator's candidates (``generate --candidates``)."""
     run_dir = Path(run_dir)
     if discriminator is not None:
-        _save_weights(discriminator, run_dir / DISCRIMINATOR, "gesturegan-discriminator", meta)
-    path = _save_weights(state_dict, run_dir / "generator.safetensors", "gesturegan-generator")
+        stamp = {"format": "gesturegan-discriminator", "step": str(meta["step"])}
+        _save_weights(discriminator, run_dir / DISCRIMINATOR, stamp)
+    path = _save_weights(
+        state_dict, run_dir / "generator.safetensors", {"format": "gesturegan-generator"}
+    )
     write_text(run_dir / "generator.json", json.dumps(meta, indent=2))
     return path
 
@@ -70,11 +73,9 @@ def export_generator(
 DISCRIMINATOR = "discriminator.safetensors"
 
 
-def _save_weights(
-    state_dict: dict[str, torch.Tensor], path: Path, kind: str, meta: dict | None = None
-) -> Path:
+def _save_weights(state_dict: dict[str, torch.Tensor], path: Path, stamp: dict[str, str]) -> Path:
+    """Write ``state_dict`` as safetensors atomically, with ``stamp`` as the file's metadata."""
     tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
-    stamp = {"format": kind} | ({"step": str(meta["step"])} if meta else {})
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=stamp)
     return path
@@ -91,8 +92,8 @@ def load_discriminator(run_dir: str | os.PathLike, step: int) -> dict[str, torch
         )
     try:
         with safe_open(str(path), "pt") as f:
-            saved = f.metadata().get("step")
-        weights = load_file(str(path))
+            saved = (f.metadata() or {}).get("step")
+            weights = {k: f.get_tensor(k) for k in f.keys()}
     except Exception as exc:
         raise UserError(f"{path}: damaged discriminator file ({exc})") from exc
     if saved != str(step):
