@@ -2,7 +2,7 @@
 
 ``export(run_dir, "torchscript" | "onnx")`` records ``Generator.synthesizer`` — latent ``z [B, Z]``
 and conditioning ``c [B, n_classes]`` → ``wave [B, T]`` float32 in [-1, 1] — with
-``torch.jit.trace`` or ``torch.onnx.export``, inside ``tracing.recording()`` so the fast paths a
+``torch.jit.trace`` or ``torch.onnx.export``, inside ``portable.operators()`` so the fast paths a
 tracer cannot see step aside. The batch size stays free. Before the file is put in place it is
 loaded back (``torch.jit.load`` / onnxruntime) and run on a few seeds, one per class, and its
 output is compared with gesturegan's own generation; beyond ``tolerance`` the export fails and no
@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import tracing
+from . import portable
 from .atomic import atomic_path, write_text
 from .errors import UserError
 from .generation import Generator, load
@@ -208,7 +208,7 @@ def _record(
     module: torch.nn.Module, example: tuple[torch.Tensor, ...], names: list[str], format: str, path
 ) -> None:
     """Trace ``module`` on ``example`` and save the graph to ``path``."""
-    with torch.no_grad(), tracing.recording(), warnings.catch_warnings():
+    with torch.no_grad(), portable.operators(), warnings.catch_warnings():
         # The tracer warns about every Python-level shape check; those are constant by design.
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         if format == "torchscript":

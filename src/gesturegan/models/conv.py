@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
-from .. import tracing
+from .. import portable
 
 _weight_gradients = True
 
@@ -84,7 +84,7 @@ def _fused_lrelu_available(x: torch.Tensor, weight: torch.Tensor) -> bool:
         and x.dtype == weight.dtype == torch.float32
         and weight.ndim == 4
         and torch.backends.mkldnn.is_available()
-        and not tracing.active()  # an exported graph keeps to portable operators
+        and not portable.required()  # an exported graph keeps to portable operators
     )
 
 

@@ -10,7 +10,7 @@
   ``cpu_chunks``, how the CPU runs it fast (docs/representations.md has the figures).
 - ``mel_filters``: librosa's mel filterbank and its pseudo-inverse, cached.
 
-Within ``tracing.recording()`` Griffin-Lim runs as plain torch operators on the calling thread (no
+Within ``portable.operators()`` Griffin-Lim runs as plain torch operators on the calling thread (no
 numba kernel, no worker threads), so ``gesturegan export`` can record it.
 """
 
@@ -27,7 +27,7 @@ import numba
 import numpy as np
 import torch
 
-from .. import tracing
+from .. import portable
 
 
 class STFT:
@@ -210,14 +210,14 @@ def griffin_lim_frames(
     """``griffin_lim`` in the ``[B, frames, bins]`` layout, from a complex start ``spec``.
 
     ``spec`` must already carry ``magnitude`` (``|spec| == magnitude``); ``n_iter=0`` just inverts
-    it. On the CPU the batch runs in chunks (``cpu_chunks``), except while ``tracing.active()``.
+    it. On the CPU the batch runs in chunks (``cpu_chunks``), except while ``portable.required()``.
     """
     blend = momentum / (1 + momentum)
 
     def run(part: slice) -> torch.Tensor:
         return _griffin_lim_chunk(magnitude[part], spec[part], stft, n_iter, blend)
 
-    if tracing.active():
+    if portable.required():
         return run(slice(None))  # the batch size stays symbolic for torch.export
     # A lone inverse has no iterations to keep in cache: one chunk per thread.
     per_clip = spec.shape[1] * spec.shape[2] if n_iter else 1
@@ -281,7 +281,7 @@ def _single_threaded_ops() -> Iterator[None]:
 def _griffin_lim_chunk(
     mag: torch.Tensor, current: torch.Tensor, stft: STFT, n_iter: int, blend: float
 ) -> torch.Tensor:
-    fused = mag.device.type == "cpu" and current.dtype == torch.complex64 and not tracing.active()
+    fused = mag.device.type == "cpu" and current.dtype == torch.complex64 and not portable.required()
     previous = None
     for _ in range(n_iter):
         rebuilt = stft.analyse(stft.synthesise(current))

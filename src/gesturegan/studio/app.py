@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Annotated
 
 import numpy as np
-import yaml
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -261,74 +260,43 @@ def create_app(
         return Response(png, media_type="image/png", headers=_CACHE)
 
     # ------------------------------------------------------------------ compose
-    def _prepare_score(text: str) -> tuple[Path, Path | None]:
-        """Write the score beside the uploads (``file:`` events name uploaded sounds) after
-        checking that its run and files lie under the configured folders."""
+    def _uploaded(rel: str) -> None:
         try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" (line {mark.line + 1})" if mark is not None else ""
-            raise UserError(f"{_SCORE_NAME}{where}: not valid YAML") from None
-        if not isinstance(data, dict):
-            raise UserError(f"{_SCORE_NAME}: expected a mapping with 'run' and 'events'")
-        run_path = None
-        if data.get("run") is not None:
-            if not isinstance(data["run"], str):
-                raise UserError(f"{_SCORE_NAME}: run must be the name of a run")
-            try:
-                run_path = engine.run(data["run"]).path
-            except UserError as exc:
-                raise UserError(f"{_SCORE_NAME}: run: {exc}") from None
-        for i, event in enumerate(data.get("events") or []):
-            if isinstance(event, dict) and "file" in event and isinstance(event["file"], str):
-                try:
-                    safe_join(uploads, event["file"], UPLOAD_SUFFIXES)
-                except UnsafePath as exc:
-                    raise UserError(
-                        f"{_SCORE_NAME}: event {i + 1}: file must name an uploaded sound ({exc})"
-                    ) from None
-        digest = hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
-        path = uploads / f".score-{digest}.yaml"
-        if not path.is_file():
-            from ..atomic import write_text
+            safe_join(uploads, rel, UPLOAD_SUFFIXES)
+        except UnsafePath as exc:
+            raise UserError(f"must name an uploaded sound ({exc})") from None
 
-            write_text(path, text)
-        return path, run_path
-
-    def _named(exc: UserError, path: Path) -> UserError:
-        return UserError(str(exc).replace(path.name, _SCORE_NAME))
+    def _score(text: str) -> composition.Score:
+        """The edited score, its ``run:`` naming one of the studio's runs and its files uploads."""
+        return composition.parse_score(
+            text,
+            _SCORE_NAME,
+            uploads,
+            find_run=lambda name: engine.run(name).path,
+            check_file=_uploaded,
+        )
 
     @app.post("/api/compose/validate")
     def compose_validate(body: ScoreBody) -> dict:
-        path, run_path = _prepare_score(body.score)
-        try:
-            score = composition.load_score(path, run_override=run_path)
-            if score.needs_model and run_path is not None:
-                gen = engine.generator(run_path)
-                for event in score.events:
-                    composition._check_against_source(event, gen)
-        except UserError as exc:
-            raise _named(exc, path) from None
+        score = _score(body.score)
+        if score.needs_model and score.run is not None:
+            composition.check_against(score, engine.generator(score.run))
         return {"ok": True, "events": len(score.events)}
 
     @app.post("/api/compose")
     def compose(body: ScoreBody) -> dict:
-        path, run_path = _prepare_score(body.score)
+        score = _score(body.score)
         # The mix is cached by score text, model version and uploads (a file event may be replaced).
         stamp = ",".join(str(p.stat().st_mtime_ns) for p in sorted(uploads.glob("*.*")))
-        if run_path is not None and (run_path / "generator.safetensors").is_file():
-            stamp += str((run_path / "generator.safetensors").stat().st_mtime_ns)
+        if score.run is not None and (score.run / "generator.safetensors").is_file():
+            stamp += str((score.run / "generator.safetensors").stat().st_mtime_ns)
         name = hashlib.sha1((body.score + stamp).encode("utf-8")).hexdigest()[:16] + ".wav"
         out = mixes / name
         if not out.is_file():
-            try:
-                with engine.render_lock():
-                    composition.compose(
-                        path, out, load_source=engine.generator, run_override=run_path
-                    )
-            except UserError as exc:
-                raise _named(exc, path) from None
+            with engine.render_lock():
+                source = engine.generator(score.run) if score.needs_model else None
+                mix = composition.render(score, source, uploads)
+                composition.save_mix(mix, out, _SCORE_NAME, score.run)
         sidecar = json.loads(composition.sidecar_path(out).read_text(encoding="utf-8"))
         return {
             "wav": f"/api/mixes/{name}",

@@ -1,0 +1,244 @@
+"""A score rendered to a stereo mix: generated gestures, morphs and sound files placed in time.
+
+Rendering is deterministic: the same score and model give a byte-identical WAV.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import audio
+from ..atomic import write_text
+from ..errors import UserError
+from .score import (
+    Event,
+    FileEvent,
+    GestureEvent,
+    GestureSource,
+    MorphEvent,
+    Score,
+    check_against,
+    existing_file,
+    load_score,
+)
+
+DEFAULT_SR = 22050
+PEAK_DB = -1.0  # the mix is scaled down so that its peak sits here when it would go above
+FADE_S = 0.005  # fade at both ends of every placed clip, so clips cut mid-waveform do not click
+
+
+@dataclass
+class Mix:
+    """A rendered score.
+
+    Attributes
+    ----------
+    stereo : [T, 2] float32, peak at most -1 dBFS.
+    sr : rate in Hz.
+    gain_db_applied : normalisation gain in dB (0.0 when the mix did not need it, else negative).
+    peak_before : linear peak of the mix before normalisation.
+    events : one dict per event: ``kind, at_s, duration_s, gain_db, pan, detail``.
+    """
+
+    stereo: np.ndarray
+    sr: int
+    gain_db_applied: float
+    peak_before: float
+    events: list[dict[str, Any]]
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the mix in seconds."""
+        return self.stereo.shape[0] / self.sr
+
+
+# ---------------------------------------------------------------------------------- rendering
+def render(score: Score, source: GestureSource | None, score_dir: Path) -> Mix:
+    """Render ``score`` to a stereo mix.
+
+    Each event's clips are faded in and out over ``FADE_S``, scaled by ``gain_db``, panned with
+    constant power (``pan`` -1 left, 0 centre at -3 dB per side, +1 right) and added at sample
+    ``round(at_s * sr)``. The mix lasts until the last clip ends. When its peak exceeds ``PEAK_DB``
+    the whole mix is scaled down to it.
+
+    Parameters
+    ----------
+    score : from ``load_score``.
+    source : the model; may be None when the score has only file events.
+    score_dir : folder that ``file`` paths are relative to.
+
+    Returns
+    -------
+    Mix with ``stereo [T, 2] float32`` at ``sr`` = the score's ``sr``, else the model's, else 22050.
+
+    Raises
+    ------
+    UserError
+        An event names a category or stage the model does not have, or a file is missing.
+    """
+    if source is None and score.needs_model:
+        raise UserError("this score has gesture or morph events, so it needs a model")
+    sr = score.sr or (source.sr if source is not None else DEFAULT_SR)
+    check_against(score, source)
+
+    placed: list[tuple[int, np.ndarray, Event]] = []  # (start sample, clip [T], event)
+    summary: list[dict[str, Any]] = []
+    for event in score.events:
+        clips = _clips(event, source, sr, score_dir)
+        start = round(event.at_s * sr)
+        end = max(start + off + len(clip) for off, clip in clips)
+        placed.extend((start + off, clip, event) for off, clip in clips)
+        summary.append(
+            {
+                "kind": _KIND_NAMES[type(event)],
+                "at_s": event.at_s,
+                "duration_s": round((end - start) / sr, 6),
+                "gain_db": event.gain_db,
+                "pan": event.pan,
+                "detail": _detail(event),
+            }
+        )
+
+    total = max(start + len(clip) for start, clip, _ in placed)
+    mix = np.zeros((total, 2), dtype=np.float64)  # many overlapping clips: sum in float64
+    for start, clip, event in placed:
+        theta = (event.pan + 1.0) * math.pi / 4.0
+        gains = 10.0 ** (event.gain_db / 20.0) * np.array([math.cos(theta), math.sin(theta)])
+        mix[start : start + len(clip)] += _faded(clip, sr)[:, None] * gains[None, :]
+
+    peak_before = float(np.abs(mix).max()) if total else 0.0
+    ceiling = 10.0 ** (PEAK_DB / 20.0)
+    gain_db_applied = 0.0
+    if peak_before > ceiling:
+        mix *= ceiling / peak_before
+        gain_db_applied = 20.0 * math.log10(ceiling / peak_before)
+    return Mix(
+        stereo=mix.astype(np.float32),
+        sr=sr,
+        gain_db_applied=gain_db_applied,
+        peak_before=peak_before,
+        events=summary,
+    )
+
+
+_KIND_NAMES = {GestureEvent: "gesture", MorphEvent: "morph", FileEvent: "file"}
+
+
+def _clips(
+    event: Event, source: GestureSource | None, sr: int, score_dir: Path
+) -> list[tuple[int, np.ndarray]]:
+    """The event's clips ``[T]`` float32 at ``sr``, each with its offset in samples from ``at``."""
+    if isinstance(event, FileEvent):
+        wave, _ = audio.load(existing_file(event, score_dir), sr=sr)
+        if len(wave) == 0:
+            raise UserError(f"{event.where}: file {event.path} holds no audio")
+        return [(0, wave)]
+    assert source is not None  # render() refuses model events without a source
+    if isinstance(event, GestureEvent):
+        wave = source.sample(event.category, event.seed, event.stage)
+        return [(0, audio.resample(np.asarray(wave, np.float32), source.sr, sr))]
+    assert isinstance(event, MorphEvent)
+    waves = source.morph(event.start, event.end, event.steps, event.seed, event.stage)
+    every_s = event.every_s if event.every_s is not None else source.length / source.sr
+    return [
+        (round(k * every_s * sr), audio.resample(np.asarray(w, np.float32), source.sr, sr))
+        for k, w in enumerate(waves)
+    ]
+
+
+def _faded(clip: np.ndarray, sr: int) -> np.ndarray:
+    """``clip [T]`` with raised-cosine fades of ``FADE_S`` (at most a quarter each) at both ends."""
+    n = min(round(FADE_S * sr), len(clip) // 4)
+    out = clip.astype(np.float64)
+    if n > 0:
+        ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(n) + 0.5) / n)
+        out[:n] *= ramp
+        out[-n:] *= ramp[::-1]
+    return out
+
+
+def _detail(event: Event) -> str:
+    stage = f", stage {event.stage}" if getattr(event, "stage", None) else ""
+    if isinstance(event, GestureEvent):
+        return f"{event.category}, seed {event.seed}{stage}"
+    if isinstance(event, MorphEvent):
+        every = "back to back" if event.every_s is None else f"every {event.every_s:g} s"
+        return (
+            f"{event.start} -> {event.end}, {event.steps} steps {every}, seed {event.seed}{stage}"
+        )
+    assert isinstance(event, FileEvent)
+    return str(event.path)
+
+
+# ---------------------------------------------------------------------------------- command
+def compose(
+    score_path: str | Path,
+    out_path: str | Path,
+    load_source: Callable[[Path], GestureSource] | None = None,
+    run_override: str | Path | None = None,
+) -> Mix:
+    """Render a score file to a 16-bit stereo WAV plus a JSON sidecar.
+
+    Parameters
+    ----------
+    score_path : the score YAML.
+    out_path : the WAV to write (atomically). The sidecar ``<out_path>.json`` goes beside it
+        (``mix.wav`` → ``mix.wav.json``): the events placed, the normalisation gain and the peak.
+    load_source : ``run_dir -> GestureSource``; default ``gesturegan.generation.load``. Only called
+        when the score has gesture or morph events.
+    run_override : model run folder used instead of the score's ``run:``.
+
+    Returns
+    -------
+    The rendered Mix.
+
+    Examples
+    --------
+    >>> mix = compose("examples/score.yaml", "mix.wav")  # doctest: +SKIP
+    >>> print(f"{mix.duration_s:.1f} s, normalised by {mix.gain_db_applied:.1f} dB")  # doctest: +SKIP
+    """
+    score_path, out_path = Path(score_path), Path(out_path)
+    score = load_score(score_path, run_override)
+    source = None
+    if score.needs_model:
+        assert score.run is not None  # load_score guarantees it
+        if load_source is None:
+            from .. import generation
+
+            load_source = generation.load
+        source = load_source(score.run)
+    mix = render(score, source, score_path.parent)
+    save_mix(mix, out_path, str(score_path), score.run)
+    return mix
+
+
+def save_mix(mix: Mix, out_path: str | Path, score_name: str, run: Path | None) -> Path:
+    """Write ``mix`` as a 16-bit stereo WAV at ``out_path`` and its JSON sidecar beside it (both
+    atomically); the sidecar names the score and run it came from. Returns the WAV's path."""
+    out_path = Path(out_path)
+    audio.write(out_path, mix.stereo, mix.sr)
+    sidecar = {
+        "score": score_name,
+        "run": str(run) if run is not None else None,
+        "wav": out_path.name,
+        "sr": mix.sr,
+        "duration_s": round(mix.duration_s, 6),
+        "peak_before": round(mix.peak_before, 6),
+        "gain_db_applied": round(mix.gain_db_applied, 3),
+        "events": mix.events,
+    }
+    write_text(sidecar_path(out_path), json.dumps(sidecar, indent=2) + "\n")
+    return out_path
+
+
+def sidecar_path(out_path: str | Path) -> Path:
+    """Where ``compose`` writes the JSON sidecar of the mix ``out_path``: ``<out_path>.json``."""
+    out_path = Path(out_path)
+    return out_path.with_name(out_path.name + ".json")
