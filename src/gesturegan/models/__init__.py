@@ -23,9 +23,9 @@ from ..errors import UserError
 from . import dcgan, pgan, wavegan
 
 MODELS = {
-    "pgan": (pgan.Generator, pgan.Discriminator),
-    "dcgan": (dcgan.Generator, dcgan.Discriminator),
-    "wavegan": (wavegan.Generator, wavegan.Discriminator),
+    "pgan": (pgan.ProgressiveGenerator, pgan.ProgressiveDiscriminator),
+    "dcgan": (dcgan.DCGANGenerator, dcgan.DCGANDiscriminator),
+    "wavegan": (wavegan.WaveGANGenerator, wavegan.WaveGANDiscriminator),
 }
 MODEL_CONFIGS = {
     "pgan": pgan.PGANConfig,

@@ -45,7 +45,7 @@ def _conv(cin: int, cout: int, kernel: tuple[int, int], cls: type = nn.Conv2d) -
     return cls(cin, cout, kernel, padding="same")
 
 
-class Generator(nn.Module):
+class DCGANGenerator(nn.Module):
     """``(z [B, z_dim], c [B, n_classes]) → image [B, C, H, W]`` in [-1, 1] (tanh)."""
 
     def __init__(self, cfg: DCGANConfig, shape: tuple[int, int, int], n_classes: int):
@@ -86,7 +86,7 @@ class Generator(nn.Module):
         return self(z, c, stage, alpha)
 
 
-class Discriminator(nn.Module):
+class DCGANDiscriminator(nn.Module):
     """``(image [B, C, H, W], c [B, n_classes]) → logits [B]``; strided convs, LeakyReLU."""
 
     def __init__(self, cfg: DCGANConfig, shape: tuple[int, int, int], n_classes: int):

@@ -101,7 +101,7 @@ def _check_resolution(shape: tuple[int, int, int]) -> int:
 
 class _GBlock(nn.Module):
     """Upsample x2 (nearest), then two convs: [B, cin, r, r] → [B, cout, 2r, 2r]. The output is
-    not pixel-normed yet: its consumer does that (the next block, or ``Generator._to_img``)."""
+    not pixel-normed yet: its consumer does that (the next block, or ``ProgressiveGenerator._to_img``)."""
 
     def __init__(self, cin: int, cout: int, kernel: tuple[int, int]):
         super().__init__()
@@ -112,7 +112,7 @@ class _GBlock(nn.Module):
         return self.conv2(pixel_norm(self.conv1(x), reuse=True))
 
 
-class Generator(nn.Module):
+class ProgressiveGenerator(nn.Module):
     """``(z [B, z_dim], c [B, n_classes]) → image [B, C, r, r]`` at growth stage ``stage``."""
 
     def __init__(
@@ -189,7 +189,7 @@ class _DBlock(nn.Module):
         return downsample2(self.conv2(self.conv1(x)))
 
 
-class Discriminator(nn.Module):
+class ProgressiveDiscriminator(nn.Module):
     """``(image [B, C, r, r], c [B, n_classes]) → logits [B]`` at growth stage ``stage``; with
     ``kinds``, ``c [B, n_kinds]`` names the kind of each clip (``KindSelect`` for generated ones)."""
 

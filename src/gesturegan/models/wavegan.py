@@ -45,7 +45,7 @@ def _channels(cfg: WaveGANConfig, k: int) -> list[int]:
     return [cfg.model_size * 2 ** (k - 1 - i) for i in range(k)]
 
 
-class Generator(nn.Module):
+class WaveGANGenerator(nn.Module):
     """``(z [B, z_dim], c [B, n_classes]) → wave [B, 1, T]`` in [-1, 1]."""
 
     def __init__(self, cfg: WaveGANConfig, shape: tuple[int, ...], n_classes: int):
@@ -89,7 +89,7 @@ def phase_shuffle(x: torch.Tensor, n: int) -> torch.Tensor:
     return torch.gather(padded, 2, index.expand(b, c, t).to(x.device))
 
 
-class Discriminator(nn.Module):
+class WaveGANDiscriminator(nn.Module):
     """``(wave [B, 1, T], c [B, n_classes]) → logits [B]``."""
 
     def __init__(self, cfg: WaveGANConfig, shape: tuple[int, ...], n_classes: int):
