@@ -283,17 +283,17 @@ def _add_train(sub) -> None:
 def _add_train_options(p: argparse.ArgumentParser) -> None:
     """One flag per TrainConfig option (generated from the dataclass, so none is missing)."""
     from .config import add_arguments
-    from .training.config import OPTION_HELP, TrainConfig
+    from .training.config import TrainConfig
 
     group = p.add_argument_group(
         "training options",
         "Every option of the run; each can also go in the --config YAML file (the command line "
         "wins; on --resume, all but the model, representation and seed can change). "
-        "examples/train.yaml lists them with their defaults. Values are YAML: --batch-size "
+        "docs/options.md and examples/train.yaml list them with their defaults. Values are YAML: --batch-size "
         "64,64,32,16  --betas '[0.0, 0.99]'  --pgan.kernels time  --repr-options '{n_mels: 64}'.",
     )
     skip = ("data", "model", "repr", "seed", "steps", "minutes", "until_plateau_minutes")
-    add_arguments(group, TrainConfig, OPTION_HELP, skip=skip)
+    add_arguments(group, TrainConfig, skip=skip)
 
 
 def _train(a) -> None:
