@@ -69,6 +69,13 @@ def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
     return data
 
 
+def load(cls: type[T], path: str | os.PathLike | None, overrides: dict[str, Any]) -> T:
+    """``cls`` from the YAML file ``path`` (None: the defaults) with ``overrides`` on top (their
+    ``None`` values ignored), validated by ``from_dict``."""
+    base = load_yaml(path) if path else {}
+    return from_dict(cls, merge(base, overrides), where=str(path) if path else "options")
+
+
 def save_yaml(cfg: Any, path: str | os.PathLike) -> Path:
     """Write a dataclass config (or plain mapping) to ``path`` atomically as YAML."""
     data = to_dict(cfg) if dataclasses.is_dataclass(cfg) else _plain(cfg)
@@ -229,7 +236,9 @@ def _qualified_help(opt: Option) -> str:
 
 
 def _with_default(opt: Option) -> str:
-    shown = opt.default if isinstance(opt.default, str) and opt.default else show_value(opt.default)
+    if opt.default == "":  # no default: the text must be given (``data``)
+        return _qualified_help(opt).replace("%", "%%")
+    shown = opt.default if isinstance(opt.default, str) else show_value(opt.default)
     return f"{_qualified_help(opt)} (default {shown})".replace("%", "%%")
 
 

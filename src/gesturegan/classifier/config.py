@@ -80,7 +80,7 @@ class ClassifierConfig:
     # Batch-norm statistics settle in the first epochs.
     min_epochs: int = option(12, "never stop earlier than this many epochs")
     patience: int = option(10, "epochs without a better validation loss before stopping")
-    minutes: float | None = option(None, "time budget in minutes (null: none)")
+    minutes: float | None = option(None, "time budget in minutes")
     val_fraction: float = option(
         0.15, "share of source files held out for validation (early stopping)", section="split"
     )

@@ -42,7 +42,7 @@ class TrainConfig:
         section=f"how long (give one; neither means minutes: {DEFAULT_MINUTES:g})",
     )
     minutes: float | None = option(
-        None, "training time budget; stage s of n gets a share ∝ 1 + s"
+        None, "training time budget in minutes; stage s of n gets a share ∝ 1 + s"
     )
     # 32 at 128x128 too: a step there ran at 56 % of the matmul rate against 50 % at 16, for 3–6 %
     # more images per second.
