@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 
-def add_classifier(sub) -> None:
+def add_classifier(sub: argparse._SubParsersAction) -> None:
+    """Declare `gesturegan classifier` and its flags."""
     p = sub.add_parser(
         "classifier",
         help="train / evaluate the CNN classifier (any label set) with held-out metrics",

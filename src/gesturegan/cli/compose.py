@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 
-def add_compose(sub) -> None:
+def add_compose(sub: argparse._SubParsersAction) -> None:
+    """Declare `gesturegan compose` and its flags."""
     p = sub.add_parser(
         "compose",
         help="render a score (YAML) of gestures, morphs and files to a stereo mix",

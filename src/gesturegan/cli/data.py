@@ -7,7 +7,8 @@ import argparse
 from ..errors import UserError
 
 
-def add_corpus(sub) -> None:
+def add_corpus(sub: argparse._SubParsersAction) -> None:
+    """Declare `gesturegan corpus` and its flags."""
     p = sub.add_parser(
         "corpus",
         help="write the built-in procedural corpus of the four gesture categories",
@@ -35,7 +36,8 @@ def _corpus(a) -> None:
     print(f"wrote {sum(s.counts.values())} clips to {s.out} (labels: {s.labels_csv})")
 
 
-def add_prepare(sub) -> None:
+def add_prepare(sub: argparse._SubParsersAction) -> None:
+    """Declare `gesturegan prepare` and its flags."""
     p = sub.add_parser(
         "prepare",
         help="folder of audio → memory-mapped dataset (never modifies the source)",
@@ -129,7 +131,8 @@ def _shard_arg(text: str) -> tuple[int, int]:
     return i, n
 
 
-def add_merge(sub) -> None:
+def add_merge(sub: argparse._SubParsersAction) -> None:
+    """Declare `gesturegan merge` and its flags."""
     p = sub.add_parser(
         "merge",
         help="join the datasets of prepare --shard 1/N .. N/N into one",
@@ -150,7 +153,8 @@ def _merge(a) -> None:
     print(f"{s.n_clips} clips → {s.out} ({counts}); {s.n_errors} skipped, see errors.csv")
 
 
-def add_import_prep_mels(sub) -> None:
+def add_import_prep_mels(sub: argparse._SubParsersAction) -> None:
+    """Declare `gesturegan import-prep-mels` and its flags."""
     p = sub.add_parser(
         "import-prep-mels",
         help="daisukelab's FAT2019 prep-mels pickle → a daisukelab_mel dataset",

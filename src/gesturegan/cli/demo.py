@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 
-def add_demo(sub) -> None:
+
+def add_demo(sub: argparse._SubParsersAction) -> None:
+    """Declare `gesturegan demo` and its flags."""
     p = sub.add_parser(
         "demo",
         help="the whole loop on the built-in corpus: corpus → train → samples, morph, "

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
 from ..errors import UserError
 
 
-def add_evaluate(sub) -> None:
+def add_evaluate(sub: argparse._SubParsersAction) -> None:
+    """Declare `gesturegan evaluate` and its flags."""
     p = sub.add_parser(
         "evaluate",
         help="quality metrics of a trained model against its data, beside real and noise references",
@@ -48,7 +50,8 @@ def _evaluate(a) -> None:
     print((Path(a.run) / "eval" / "report.md").read_text(encoding="utf-8"))
 
 
-def add_study(sub) -> None:
+def add_study(sub: argparse._SubParsersAction) -> None:
+    """Declare `gesturegan study` and its flags."""
     p = sub.add_parser(
         "study",
         help="train every representation x model pair under one budget and compare them",

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
+
 from .parsing import CATEGORY_HELP
 
 
-def add_generate(sub) -> None:
+def add_generate(sub: argparse._SubParsersAction) -> None:
+    """Declare `gesturegan generate` and its flags."""
     p = sub.add_parser(
         "generate",
         help="write new gestures of a class as WAV files",
@@ -46,7 +49,8 @@ def _generate(a) -> None:
     print(f"wrote {len(rows)} gestures to {a.out} (see generated.csv)")
 
 
-def add_morph(sub) -> None:
+def add_morph(sub: argparse._SubParsersAction) -> None:
+    """Declare `gesturegan morph` and its flags."""
     p = sub.add_parser(
         "morph",
         help="interpolate between two gesture classes (conditioning and latents)",
@@ -77,7 +81,8 @@ def _morph(a) -> None:
     print(f"wrote {len(r.steps)} steps, {r.continuous} and {r.strip}")
 
 
-def add_export(sub) -> None:
+def add_export(sub: argparse._SubParsersAction) -> None:
+    """Declare `gesturegan export` and its flags."""
     p = sub.add_parser(
         "export",
         help="write a run's generator + decoder as one TorchScript or ONNX file",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 
-def add_label(sub) -> None:
+def add_label(sub: argparse._SubParsersAction) -> None:
+    """Declare `gesturegan label` and its flags."""
     p = sub.add_parser(
         "label",
         help="gesture category of each sound file, with the features that decided",
@@ -42,7 +44,8 @@ def _label(a) -> None:
           file=sys.stderr)  # fmt: skip
 
 
-def add_sort(sub) -> None:
+def add_sort(sub: argparse._SubParsersAction) -> None:
+    """Declare `gesturegan sort` and its flags."""
     p = sub.add_parser(
         "sort",
         help="sort sound files into OUT/<category>/ (links by default); SRC untouched",

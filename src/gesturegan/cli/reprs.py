@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 
-def add_reprs(sub) -> None:
+
+def add_reprs(sub: argparse._SubParsersAction) -> None:
+    """Declare `gesturegan reprs` and its flags."""
     p = sub.add_parser(
         "reprs",
         help="list the audio representations (name, image shape, description)",
@@ -32,7 +35,8 @@ def _reprs(a) -> None:
         print(f"{r['name']:<{width}}  {shapes[r['name']]:<{swidth}}  {r['description']}")
 
 
-def add_roundtrip(sub) -> None:
+def add_roundtrip(sub: argparse._SubParsersAction) -> None:
+    """Declare `gesturegan roundtrip` and its flags."""
     p = sub.add_parser(
         "roundtrip",
         help="encode → decode a dataset through a representation; report quality and speed",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from ..errors import UserError
 
 
-def add_studio(sub) -> None:
+def add_studio(sub: argparse._SubParsersAction) -> None:
+    """Declare `gesturegan studio` and its flags."""
     p = sub.add_parser(
         "studio",
         help="local web page: browse, listen, generate, morph, compose, listening survey",

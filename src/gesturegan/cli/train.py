@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 
-def add_train(sub) -> None:
+def add_train(sub: argparse._SubParsersAction) -> None:
+    """Declare `gesturegan train` and its flags."""
     p = sub.add_parser(
         "train",
         help="train a (class-conditional) GAN; resumes after any interruption",
