@@ -59,21 +59,37 @@ def add_study(sub: argparse._SubParsersAction) -> None:
         "for the same budget, evaluate each against one set of references and write study.csv, "
         "study.md and study.png into --out (docs/study.md). Stopped studies resume.",
     )
-    p.add_argument("--data", required=True, help="dataset(s) to train on, comma-separated")
-    p.add_argument("--reprs", default="logmel_gl,stft_ifreq,wave_image,rgb16", help="comma list")
-    p.add_argument("--models", default="pgan,dcgan", help="comma list (default pgan,dcgan)")
-    p.add_argument("--augment", default="off", help="augmentation modes to compare (off,ada,fixed)")
-    p.add_argument("--seeds", default="0", help="training seeds, comma list (default 0)")
-    p.add_argument("--budget", type=float, default=3.0, help="minutes per run (default 3)")
-    p.add_argument("--steps", type=int, help="a step budget per run instead of minutes")
-    p.add_argument("--n", type=int, default=64, help="clips per class evaluated (default 64)")
-    p.add_argument("--eval-data", help="dataset to judge on (default: the first --data)")
-    p.add_argument(
-        "--classifier", help="evaluation classifier folder (default: train OUT/classifier)"
-    )
-    p.add_argument("--train-config", help="YAML of training options applied to every run")
-    p.add_argument("--out", required=True, help="study folder (created; resumed if it exists)")
+    p.defer(_add_study_flags)
     p.set_defaults(func=_study)
+
+
+def _add_study_flags(p: argparse.ArgumentParser) -> None:
+    """The flags of ``study``: StudyConfig's fields, lists written as comma lists."""
+    from ..config import options
+    from ..evaluation.study import StudyConfig
+
+    field = {o.name: o for o in options(StudyConfig)}
+
+    def comma_list(flag: str, name: str) -> None:
+        default = ",".join(map(str, field[name].default))
+        help = f"{field[name].help}, comma-separated (default {default})"
+        p.add_argument(flag, default=default, help=help)
+
+    p.add_argument("--data", required=True, help=f"{field['data'].help}, comma-separated")
+    comma_list("--reprs", "reprs")
+    comma_list("--models", "models")
+    comma_list("--augment", "augment")
+    comma_list("--seeds", "seeds")
+    budget = field["minutes"].default
+    budget_help = f"{field['minutes'].help} (default {budget:g})"
+    p.add_argument("--budget", type=float, default=budget, help=budget_help)
+    p.add_argument("--steps", type=int, help=field["steps"].help)
+    n = field["n"].default
+    p.add_argument("--n", type=int, default=n, help=f"{field['n'].help} (default {n})")
+    p.add_argument("--eval-data", help=field["eval_data"].help)
+    p.add_argument("--classifier", help=field["classifier"].help)
+    p.add_argument("--train-config", help=f"YAML file of {field['train_options'].help}")
+    p.add_argument("--out", required=True, help="study folder (created; resumed if it exists)")
 
 
 def _study(a) -> None:
