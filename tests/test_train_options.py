@@ -9,8 +9,9 @@ import pytest
 
 from gesturegan.classifier.config import ClassifierConfig
 from gesturegan.cli import build_parser, main
-from gesturegan.config import leaf_fields, load_yaml, overrides_from, to_dict
+from gesturegan.config import leaf_fields, load_yaml, options, overrides_from, to_dict
 from gesturegan.errors import UserError
+from gesturegan.evaluation.study import StudyConfig
 from gesturegan.reference import OPTIONS_DOC, TRAIN_EXAMPLE, options_markdown, train_example
 from gesturegan.training.config import OPTION_HELP, TrainConfig
 from gesturegan.training.loop import make_config, resume_config
@@ -56,6 +57,13 @@ def test_options_page_is_generated_from_the_config_fields():
     assert (ROOT / OPTIONS_DOC).read_text(encoding="utf-8") == options_markdown()
     for name in [*OPTIONS, *(n for n, _, _ in leaf_fields(ClassifierConfig))]:
         assert f"| `{name}` |" in options_markdown()
+
+
+@pytest.mark.parametrize("cls", [TrainConfig, ClassifierConfig, StudyConfig])
+def test_every_option_is_declared_with_a_sentence(cls):
+    # A field declared without config.option() would show up blank in --help and docs/options.md.
+    blank = [o.name for o in options(cls) if len(o.help) < 10]
+    assert not blank, f"declare these with option(default, help): {blank}"
 
 
 def test_every_option_has_help_and_a_flag(capsys):
