@@ -1,5 +1,6 @@
-"""``evaluate`` and ``study``: DESIGN.md's keys, references that bracket the figures, determinism,
-scores over training, and a study that compares runs, resumes and refuses a different plan."""
+"""``evaluate`` and ``study``: docs/contract.md's keys, references that bracket the figures,
+determinism, scores over training, and a study that compares runs, resumes and refuses a different
+plan."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ answers come back in the CSV export.
 
 ``GESTUREGAN_SCREENSHOTS=1`` also saves a screenshot of each view to ``docs/img/studio-*.png``;
 ``GESTUREGAN_STUDIO_RUNS`` / ``GESTUREGAN_STUDIO_DATA`` point the test at other folders than the tiny
-fixtures (the README's screenshots come from the demo run this way).
+fixtures (the screenshots in docs/commands.md come from the demo run this way).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Every training option is documented, settable from the command line and from a YAML file, and
-examples/train.yaml lists them all with their defaults."""
+examples/train.yaml and docs/options.md, generated from the config fields, list them all."""
 
 from __future__ import annotations
 
@@ -7,13 +7,17 @@ from pathlib import Path
 
 import pytest
 
+from gesturegan.classifier.config import ClassifierConfig
 from gesturegan.cli import build_parser, main
-from gesturegan.config import leaf_fields, load_yaml, overrides_from, to_dict
+from gesturegan.config import leaf_fields, load_yaml, options, overrides_from, to_dict
 from gesturegan.errors import UserError
+from gesturegan.evaluation.study import StudyConfig
+from gesturegan.reference import OPTIONS_DOC, TRAIN_EXAMPLE, options_markdown, train_example
 from gesturegan.training.config import OPTION_HELP, TrainConfig
 from gesturegan.training.loop import make_config, resume_config
 
-EXAMPLE = Path(__file__).parents[1] / "examples" / "train.yaml"
+ROOT = Path(__file__).parents[1]
+EXAMPLE = ROOT / TRAIN_EXAMPLE
 OPTIONS = [name for name, _, _ in leaf_fields(TrainConfig)]
 # Options with a hand-written flag in `gesturegan train`.
 OWN_FLAGS = {
@@ -40,11 +44,26 @@ def _flat(tree: dict) -> dict:
 
 
 def test_example_config_lists_every_option_with_its_default():
+    # Generated from the config fields (`python -m gesturegan.reference` rewrites it).
+    assert EXAMPLE.read_text(encoding="utf-8") == train_example()
     raw = _flat(load_yaml(EXAMPLE))
     assert sorted(raw) == sorted(OPTIONS)
     defaults = {name: default for name, _, default in leaf_fields(TrainConfig)}
     assert raw == defaults
     assert make_config(None, str(EXAMPLE)) == TrainConfig()
+
+
+def test_options_page_is_generated_from_the_config_fields():
+    assert (ROOT / OPTIONS_DOC).read_text(encoding="utf-8") == options_markdown()
+    for name in [*OPTIONS, *(n for n, _, _ in leaf_fields(ClassifierConfig))]:
+        assert f"| `{name}` |" in options_markdown()
+
+
+@pytest.mark.parametrize("cls", [TrainConfig, ClassifierConfig, StudyConfig])
+def test_every_option_is_declared_with_a_sentence(cls):
+    # A field declared without config.option() would show up blank in --help and docs/options.md.
+    blank = [o.name for o in options(cls) if len(o.help) < 10]
+    assert not blank, f"declare these with option(default, help): {blank}"
 
 
 def test_every_option_has_help_and_a_flag(capsys):

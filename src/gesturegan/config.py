@@ -69,6 +69,13 @@ def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
     return data
 
 
+def load(cls: type[T], path: str | os.PathLike | None, overrides: dict[str, Any]) -> T:
+    """``cls`` from the YAML file ``path`` (None: the defaults) with ``overrides`` on top (their
+    ``None`` values ignored), validated by ``from_dict``."""
+    base = load_yaml(path) if path else {}
+    return from_dict(cls, merge(base, overrides), where=str(path) if path else "options")
+
+
 def save_yaml(cfg: Any, path: str | os.PathLike) -> Path:
     """Write a dataclass config (or plain mapping) to ``path`` atomically as YAML."""
     data = to_dict(cfg) if dataclasses.is_dataclass(cfg) else _plain(cfg)
@@ -88,26 +95,78 @@ def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def leaf_fields(cls: type, prefix: str = "") -> list[tuple[str, Any, Any]]:
-    """``(dotted name, type hint, default)`` of every option of a dataclass config, in declaration
-    order; nested configs are flattened (``pgan.z_dim``), tuples become lists."""
+def option(
+    default: Any = dataclasses.MISSING,
+    help: str = "",
+    *,
+    factory: Any = dataclasses.MISSING,
+    section: str | None = None,
+) -> Any:
+    """A config field that carries its own description: ``lr: float = option(0.002, "Adam
+    learning rate")``. The help sentence (and ``section``, a heading that starts a group of
+    options) is what `--help`, ``examples/train.yaml`` and ``docs/options.md`` show, so each option
+    is described once. ``factory`` makes mutable defaults (``factory=dict``)."""
+    metadata = {"help": help, "section": section}
+    if factory is not dataclasses.MISSING:
+        return dataclasses.field(default_factory=factory, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+@dataclasses.dataclass(frozen=True)
+class Option:
+    """One leaf option of a config: dotted ``name`` (``pgan.z_dim``), type ``hint``, plain
+    ``default`` (tuples as lists), its ``help`` sentence and the ``section`` it opens (or None)."""
+
+    name: str
+    hint: Any
+    default: Any
+    help: str
+    section: str | None
+
+
+def options(cls: type, prefix: str = "") -> list[Option]:
+    """Every leaf option of a dataclass config in declaration order; nested configs are flattened
+    (``pgan.z_dim``). A field declared without ``option`` has the help "" (the tests refuse it)."""
     hints = typing.get_type_hints(cls)
-    out: list[tuple[str, Any, Any]] = []
+    out: list[Option] = []
     for f in dataclasses.fields(cls):
         if not f.init:
             continue
+        section = f.metadata.get("section")
         if dataclasses.is_dataclass(hints[f.name]):
-            out += leaf_fields(hints[f.name], f"{prefix}{f.name}.")
+            nested = options(hints[f.name], f"{prefix}{f.name}.")
+            if section and nested:  # the block's heading opens its first option
+                nested[0] = dataclasses.replace(nested[0], section=section)
+            out += nested
             continue
         has_factory = f.default_factory is not dataclasses.MISSING
-        out.append(
-            (
-                prefix + f.name,
-                hints[f.name],
-                _plain(f.default_factory() if has_factory else f.default),
-            )
-        )
+        default = _plain(f.default_factory() if has_factory else f.default)
+        help = f.metadata.get("help", "")
+        out.append(Option(prefix + f.name, hints[f.name], default, help, section))
     return out
+
+
+def leaf_fields(cls: type) -> list[tuple[str, Any, Any]]:
+    """``(dotted name, type hint, default)`` of every option of a dataclass config (``options``)."""
+    return [(o.name, o.hint, o.default) for o in options(cls)]
+
+
+def field_help(cls: type) -> dict[str, str]:
+    """Dotted option name → its help sentence; an option of a nested config (``pgan.z_dim``) is
+    prefixed with the config's name (``pgan: latent size``)."""
+    return {o.name: _qualified_help(o) for o in options(cls)}
+
+
+def show_value(value: Any) -> str:
+    """A default as it is written in YAML and on the command line: ``[32]``, ``null``, ``'off'``
+    (quoted where YAML would read the bare word as something else)."""
+    return yaml.safe_dump(value, default_flow_style=True).removesuffix("\n...\n").strip()
+
+
+def flag_help(cls: type, name: str) -> str:
+    """The help of option ``name`` of ``cls`` with its default, for a hand-written flag."""
+    (opt,) = (o for o in options(cls) if o.name == name)
+    return _with_default(opt)
 
 
 def nest(flat: dict[str, Any]) -> dict[str, Any]:
@@ -123,26 +182,21 @@ def nest(flat: dict[str, Any]) -> dict[str, Any]:
 
 
 def add_arguments(
-    parser: argparse._ActionsContainer,
-    cls: type,
-    help: dict[str, str],
-    skip: tuple[str, ...] = (),
+    parser: argparse._ActionsContainer, cls: type, skip: tuple[str, ...] = ()
 ) -> None:
     """One ``--option`` per field of ``cls`` (``pgan.z_dim`` → ``--pgan.z-dim``), each with its
-    sentence from ``help`` and its default; values are read as YAML (``64``, ``[64, 32]``,
-    ``null``, ``time``). ``overrides_from`` collects the ones given. Fields in ``skip`` have
-    hand-written flags."""
-    for name, hint, default in leaf_fields(cls):
-        if name in skip:
+    help sentence and default from the field (``option``); values are read as YAML (``64``,
+    ``[64, 32]``, ``null``, ``time``). ``overrides_from`` collects the ones given. Fields in
+    ``skip`` have hand-written flags."""
+    for opt in options(cls):
+        if opt.name in skip:
             continue
-        shown = yaml.safe_dump(default, default_flow_style=True).removesuffix("\n...\n").strip()
-        shown = default if isinstance(default, str) and default else shown
         parser.add_argument(
-            "--" + name.replace("_", "-"),
-            dest=_DEST + name,
-            metavar=_metavar(hint),
-            type=functools.partial(parse_value, hint=hint),
-            help=f"{help[name]} (default {shown})".replace("%", "%%"),
+            "--" + opt.name.replace("_", "-"),
+            dest=_DEST + opt.name,
+            metavar=_metavar(opt.hint),
+            type=functools.partial(parse_value, hint=opt.hint),
+            help=_with_default(opt),
         )
 
 
@@ -173,6 +227,18 @@ def parse_value(text: str, hint: Any = Any) -> Any:
 
 
 _DEST = "option:"
+
+
+def _qualified_help(opt: Option) -> str:
+    parent = opt.name.rpartition(".")[0]
+    return f"{parent}: {opt.help}" if parent else opt.help
+
+
+def _with_default(opt: Option) -> str:
+    if opt.default == "":  # no default: the text must be given (``data``)
+        return _qualified_help(opt).replace("%", "%%")
+    shown = opt.default if isinstance(opt.default, str) else show_value(opt.default)
+    return f"{_qualified_help(opt)} (default {shown})".replace("%", "%%")
 
 
 def _metavar(hint: Any) -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
+
+from ..config import option
 
 
 @dataclass
@@ -14,13 +16,19 @@ class AugmentConfig:
     not matter: level, placement in time, background noise, colour.
     """
 
-    gain_db: float = 6.0  # level drawn uniformly in ±gain_db
-    shift_s: tuple[float, float] = (-0.02, 0.1)  # time shift range (negative: earlier), zero-filled
-    noise_p: float = 0.5  # probability of mixing in coloured noise ...
-    noise_snr_db: tuple[float, float] = (20.0, 50.0)  # ... this far below the clip's peak
-    eq_p: float = 0.8  # probability of a random EQ: a spectral tilt and one bell ...
-    eq_db: float = 9.0  # ... each of up to ±eq_db
-    freq_mask: float = 0.2  # blank a band of up to this share of the image rows (frequencies)
+    gain_db: float = option(6.0, "level drawn uniformly in ±gain_db")
+    shift_s: tuple[float, float] = option(
+        (-0.02, 0.1), "time shift range in seconds (negative: earlier), zero-filled"
+    )
+    noise_p: float = option(0.5, "probability of mixing in coloured noise ...")
+    noise_snr_db: tuple[float, float] = option(
+        (20.0, 50.0), "... this far below the clip's peak, in dB [low, high]"
+    )
+    eq_p: float = option(0.8, "probability of a random EQ: a spectral tilt and one bell ...")
+    eq_db: float = option(9.0, "... each of up to ±eq_db")
+    freq_mask: float = option(
+        0.2, "blank a band of up to this share of the image rows (frequencies)"
+    )
 
     def __post_init__(self) -> None:
         if not 0 <= self.freq_mask < 1:
@@ -46,26 +54,43 @@ class ClassifierConfig:
     layer to the classes.
     """
 
-    repr: str = "logmel_gl"
-    repr_options: dict[str, Any] = field(default_factory=dict)
-    freq_pool: int = 2
-    channels: tuple[int, ...] = (12, 24, 48, 64)
-    time_steps: int = 8
-    embed_dim: int = 128
-    dropout: float = 0.3
-    batch_size: int = 32
-    lr: float = 0.002
-    weight_decay: float = 0.01
-    label_smoothing: float = 0.05
-    class_weighting: bool = True  # loss weights ∝ 1 / class frequency in the training split
-    max_epochs: int = 80
-    min_epochs: int = 12  # never stop earlier (batch-norm statistics settle in the first epochs)
-    patience: int = 10  # epochs without a better validation loss before stopping
-    minutes: float | None = None  # optional time budget for training
-    val_fraction: float = 0.15
-    test_fraction: float = 0.15
-    seed: int = 0
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    repr: str = option(
+        "logmel_gl", "representation the network reads (`gesturegan reprs`)", section="input"
+    )
+    repr_options: dict[str, Any] = option(
+        factory=dict, help="keyword options of the representation, as a YAML mapping"
+    )
+    freq_pool: int = option(
+        2, "average this many neighbouring image rows (frequencies) first", section="network"
+    )
+    channels: tuple[int, ...] = option(
+        (12, 24, 48, 64), "channels of each convolution block (one block per value)"
+    )
+    time_steps: int = option(8, "time slots the pooled features keep (their order survives)")
+    embed_dim: int = option(128, "width of the embedding before the class layer")
+    dropout: float = option(0.3, "dropout before the class layer")
+    batch_size: int = option(32, "clips per step", section="training")
+    lr: float = option(0.002, "AdamW learning rate")
+    weight_decay: float = option(0.01, "AdamW weight decay")
+    label_smoothing: float = option(0.05, "label smoothing of the cross-entropy loss")
+    class_weighting: bool = option(
+        True, "loss weights ∝ 1 / class frequency in the training split"
+    )
+    max_epochs: int = option(80, "at most this many epochs")
+    # Batch-norm statistics settle in the first epochs.
+    min_epochs: int = option(12, "never stop earlier than this many epochs")
+    patience: int = option(10, "epochs without a better validation loss before stopping")
+    minutes: float | None = option(None, "time budget in minutes")
+    val_fraction: float = option(
+        0.15, "share of source files held out for validation (early stopping)", section="split"
+    )
+    test_fraction: float = option(0.15, "share of source files held out for the test figures")
+    seed: int = option(0, "seeds the split, the weights and the augmentation")
+    augment: AugmentConfig = option(
+        factory=AugmentConfig,
+        help="random changes to every training clip, each time it is seen",
+        section="augmentation (training clips only)",
+    )
 
     def __post_init__(self) -> None:
         if not self.channels or min(self.channels) < 1:

@@ -3,7 +3,7 @@
 A recipe is ``recipe(rng, sr, n) -> [n] float64`` (unnormalised; ``synthesize`` removes DC, fades
 the ends and sets the level). The categories differ in their *energy envelope* only: every category
 has noisy and tonal recipes, low and high pitches, dark and bright sounds, so a classifier cannot
-tell them apart by timbre. What separates them (DESIGN.md, "The four gesture categories"):
+tell them apart by timbre. What separates them (docs/contract.md, "The four gesture categories"):
 
 - ``trigger``: within 20 dB of its peak for at most about 0.1 s (T60 of 0.03-0.3 s), then silence
   or a faint room.

@@ -1,6 +1,6 @@
 """``gesturegan evaluate RUN --data DATA``: a trained model's metrics beside their references.
 
-Every figure of DESIGN.md ("Quality metrics") is computed for three sets of clips in the same run,
+Every figure of docs/contract.md ("Quality metrics") is computed for three sets of clips in the same run,
 which is what makes it readable:
 
 - ``generated``: ``n`` clips per class from the model (latent seeds 0 … n−1);

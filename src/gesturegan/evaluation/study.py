@@ -24,14 +24,14 @@ import itertools
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..atomic import write_text
-from ..config import from_dict, load_yaml, save_yaml
+from ..config import from_dict, load_yaml, option, save_yaml
 from ..dataset import Dataset
 from ..errors import UserError
 from ..models import MODELS
@@ -66,17 +66,27 @@ GEN_SPEED_BATCH = 32
 class StudyConfig:
     """What a study trains and how it judges; saved as OUT/study.yaml."""
 
-    data: tuple[str, ...] = ()  # datasets to train on (each a `gesturegan prepare` folder)
-    reprs: tuple[str, ...] = ("logmel_gl", "stft_ifreq", "wave_image", "rgb16")
-    models: tuple[str, ...] = ("pgan", "dcgan")
-    augment: tuple[str, ...] = ("off",)  # training augmentation modes to compare (off, ada, fixed)
-    seeds: tuple[int, ...] = (0,)
-    minutes: float | None = 3.0  # wall-clock training budget per run ...
-    steps: int | None = None  # ... or a step budget (deterministic), which then wins
-    n: int = 64  # clips per class in every evaluated set
-    eval_data: str | None = None  # dataset the runs are judged on (default: the first of data)
-    classifier: str | None = None  # evaluation classifier folder (default: train OUT/classifier)
-    train_options: dict[str, Any] = field(default_factory=dict)  # extra TrainConfig overrides
+    data: tuple[str, ...] = option((), "datasets to train on, each a `gesturegan prepare` folder")
+    reprs: tuple[str, ...] = option(
+        ("logmel_gl", "stft_ifreq", "wave_image", "rgb16"), "representations to compare"
+    )
+    models: tuple[str, ...] = option(("pgan", "dcgan"), "models to compare")
+    augment: tuple[str, ...] = option(
+        ("off",), "training augmentation modes to compare (off, ada, fixed)"
+    )
+    seeds: tuple[int, ...] = option((0,), "training seeds")
+    minutes: float | None = option(3.0, "training budget per run in minutes (steps wins when given)")
+    steps: int | None = option(None, "training budget per run in steps (deterministic)")
+    n: int = option(64, "clips per class in every evaluated set")
+    eval_data: str | None = option(
+        None, "dataset the runs are judged on (null: the first of data)"
+    )
+    classifier: str | None = option(
+        None, "evaluation classifier folder (null: train one into the study's classifier/)"
+    )
+    train_options: dict[str, Any] = option(
+        factory=dict, help="training options applied to every run (docs/options.md)"
+    )
 
     def __post_init__(self) -> None:
         if not self.data:

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..config import option
 from .conv import Conv2d, leaky_relu
 
 
@@ -24,11 +25,11 @@ from .conv import Conv2d, leaky_relu
 class DCGANConfig:
     """Architecture of the DCGAN. Saved into every run's config.yaml."""
 
-    z_dim: int = 128
-    embed_dim: int = 32
-    channels: int = 256  # channels at 4x4; halved at every doubling of resolution
-    min_channels: int = 16
-    kernel: tuple[int, int] = (3, 3)  # (frequency, time)
+    z_dim: int = option(128, "latent size")
+    embed_dim: int = option(32, "size of the class embedding fed to G beside the latent")
+    channels: int = option(256, "channels at 4x4, halved at every doubling of resolution")
+    min_channels: int = option(16, "fewest channels of any layer")
+    kernel: tuple[int, int] = option((3, 3), "[frequency, time] kernel of every convolution")
 
     def channels_at(self, level: int) -> int:
         return max(self.min_channels, self.channels >> level)

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..config import option
 from ..errors import UserError
 from .layers import (
     EqualConv2d,
@@ -35,28 +36,30 @@ from .layers import (
 class PGANConfig:
     """Architecture of the progressive GAN. Saved into every run's config.yaml."""
 
-    z_dim: int = 128
-    embed_dim: int = 32
-    # Channels at resolution r: min(channel_max, channel_base // r): 64 up to 32x32, then 32 and 16.
-    # Narrower last stages (8 channels at 128x128) were memory-bound: a training step there ran at
-    # 30 % of this CPU's matmul rate, against 50 % with 16 channels for 3x the FLOPs in 1.8x the time.
-    channel_base: int = 2048
-    channel_max: int = 64
-    kernel: tuple[int, int] = (3, 3)  # (frequency, time) kernel of every 3x3-style conv
-    # Per-stage kernels from 4x4 up, overriding ``kernel`` (the last repeats), or a preset name:
+    z_dim: int = option(128, "latent size")
+    embed_dim: int = option(32, "size of the class embedding fed to G beside the latent")
+    # 64 channels up to 32x32, then 32 and 16. Narrower last stages (8 channels at 128x128) were
+    # memory-bound: a training step there ran at 30 % of this CPU's matmul rate, against 50 % with
+    # 16 channels for 3x the FLOPs in 1.8x the time.
+    channel_base: int = option(
+        2048, "channels at resolution r are min(channel_max, channel_base / r)"
+    )
+    channel_max: int = option(64, "most channels of any layer")
+    kernel: tuple[int, int] = option((3, 3), "[frequency, time] kernel of every convolution")
     # "time" = the original project's time-favouring kernels (see KERNEL_PRESETS).
-    kernels: tuple[tuple[int, int], ...] | str = ()
-    mbstd_group: int = 4
-    # D also sees how its input's level repeats along time (``envelope_autocorr``), which its
-    # convolutions hardly notice: uneven pulses pass for a loop. Off in runs saved before it existed.
-    d_periodicity: bool = True
-    # D also reads three numbers about its input's level (``level_stats``): how far it moves, how
-    # fast, and how periodic it is. The autocorrelation is scale-free, so a drone whose level wobbles
-    # by 1 dB looks to it like one held within 0.2 dB, and the labeler hears the first as a swell.
-    d_level: bool = False
-    # Condition on the kinds of gesture within each class (``training.kinds``), each latent picking
-    # one: a class of loops and drones is not learnt as one connected space with hybrids between.
-    kinds: bool = False
+    kernels: tuple[tuple[int, int], ...] | str = option(
+        (), "per-stage kernels from 4x4 up (last repeats), or a preset: square, time"
+    )
+    mbstd_group: int = option(4, "group size of D's minibatch standard deviation")
+    # ``envelope_autocorr``: D's convolutions hardly notice how the level repeats along time, so
+    # uneven pulses pass for a loop. Off in runs saved before it existed.
+    d_periodicity: bool = option(True, "D also sees the autocorrelation of the level along time")
+    # ``level_stats``: the autocorrelation is scale-free, so a drone whose level wobbles by 1 dB
+    # looks to it like one held within 0.2 dB, and the labeler hears the first as a swell.
+    d_level: bool = option(False, "D also reads how far, how fast and how evenly the level moves")
+    # ``training.kinds``, each latent picking one: a class of loops and drones is not learnt as one
+    # connected space with hybrids between.
+    kinds: bool = option(False, "condition on the kinds of gesture in each class (labeler rules)")
 
     def __post_init__(self) -> None:
         if isinstance(self.kernels, str):

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..config import option
 from .conv import Conv1d, leaky_relu
 
 
@@ -23,11 +24,11 @@ from .conv import Conv1d, leaky_relu
 class WaveGANConfig:
     """Architecture of WaveGAN. Saved into every run's config.yaml."""
 
-    z_dim: int = 100
-    embed_dim: int = 32
-    model_size: int = 16  # d in the paper (64 there); channels are d · 2^i
-    kernel: int = 25
-    phase_shuffle: int = 2  # n: shifts in −n…n samples (0 disables)
+    z_dim: int = option(100, "latent size")
+    embed_dim: int = option(32, "size of the class embedding fed to G beside the latent")
+    model_size: int = option(16, "d of the paper (64 there); layer i has d * 2^i channels")
+    kernel: int = option(25, "kernel length of the 1-D convolutions")
+    phase_shuffle: int = option(2, "D shifts each layer's input by -n..n samples (0: off)")
 
 
 def _layers(shape: tuple[int, ...]) -> int:

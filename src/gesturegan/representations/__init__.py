@@ -1,4 +1,4 @@
-"""Invertible audio representations behind one interface (DESIGN.md, "Python API").
+"""Invertible audio representations behind one interface (docs/contract.md, "Python API").
 
 >>> import torch
 >>> from gesturegan import representations

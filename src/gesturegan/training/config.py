@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from ..config import field_help, option
 from ..errors import UserError
 from ..models import MODELS
 from ..models.dcgan import DCGANConfig
@@ -24,38 +25,82 @@ class TrainConfig:
     more per step). In both, the first half of each stage after the first fades the new layers in.
     """
 
-    data: str = ""  # dataset directory (made by `gesturegan prepare`)
-    model: str = "pgan"
-    repr: str = "logmel_gl"
-    repr_options: dict[str, Any] = field(default_factory=dict)
-    seed: int = 0
-    steps: int | None = None  # total optimisation steps (one D + one G update each)
-    minutes: float | None = None  # total training time budget
-    # Per stage; the last repeats. 32 at 128x128 too: a step there ran at 56 % of the matmul rate
-    # against 50 % at 16, for 3–6 % more images per second.
-    batch_size: tuple[int, ...] = (32,)
-    loss: str = "ns_r1"  # "ns_r1" (non-saturating + lazy R1) or "wgan_gp" (WGAN-GP + drift)
-    gp_lambda: float = 10.0  # gradient-penalty weight (wgan_gp)
-    lr: float = 0.002
-    betas: tuple[float, float] = (0.0, 0.99)
-    r1_gamma: float = 1.0  # R1 penalty weight on real images (non-saturating loss)
-    r1_every: int = 4  # lazy regularisation interval (steps)
-    ema_kimg: float = 2.0  # half-life of the generator EMA, in thousands of images
-    ema_rampup: float = 0.05  # EMA half-life is at most this fraction of images seen so far
-    augment: str = "off"  # "off", "ada" (adaptive strength) or "fixed" (always augment_p)
-    augment_p: float = 0.0  # starting (ada) or constant (fixed) augmentation probability
-    ada_target: float = 0.6  # r_t = E[sign D(real)] above this means D overfits: raise p
-    ada_speed_kimg: float = 20.0  # p can move from 0 to 1 in this many thousand images
-    monitor_every_minutes: float = 1.0  # live quality probe (probe_fd, diversity) and best.pt
-    until_plateau_minutes: float | None = None  # stop when probe_fd has not improved for this long
-    checkpoint_every_steps: int = 500
-    checkpoint_every_minutes: float = 2.0
-    snapshot_every_minutes: float = 1.0
-    log_every_steps: int = 10
-    snapshot_per_class: int = 4
-    pgan: PGANConfig = field(default_factory=PGANConfig)
-    dcgan: DCGANConfig = field(default_factory=DCGANConfig)
-    wavegan: WaveGANConfig = field(default_factory=WaveGANConfig)
+    data: str = option(
+        "", "dataset folder made by `gesturegan prepare`", section="what to learn from"
+    )
+    model: str = option(
+        "pgan", "pgan (progressive), dcgan (one stage) or wavegan (1-D; needs repr waveform)"
+    )
+    repr: str = option("logmel_gl", "audio representation the model learns (`gesturegan reprs`)")
+    repr_options: dict[str, Any] = option(
+        factory=dict, help="keyword options of the representation, as a YAML mapping"
+    )
+    seed: int = option(0, "seeds the weights, the latents and the data order")
+    steps: int | None = option(
+        None,
+        "total steps (one D and one G update each); stages get equal shares",
+        section=f"how long (give one; neither means minutes: {DEFAULT_MINUTES:g})",
+    )
+    minutes: float | None = option(
+        None, "training time budget in minutes; stage s of n gets a share ∝ 1 + s"
+    )
+    # 32 at 128x128 too: a step there ran at 56 % of the matmul rate against 50 % at 16, for 3–6 %
+    # more images per second.
+    batch_size: tuple[int, ...] = option(
+        (32,),
+        "clips per step, one value per growth stage from 4x4 up; the last repeats",
+        section="optimisation",
+    )
+    loss: str = option("ns_r1", "ns_r1 (non-saturating + lazy R1) or wgan_gp (WGAN-GP + drift)")
+    gp_lambda: float = option(10.0, "gradient-penalty weight (wgan_gp)")
+    lr: float = option(0.002, "Adam learning rate of G and D")
+    betas: tuple[float, float] = option((0.0, 0.99), "Adam betas [beta1, beta2] of G and D")
+    r1_gamma: float = option(1.0, "R1 penalty weight on real images (ns_r1; 0 turns it off)")
+    r1_every: int = option(4, "apply R1 every this many steps (lazy regularisation)")
+    ema_kimg: float = option(
+        2.0, "half-life of the generator's moving average (EMA G), in thousands of images"
+    )
+    ema_rampup: float = option(
+        0.05, "EMA half-life is at most this fraction of the images seen so far"
+    )
+    augment: str = option(
+        "off",
+        "off, ada (adaptive strength) or fixed (always augment_p); YAML needs \"off\" quoted",
+        section="augmentation of what D sees (small datasets: try ada)",
+    )
+    augment_p: float = option(
+        0.0, "starting (ada) or constant (fixed) probability of each transform, 0..1"
+    )
+    ada_target: float = option(
+        0.6, "ada raises p while r_t = E[sign D(real)] is above this target"
+    )
+    ada_speed_kimg: float = option(20.0, "ada can move p from 0 to 1 in this many thousand images")
+    monitor_every_minutes: float = option(
+        1.0,
+        "how often the live quality probe runs (probe_fd, diversity, best.pt)",
+        section="the live quality probe, and what the run folder gets how often",
+    )
+    until_plateau_minutes: float | None = option(
+        None, "also stop when probe_fd has not improved for this long (null: never)"
+    )
+    checkpoint_every_steps: int = option(
+        500, "write checkpoints/latest.pt every this many steps"
+    )
+    checkpoint_every_minutes: float = option(
+        2.0, "write checkpoints/latest.pt at least every this many minutes"
+    )
+    snapshot_every_minutes: float = option(
+        1.0, "how often a grid PNG and one WAV per class go to samples/"
+    )
+    log_every_steps: int = option(10, "how often a row goes to logs/metrics.csv and TensorBoard")
+    snapshot_per_class: int = option(4, "fixed latents per class in the snapshot grids")
+    pgan: PGANConfig = option(
+        factory=PGANConfig,
+        help="progressive GAN (model pgan)",
+        section="architectures: only the block of `model` is used",
+    )
+    dcgan: DCGANConfig = option(factory=DCGANConfig, help="DCGAN (model dcgan)")
+    wavegan: WaveGANConfig = option(factory=WaveGANConfig, help="WaveGAN (model wavegan)")
 
     def __post_init__(self) -> None:
         if self.steps is None and self.minutes is None:
@@ -81,57 +126,8 @@ class TrainConfig:
         return self.batch_size[min(stage, len(self.batch_size) - 1)]
 
 
-# One sentence per option, keyed by its dotted name (``pgan.z_dim``): shown by `gesturegan train
-# --help` and checked against examples/train.yaml and the fields above by the tests.
-OPTION_HELP: dict[str, str] = {
-    "data": "dataset folder made by `gesturegan prepare`",
-    "model": "pgan (progressive), dcgan (one stage) or wavegan (1-D; needs repr waveform)",
-    "repr": "audio representation the model learns (`gesturegan reprs` lists them)",
-    "repr_options": "keyword options of the representation, as a YAML mapping",
-    "seed": "seeds the weights, the latents and the data order",
-    "steps": "total steps (one D and one G update each); stages get equal shares",
-    "minutes": "training time budget; stage s of n gets a share ∝ 1 + s (neither: 30)",
-    "batch_size": "clips per step, one value per growth stage from 4x4 up; the last repeats",
-    "loss": "ns_r1 (non-saturating + lazy R1) or wgan_gp (WGAN-GP + drift)",
-    "gp_lambda": "gradient-penalty weight (wgan_gp)",
-    "lr": "Adam learning rate of G and D",
-    "betas": "Adam betas [beta1, beta2] of G and D",
-    "r1_gamma": "R1 penalty weight on real images (ns_r1; 0 turns it off)",
-    "r1_every": "apply R1 every this many steps (lazy regularisation)",
-    "ema_kimg": "half-life of the generator's moving average (EMA G), in thousands of images",
-    "ema_rampup": "EMA half-life is at most this fraction of the images seen so far",
-    "augment": "augmentation of D's inputs: off, ada (adaptive strength) or fixed",
-    "augment_p": "starting (ada) or constant (fixed) probability of each transform, 0..1",
-    "ada_target": "ada raises p while r_t = E[sign D(real)] is above this target",
-    "ada_speed_kimg": "ada can move p from 0 to 1 in this many thousand images",
-    "monitor_every_minutes": "how often the live quality probe runs (probe_fd, diversity, best.pt)",
-    "until_plateau_minutes": "also stop when probe_fd has not improved for this long (null: never)",
-    "checkpoint_every_steps": "write checkpoints/latest.pt every this many steps",
-    "checkpoint_every_minutes": "write checkpoints/latest.pt at least every this many minutes",
-    "snapshot_every_minutes": "how often a grid PNG and one WAV per class go to samples/",
-    "log_every_steps": "how often a row goes to logs/metrics.csv and TensorBoard",
-    "snapshot_per_class": "fixed latents per class in the snapshot grids",
-    "pgan.z_dim": "pgan: latent size",
-    "pgan.embed_dim": "pgan: size of the class embedding fed to G beside the latent",
-    "pgan.channel_base": "pgan: channels at resolution r are min(channel_max, channel_base / r)",
-    "pgan.channel_max": "pgan: most channels of any layer",
-    "pgan.kernel": "pgan: [frequency, time] kernel of every convolution",
-    "pgan.kernels": "pgan: per-stage kernels from 4x4 up (last repeats), or a preset: square, time",
-    "pgan.mbstd_group": "pgan: group size of D's minibatch standard deviation",
-    "pgan.d_periodicity": "pgan: D also sees the autocorrelation of the level along time",
-    "pgan.d_level": "pgan: D also reads how far, how fast and how evenly the level moves",
-    "pgan.kinds": "pgan: condition on the kinds of gesture in each class (labeler rules)",
-    "dcgan.z_dim": "dcgan: latent size",
-    "dcgan.embed_dim": "dcgan: size of the class embedding fed to G beside the latent",
-    "dcgan.channels": "dcgan: channels at 4x4, halved at every doubling of resolution",
-    "dcgan.min_channels": "dcgan: fewest channels of any layer",
-    "dcgan.kernel": "dcgan: [frequency, time] kernel of every convolution",
-    "wavegan.z_dim": "wavegan: latent size",
-    "wavegan.embed_dim": "wavegan: size of the class embedding fed to G beside the latent",
-    "wavegan.model_size": "wavegan: d of the paper (64 there); layer i has d * 2^i channels",
-    "wavegan.kernel": "wavegan: kernel length of the 1-D convolutions",
-    "wavegan.phase_shuffle": "wavegan: D shifts each layer's input by -n..n samples (0: off)",
-}
+# One sentence per option, keyed by its dotted name (``pgan.z_dim``), from the fields above.
+OPTION_HELP: dict[str, str] = field_help(TrainConfig)
 
 # What defines the models and the data they see: fixed for the life of a run (``--resume``).
 FIXED_ON_RESUME = ("model", "repr", "repr_options", "seed", "pgan", "dcgan", "wavegan")

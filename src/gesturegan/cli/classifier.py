@@ -1,0 +1,102 @@
+"""`gesturegan` verbs: the CNN classifier: train and eval."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_classifier(sub: argparse._SubParsersAction) -> None:
+    """Declare `gesturegan classifier` and its flags."""
+    p = sub.add_parser(
+        "classifier",
+        help="train / evaluate the CNN classifier (any label set) with held-out metrics",
+        description="A compact CNN on log-mel images: `classifier train DATA --out DIR` learns the "
+        "labels of a prepared dataset (split by source file, augmented, early-stopped) and writes "
+        "DIR (weights, config, metrics.json, confusion.png); `classifier eval DIR DATA` measures it "
+        "on the clips of DATA it never saw. See docs/gestures.md.",
+    )
+    csub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    t = csub.add_parser(
+        "train",
+        help="train a classifier on a labelled dataset",
+        description="Train on the labelled dataset DATA and write the classifier folder DIR: "
+        "config.yaml, classifier.safetensors + classifier.json, split.csv, history.csv, "
+        "metrics.json (train / val / test) and confusion.png (test).",
+    )
+    t.add_argument("data", help="dataset folder with labels (from `gesturegan prepare`)")
+    t.add_argument("--out", required=True, metavar="DIR", help="classifier folder to write")
+    t.add_argument("--config", help="YAML file of classifier options (docs/options.md lists them)")
+    t.defer(_add_config_flags)
+    t.add_argument("--overwrite", action="store_true", help="replace a classifier in DIR")
+    t.set_defaults(func=_classifier_train)
+    e = csub.add_parser(
+        "eval",
+        help="measure a classifier on the clips of a dataset it did not learn from",
+        description="Accuracy, macro-F1, per-class recall and confusion matrix of the classifier "
+        "DIR on the clips of DATA whose source files it neither trained nor validated on (on its "
+        "own training dataset: its test split).",
+    )
+    e.add_argument("model", metavar="DIR", help="classifier folder")
+    e.add_argument("data", help="dataset folder with labels")
+    e.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    e.add_argument("--out", help="folder for metrics.json and confusion.png")
+    e.set_defaults(func=_classifier_eval)
+
+
+def _add_config_flags(t: argparse.ArgumentParser) -> None:
+    """The options of ``ClassifierConfig`` that are also flags, described by its fields."""
+    from ..classifier import ClassifierConfig
+    from ..config import flag_help
+
+    t.add_argument("--epochs", type=int, help=flag_help(ClassifierConfig, "max_epochs"))
+    t.add_argument("--minutes", type=float, help=flag_help(ClassifierConfig, "minutes"))
+    t.add_argument("--seed", type=int, help=flag_help(ClassifierConfig, "seed"))
+
+
+def _classifier_train(a) -> None:
+    from ..classifier import ClassifierConfig, train
+    from ..config import load
+    from ..console import progress
+
+    overrides = {"max_epochs": a.epochs, "minutes": a.minutes, "seed": a.seed}
+    cfg = load(ClassifierConfig, a.config, overrides)
+    with progress("epochs") as cb:
+        s = train(a.data, a.out, cfg, progress=cb, overwrite=a.overwrite)
+    test = s.metrics.get("test")
+    if test is None:
+        print(f"trained, but no class had enough files for a test split → {s.out}")
+        return
+    recall = ", ".join(f"{k} {v:.2f}" for k, v in test["per_class_recall"].items() if v is not None)
+    print(
+        f"test accuracy {test['accuracy']:.1%} (macro-F1 {test['macro_f1']:.2f}, n={test['n']}), "
+        f"train {s.metrics['train']['accuracy']:.1%}, gap {s.gap_points:.1f} points; "
+        f"{s.epochs} epochs (best {s.best_epoch}), {s.seconds / 60:.1f} min → {s.out}"
+    )
+    print(f"test recall: {recall}")
+
+
+def _classifier_eval(a) -> None:
+    import json
+
+    from ..classifier import evaluate
+
+    r = evaluate(a.model, a.data, out=a.out)
+    if a.json:
+        print(json.dumps(r.to_dict()))
+        return
+    m = r.metrics
+    print(
+        f"{r.n_held_out} held-out clips ({r.n_seen} seen in training left out, "
+        f"{r.n_unknown_label} with unknown labels): accuracy {m['accuracy']:.1%}, "
+        f"macro-F1 {m['macro_f1']:.2f}"
+    )
+    names = list(m["per_class_recall"])
+    width = max(len(n) for n in names)
+    for i, name in enumerate(names):
+        row, rec = m["confusion"][i], m["per_class_recall"][name]
+        wrong = ", ".join(f"{names[j]} {c}" for j, c in enumerate(row) if c and j != i)
+        recall = "–" if rec is None else f"{rec:.2f}"
+        print(
+            f"  {name:<{width}}  recall {recall} (n={sum(row)})"
+            + (f"; taken for {wrong}" if wrong else "")
+        )

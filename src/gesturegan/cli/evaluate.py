@@ -1,0 +1,120 @@
+"""`gesturegan` verbs: judging runs: evaluate one, study many."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import UserError
+
+
+def add_evaluate(sub: argparse._SubParsersAction) -> None:
+    """Declare `gesturegan evaluate` and its flags."""
+    p = sub.add_parser(
+        "evaluate",
+        help="quality metrics of a trained model against its data, beside real and noise references",
+        description="Class consistency (labeler and classifier), Fréchet distance, inception score, "
+        "NDB/K and memorization of generated clips, each beside the same figures for held-out real "
+        "clips and for noise (docs/evaluation.md). Writes RUN/eval/evaluation.json and report.md.",
+    )
+    p.add_argument("run", help="training run folder")
+    p.add_argument("--data", required=True, help="the labelled dataset the run was trained on")
+    p.add_argument("--n", type=int, default=64, help="clips per class in every set (default 64)")
+    p.add_argument(
+        "--classifier",
+        help="classifier folder for embeddings (default: train one into RUN/eval/classifier once)",
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of the real split and noise (default 0)"
+    )
+    p.add_argument(
+        "--over-time",
+        action="store_true",
+        help="also score the generator saved at the end of each growth stage and plot the figures",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    p.set_defaults(func=_evaluate)
+
+
+def _evaluate(a) -> None:
+    import json
+
+    from ..evaluation.run import evaluate
+
+    say = None if a.json else (lambda msg: print(msg, file=sys.stderr))
+    ev = evaluate(a.run, a.data, a.n, a.classifier, a.seed, a.over_time, progress=say)
+    if a.json:
+        print(json.dumps(ev.to_dict()))
+        return
+    print((Path(a.run) / "eval" / "report.md").read_text(encoding="utf-8"))
+
+
+def add_study(sub: argparse._SubParsersAction) -> None:
+    """Declare `gesturegan study` and its flags."""
+    p = sub.add_parser(
+        "study",
+        help="train every representation x model pair under one budget and compare them",
+        description="Train every (dataset, representation, model, augmentation, seed) combination "
+        "for the same budget, evaluate each against one set of references and write study.csv, "
+        "study.md and study.png into --out (docs/study.md). Stopped studies resume.",
+    )
+    p.defer(_add_study_flags)
+    p.set_defaults(func=_study)
+
+
+def _add_study_flags(p: argparse.ArgumentParser) -> None:
+    """The flags of ``study``: StudyConfig's fields, lists written as comma lists."""
+    from ..config import options
+    from ..evaluation.study import StudyConfig
+
+    field = {o.name: o for o in options(StudyConfig)}
+
+    def comma_list(flag: str, name: str) -> None:
+        default = ",".join(map(str, field[name].default))
+        help = f"{field[name].help}, comma-separated (default {default})"
+        p.add_argument(flag, default=default, help=help)
+
+    p.add_argument("--data", required=True, help=f"{field['data'].help}, comma-separated")
+    comma_list("--reprs", "reprs")
+    comma_list("--models", "models")
+    comma_list("--augment", "augment")
+    comma_list("--seeds", "seeds")
+    budget = field["minutes"].default
+    budget_help = f"{field['minutes'].help} (default {budget:g})"
+    p.add_argument("--budget", type=float, default=budget, help=budget_help)
+    p.add_argument("--steps", type=int, help=field["steps"].help)
+    n = field["n"].default
+    p.add_argument("--n", type=int, default=n, help=f"{field['n'].help} (default {n})")
+    p.add_argument("--eval-data", help=field["eval_data"].help)
+    p.add_argument("--classifier", help=field["classifier"].help)
+    p.add_argument("--train-config", help=f"YAML file of {field['train_options'].help}")
+    p.add_argument("--out", required=True, help="study folder (created; resumed if it exists)")
+
+
+def _study(a) -> None:
+    from ..config import load_yaml
+    from ..evaluation.study import StudyConfig, run_study
+
+    def items(text: str) -> tuple[str, ...]:
+        return tuple(x.strip() for x in text.split(",") if x.strip())
+
+    try:
+        seeds = tuple(int(x) for x in items(a.seeds))
+    except ValueError:
+        raise UserError(f"--seeds must be whole numbers, got {a.seeds!r}") from None
+    cfg = StudyConfig(
+        data=items(a.data),
+        reprs=items(a.reprs),
+        models=items(a.models),
+        augment=items(a.augment),
+        seeds=seeds,
+        minutes=None if a.steps else a.budget,
+        steps=a.steps,
+        n=a.n,
+        eval_data=a.eval_data,
+        classifier=a.classifier,
+        train_options=load_yaml(a.train_config) if a.train_config else {},
+    )
+    run_study(a.out, cfg, say=lambda msg: print(msg, file=sys.stderr))
+    print((Path(a.out) / "study.md").read_text(encoding="utf-8"))

@@ -1,0 +1,35 @@
+"""What the verbs' parsers share: a parser that builds some options only when used, common help."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+CATEGORY_HELP = (
+    "gesture class, e.g. trigger, trigger_continuous, continuous_variation, continuous_repetition"
+)
+
+
+class DeferredParser(argparse.ArgumentParser):
+    """An ArgumentParser that adds some options only when it is used (``defer``): building the
+    whole command line must not import what one command needs (torch, for ``train``'s options)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._deferred: list[Callable[[argparse.ArgumentParser], None]] = []
+
+    def defer(self, add: Callable[[argparse.ArgumentParser], None]) -> None:
+        """Call ``add(self)`` before this parser first parses or prints its help."""
+        self._deferred.append(add)
+
+    def parse_known_args(self, args=None, namespace=None):
+        self._complete()
+        return super().parse_known_args(args, namespace)
+
+    def format_help(self) -> str:
+        self._complete()
+        return super().format_help()
+
+    def _complete(self) -> None:
+        while self._deferred:
+            self._deferred.pop(0)(self)
