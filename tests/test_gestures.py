@@ -170,9 +170,9 @@ def test_a_ring_with_fast_beating_is_still_a_ring():
     cat, f = gestures.label(x, SR)
     assert f["period_s"] == pytest.approx(1 / 14, abs=DT)
     assert f["periodicity"] >= gestures.THRESHOLDS.periodic_min
-    assert f["modulation_db"] >= gestures.THRESHOLDS.periodic_min_mod_db
-    assert cat == "trigger_continuous"
-    assert "shimmer" in gestures.explain(cat, f)
+    # Shallower than the modulation rule asks (the real libraries' rides and bells beat as deep).
+    assert f["modulation_db"] < gestures.THRESHOLDS.periodic_min_mod_db
+    assert cat == "trigger_continuous" and gestures.rule(f) == "rings"
 
 
 def test_clicks_closer_than_the_fusion_gap_are_one_onset():

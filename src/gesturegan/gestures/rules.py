@@ -33,29 +33,32 @@ class Thresholds:
     """Rule 1: the end level (re peak) below which a short sound counts as released, not cut off."""
     regular_min_onsets: float = 5
     """Rule 2, pulses: at least this many onsets ..."""
-    regular_max_cv: float = 0.3
+    regular_max_cv: float = 0.1
     """... whose intervals vary by at most this coefficient of variation (std / mean)."""
-    grid_max_error: float = 0.08
+    grid_max_error: float = 0.12
     """Rule 2, rhythm: at least ``GRID_MIN_ONSETS`` onsets whose intervals are whole multiples of
     one beat to within this mean error (beats): a drum loop or riff."""
-    periodic_min: float = 0.5
+    periodic_min: float = 0.7
     """Rule 2, modulation: the detrended envelope repeats with at least this autocorrelation ..."""
-    periodic_min_mod_db: float = 2.0
+    periodic_min_mod_db: float = 4.0
     """... at least this deep (std of the detrended envelope, dB) ..."""
     periodic_min_cycles: float = 3.0
     """... and its period fits at least this many times in the clip (two bumps are not a loop)."""
     shimmer_max_period_s: float = 0.1
     """Rule 2 does not apply to a sound that rings (rule 3) modulated faster than this period:
     beating partials or vibrato on a decaying note are a shimmer, not a loop."""
-    fast_attack_s: float = 0.05
+    fast_attack_s: float = 0.02
     """Rule 3, rings: the peak is reached within this time of the start (struck, plucked) ..."""
-    decay_max_corr: float = -0.6
+    ring_max_attack_share: float = 0.05
+    """... or within this share of the sound's length (``span_40_s``): a few quick notes that
+    then ring on (a chime) ..."""
+    decay_max_corr: float = -0.7
     """... the level then keeps falling: correlation of level with time at most this ..."""
     decay_min_drop_db: float = 10.0
     """... and the last quarter of the clip is at least this many dB below the peak."""
     steady_max_attack_s: float = 0.15
     """Rule 4, steady: the level is reached within this time (a swell is not held) ..."""
-    steady_max_db: float = 3.0
+    steady_max_db: float = 5.0
     """... and after the attack it varies by at most this (std, dB) ..."""
     steady_flat_min_fraction: float = 0.5
     """... while at least this share of the sound is within ``STEADY_BAND_DB`` of its median; ..."""
@@ -165,8 +168,9 @@ def is_short(f: dict[str, float], th: Thresholds) -> bool:
 
 def rings(f: dict[str, float], th: Thresholds) -> bool:
     """Rule 3: a fast attack, then a level that keeps falling and ends well below the peak."""
+    quick = f["attack_s"] <= max(th.fast_attack_s, th.ring_max_attack_share * f["span_40_s"])
     return (
-        f["attack_s"] <= th.fast_attack_s
+        quick
         and f["decay_corr"] <= th.decay_max_corr
         and f["late_level_db"] <= -th.decay_min_drop_db
     )
