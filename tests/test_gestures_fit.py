@@ -195,3 +195,37 @@ def test_reference_files_read_back_as_rows(tmp_path):
         w.writerow(["a/x.wav", "a", "trigger", "no", "a click"])
         w.writerow(["a/y.wav", "a", "trigger", "yes", "a click or a ring"])
     assert [r["file"] for r in fit.read_reference(p)] == ["a/x.wav", "a/y.wav"]
+
+
+# --- The command --------------------------------------------------------------------------------
+
+
+def test_the_command_prints_the_table_and_each_held_out_error(tmp_path, monkeypatch, capsys):
+    sr = 22050
+    rows = [["file", "library", "label", "ambiguous", "why"]]
+    for lib in ("a", "b"):
+        (tmp_path / lib).mkdir()
+        for kind, label in (("hit", "trigger"), ("ring", "trigger_continuous"), ("loop", "trigger")):
+            sf.write(tmp_path / lib / f"{kind}.wav", gesture(kind, sr), sr)
+            rows.append([f"{lib}/{kind}.wav", lib, label, "no", "made up"])
+    ref = tmp_path / "ref.csv"
+    with open(ref, "w", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    monkeypatch.setattr(fit, "corpus_examples", lambda: [])
+    fit.main([str(tmp_path), "--reference", str(ref)])
+    out = capsys.readouterr().out
+    assert "| a | 3 |" in out and "| b | 3 |" in out
+    # The loop was labelled a trigger on purpose: each library's copy is a held-out error.
+    errors = [line for line in out.splitlines() if line.endswith(".") and "\t" in line]
+    assert [e.split("\t")[:4] for e in errors] == [
+        [lib, f"{lib}/loop.wav", "trigger", "continuous_repetition"] for lib in ("a", "b")
+    ]
+    assert all(e.split("\t")[4].startswith("continuous_repetition: ") for e in errors)
+
+
+def test_the_command_says_in_one_line_when_the_sounds_are_missing(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        fit.main([str(tmp_path / "nowhere")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: {tmp_path / 'nowhere'}: not a folder (fetch the libraries first)"

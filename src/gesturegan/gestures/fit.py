@@ -17,6 +17,7 @@ import argparse
 import csv
 import json
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -25,6 +26,7 @@ import numpy as np
 
 from .. import corpus
 from ..errors import UserError
+from .explain import explain
 from .features import features, features_file
 from .rules import CATEGORIES, THRESHOLDS, Thresholds, decide
 
@@ -263,14 +265,33 @@ def table(folds: Sequence[Fold]) -> str:
     return "\n".join(lines)
 
 
+def held_out_errors(exs: Sequence[Example], folds: Sequence[Fold]) -> list[str]:
+    """One line per held-out file the rules got wrong: library, file, hand label, the rules'
+    label and ``explain``'s sentence with the thresholds of the fold that left it out."""
+    lines = []
+    for f in folds:
+        for e in exs:
+            if e.library == f.library and (got := decide(e.feats, f.thresholds)) != e.label:
+                why = explain(got, e.feats, f.thresholds)
+                lines.append(f"{e.library}\t{e.file}\t{e.label}\t{got}\t{why}")
+    return lines
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    """Print the leave-one-library-out table and the thresholds fit on every library."""
+    """Print the leave-one-library-out table, the held-out errors and the thresholds fit on every
+    library. A missing file or a bad reference is one line on stderr (exit 2)."""
     ap = argparse.ArgumentParser(prog="python -m gesturegan.gestures.fit", description=main.__doc__)
     ap.add_argument("root", help="folder that the reference's paths are relative to")
     ap.add_argument("--reference", default=str(REFERENCE), help="reference CSV")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead")
     args = ap.parse_args(argv)
-    exs = examples(read_reference(args.reference), args.root)
+    try:
+        if not Path(args.root).is_dir():
+            raise UserError(f"{args.root}: not a folder (fetch the libraries first)")
+        exs = examples(read_reference(args.reference), args.root)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     guard = corpus_examples()
     folds = leave_one_library_out(exs, START, guard)
     shipped = fit(exs, START, guard)
@@ -280,19 +301,21 @@ def main(argv: Sequence[str] | None = None) -> None:
                        "thresholds": asdict(f.thresholds)} for f in folds],
             "pooled": asdict(pooled(folds)),
             "all_libraries": {"thresholds": asdict(shipped), "score": asdict(score(exs, shipped))},
-            "current": asdict(score(exs)),
+            "start": asdict(score(exs, START)),
             "corpus": asdict(score(guard, shipped)),
         }))
         return
     print(table(folds))
-    print(f"\nCurrent thresholds on all {len(exs)} clear files: {score(exs).accuracy:.1%}")
+    print("\nHeld-out errors (library, file, hand label, rules, why):")
+    print("\n".join(held_out_errors(exs, folds)))
+    print(f"\nStart thresholds on all {len(exs)} clear files: {score(exs, START).accuracy:.1%}")
     s = score(exs, shipped)
     print(f"Fit on all libraries: {s.accuracy:.1%} on the same files (not a held-out figure)")
     g = score(guard, shipped)
     print(f"Built-in corpus (seeds {GUARD_SEEDS}, the guard): {g.accuracy:.1%}")
     for f in fields(Thresholds):
         a, b = getattr(THRESHOLDS, f.name), getattr(shipped, f.name)
-        print(f"  {f.name} = {b}" + ("" if a == b else f"  (now {a})"))
+        print(f"  {f.name} = {b}" + ("" if a == b else f"  (shipped: {a})"))
 
 
 if __name__ == "__main__":
