@@ -207,7 +207,7 @@ def evaluate(
         )
     if not gen.categories or not ds.has_labels:
         raise UserError("evaluate needs a class-conditional model and a labelled dataset")
-    cls_dir = Path(classifier) if classifier else run / "eval" / "classifier"
+    cls_dir = Path(classifier) if classifier else gen.run.eval_dir / "classifier"
     if classifier is None and not (cls_dir / "classifier.json").is_file():
         say(f"training the evaluation classifier on {ds.path} into {cls_dir}")
         clf.train(ds.path, cls_dir)
@@ -220,7 +220,7 @@ def evaluate(
             scores = judge.score(generate_set(gen, judge.n, stage))
             result.over_time.append({"stage": stage, "step": _stage_step(gen, stage), **scores})
     if write_report:
-        write_report_files(run / "eval", result)
+        write_report_files(gen.run.eval_dir, result)
     return result
 
 
@@ -230,12 +230,9 @@ def generate_set(gen, n: int, stage: str | None = None) -> np.ndarray:
 
 
 def _stage_step(gen, stage: str) -> int:
-    from ..training import checkpoint as ckpt_io
-
     if stage == gen.final_stage:
         return int(gen.meta["step"])
-    ckpt = ckpt_io.load(gen.run_dir / "checkpoints" / ckpt_io.stage_file(stage))
-    return int(ckpt["state"]["step"])
+    return gen.run.stage_generator(stage)[1]
 
 
 def _cell(value: Any) -> str:

@@ -1,16 +1,9 @@
-"""The training loop: progressive growth on a schedule, checkpoints, logs and snapshots in RUN/.
-
-RUN/ layout (DESIGN.md): config.yaml, checkpoints/{latest.pt, stage-<r>x<r>.pt}, generator.safetensors
-+ generator.json, logs/ (metrics.csv and TensorBoard events), samples/ (grids and audio per snapshot),
-progress.gif.
-"""
+"""The training loop: progressive growth on a schedule, checkpoints, logs and snapshots in a run
+folder (``runs.Run`` owns its layout)."""
 
 from __future__ import annotations
 
 import copy
-import csv
-import io
-import json
 import math
 import signal
 import sys
@@ -25,14 +18,13 @@ import torch
 
 from .. import audio
 from ..allocator import keep_freed_memory
-from ..atomic import write_text
-from ..config import from_dict, load_yaml, merge, save_yaml, to_dict
+from ..config import from_dict, load_yaml, merge, to_dict
 from ..dataset import Dataset
 from ..errors import UserError
 from ..models import build, use_fast_layout
 from ..representations import get as get_representation
 from ..representations.logmel import LogMel
-from . import checkpoint as ckpt_io
+from ..runs import BEST, LATEST, Run
 from . import distributed as dist
 from . import kinds, monitor
 from .augment import AdaController, augment
@@ -175,12 +167,14 @@ class Trainer:
     def __init__(
         self,
         cfg: TrainConfig,
-        run_dir: Path,
+        run_dir: Path | Run,
         world: World | None = None,
         kinds_table: list[dict] | None = None,
     ):
         """``kinds_table``: a resumed run's kinds of gesture (found from the data when ``None``)."""
-        self.cfg, self.run_dir = cfg, run_dir
+        self.cfg = cfg
+        self.run = run_dir if isinstance(run_dir, Run) else Run(run_dir)
+        self.run_dir = self.run.path
         self.world = world or World()
         keep_freed_memory()
         self._last_penalty = float("nan")
@@ -226,7 +220,6 @@ class Trainer:
         )
         self.ada = AdaController(cfg.augment_p, cfg.ada_target, 4, cfg.ada_speed_kimg)
         self.metrics: list[dict[str, Any]] = []
-        self.snapshot_frames: list[Path] = []
         self.snap_z, _, self.snap_c = self._fixed_latents(cfg.seed + 2, cfg.snapshot_per_class)
 
     def _fixed_latents(
@@ -417,11 +410,11 @@ class Trainer:
         # else: a run resumed on a different number of ranks; other ranks keep fresh noise streams
         torch.set_rng_state(ckpt["rng"]["torch"])
 
-    def save_checkpoint(self, name: str = ckpt_io.LATEST) -> None:
+    def save_checkpoint(self, which: str = LATEST) -> None:
         """Every rank takes part (RNG states are gathered); rank 0 writes."""
         ckpt = self.checkpoint()
         if self.world.is_main:
-            ckpt_io.save(ckpt, self.run_dir / "checkpoints" / name)
+            self.run.save_checkpoint(ckpt, which)
 
     def generator_meta(self) -> dict[str, Any]:
         """How to rebuild the inference generator: saved as generator.json beside its weights."""
@@ -446,9 +439,7 @@ class Trainer:
         self.state.generator_step = self.state.step
         if not self.world.is_main:
             return
-        ckpt_io.export_generator(
-            self.G_ema.state_dict(), self.generator_meta(), self.run_dir, self.D.state_dict()
-        )
+        self.run.write_export(self.G_ema.state_dict(), self.generator_meta(), self.D.state_dict())
 
     # ---------------------------------------------------------------- observation
     def log(self, stats: dict[str, float], sec_per_step: float, writer) -> None:
@@ -473,12 +464,7 @@ class Trainer:
     def write_metrics(self) -> None:
         if not self.world.is_main:
             return
-        buf = io.StringIO()
-        columns = (*METRIC_COLUMNS, *self._heard_columns())
-        w = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore")
-        w.writeheader()
-        w.writerows(self.metrics)
-        write_text(self.run_dir / "logs" / "metrics.csv", buf.getvalue())
+        self.run.write_metrics(self.metrics, (*METRIC_COLUMNS, *self._heard_columns()))
 
     def _heard_columns(self) -> tuple[str, ...]:
         """metrics.csv's per-class labeler agreement columns (``heard_<class>``), when it hears."""
@@ -493,22 +479,17 @@ class Trainer:
         out = self.G_ema.render(self.snap_z, self.snap_c, s.stage, self.alpha())
         pictures = self._pictures(out)
         rows = max(1, self.n_classes)
-        folder = self.run_dir / "samples"
-        grid = save_png(image_grid(pictures, rows), folder / f"grid-{s.step:07d}-{stage_name}.png")
-        self.snapshot_frames.append(grid)
+        save_png(image_grid(pictures, rows), self.run.grid_path(s.step, stage_name))
         per = self.cfg.snapshot_per_class
         waves = self.rep.decode(out[::per]).clamp(-1, 1).numpy()
         names = self.label_names or ["unconditional"]
         for wave, name in zip(waves, names, strict=False):
-            audio.write(
-                folder / stage_name / f"step-{s.step:07d}-{name}.wav", wave, self.dataset.sr
-            )
+            audio.write(self.run.sample_audio_path(s.step, stage_name, name), wave, self.dataset.sr)
 
     def write_gif(self) -> None:
         if not self.world.is_main:
             return
-        frames = sorted((self.run_dir / "samples").glob("grid-*.png"))
-        save_gif(frames, self.run_dir / "progress.gif")
+        save_gif(self.run.grids(), self.run.gif_path)
 
     # ---------------------------------------------------------------- main loop
     def fit(self, show_progress: bool = True) -> TrainResult:
@@ -525,7 +506,7 @@ class Trainer:
             world.size,
             **by_kind,
         )
-        writer = _tensorboard(self.run_dir / "logs") if world.is_main else None
+        writer = _tensorboard(self.run.logs_dir) if world.is_main else None
         last_ckpt_t = last_snap_t = last_probe_t = dist.broadcast_float(time.monotonic(), world)
         interrupted = mid_step = False
         progress = _Progress(self, show_progress and world.is_main)
@@ -553,6 +534,8 @@ class Trainer:
                 if world.is_main and (s.step % cfg.log_every_steps == 0 or s.step == 1):
                     self.log(stats, dt, writer)
                 progress.update(stats, dt)
+                if world.is_main:
+                    self.run.beat(s.step)
                 now = dist.broadcast_float(time.monotonic(), world)
                 if self.stage_progress() >= 1.0 and not self.at_last_stage():
                     self.end_stage()
@@ -581,6 +564,8 @@ class Trainer:
             self.write_metrics()  # the log up to the bad step helps to see why; weights are not saved
             raise
         finally:
+            if world.is_main:
+                self.run.stop_beating()
             stop.uninstall()
             progress.close()
             loader.close()
@@ -591,7 +576,7 @@ class Trainer:
         if not interrupted:
             self.snapshot()
             self.probe({})
-            self.save_checkpoint(ckpt_io.stage_file(self.stages[s.stage]))
+            self.save_checkpoint(self.stages[s.stage])
         if not (self.at_last_stage() and s.best_probe_fd < math.inf):
             self.export()
         self.write_gif()
@@ -614,11 +599,10 @@ class Trainer:
         bad = [k for k in STAT_KEYS if k != "penalty" and not math.isfinite(stats[k])]
         if not dist.any_rank(bool(bad), self.world):
             return
-        latest = self.run_dir / "checkpoints" / ckpt_io.LATEST
         kept = (
-            f"the last good checkpoint ({latest}) is kept; resume from it with a lower lr "
-            "(--resume --lr ...) or another loss (--loss)"
-            if latest.is_file()
+            f"the last good checkpoint ({self.run.checkpoint_path(LATEST)}) is kept; resume from "
+            "it with a lower lr (--resume --lr ...) or another loss (--loss)"
+            if self.run.has_checkpoint(LATEST)
             else "no checkpoint had been written yet"
         )
         raise TrainingDiverged(
@@ -655,15 +639,14 @@ class Trainer:
             s.best_probe_fd, s.best_heard, s.best_elapsed_s = result.probe_fd, worst, s.elapsed_s
             if self.at_last_stage():  # the exported generator is the last stage's best
                 self.export()
-            self.save_checkpoint(ckpt_io.BEST)
+            self.save_checkpoint(BEST)
         messages = monitor.warnings_for(result, stats.get("ada_rt", math.nan), self.cfg.augment)
         new = [m for m in messages if m not in self._warned]
         if new and self.world.is_main:
             self._warned.extend(new)
             for m in new:
                 print(f"warning (step {s.step}): {m}", file=sys.stderr, flush=True)
-            lines = "".join(f"{m}\n" for m in self._warned)
-            write_text(self.run_dir / "logs" / "warnings.log", lines)
+            self.run.write_warnings(self._warned)
 
     def _hear(self) -> dict[str, float]:
         """The labeler's agreement with the classes of the fixed hearing set, by class name."""
@@ -709,8 +692,7 @@ class Trainer:
             return
         diff = max(dist.max_replica_difference(m, self.world) for m in (self.G, self.D, self.G_ema))
         if self.world.is_main:
-            facts = {"world_size": self.world.size, "replica_max_abs_diff": diff}
-            write_text(self.run_dir / "logs" / "distributed.json", json.dumps(facts) + "\n")
+            self.run.write_distributed({"world_size": self.world.size, "replica_max_abs_diff": diff})
         if diff > 1e-4:
             raise RuntimeError(f"replicas diverged: max |w_rank − w_0| = {diff:.3g}")
 
@@ -718,7 +700,7 @@ class Trainer:
         """Snapshot and keep the finished stage, then grow the networks by one stage."""
         s = self.state
         self.snapshot()
-        self.save_checkpoint(ckpt_io.stage_file(self.stages[s.stage]))
+        self.save_checkpoint(self.stages[s.stage])
         s.stage += 1
         s.stage_start_step = s.step
         s.stage_elapsed_s = 0.0
@@ -888,48 +870,39 @@ def train(
     resume: bool = False,
     show_progress: bool = True,
 ) -> TrainResult:
-    """Train a model into ``run_dir`` (DESIGN.md run directory), or continue one with ``resume``.
+    """Train a model into the run folder ``run_dir`` (``runs``), or continue one with ``resume``.
 
     On resume the saved config.yaml is the base; ``overrides`` may change the budget (``steps`` or
     ``minutes``) to train longer. A fresh run refuses a folder that already holds checkpoints.
     Under ``torchrun`` it trains data-parallel across the ranks (see ``distributed``).
     """
-    run_dir = Path(run_dir)
-    latest = run_dir / "checkpoints" / ckpt_io.LATEST
+    run = Run(run_dir)
     if resume:
-        if not latest.is_file():
-            raise UserError(f"{run_dir}: nothing to resume (no checkpoints/{ckpt_io.LATEST})")
+        if not run.has_checkpoint(LATEST):
+            raise UserError(f"{run.path}: nothing to resume (no checkpoint in it)")
         changes = merge(load_yaml(config_path) if config_path else {}, overrides or {})
-        saved = load_yaml(run_dir / "config.yaml")
-        cfg = resume_config(saved, changes, where=str(run_dir / "config.yaml"))
+        saved = load_yaml(run.config_path)
+        cfg = resume_config(saved, changes, where=str(run.config_path))
     else:
-        if latest.exists():
+        if run.has_checkpoint(LATEST):
             raise UserError(
-                f"{run_dir} already holds a training run; pass --resume to continue it "
+                f"{run.path} already holds a training run; pass --resume to continue it "
                 "or choose another --out folder"
             )
         if not data:
             raise UserError("train needs --data DATASET (made by `gesturegan prepare`)")
         cfg = make_config(data, config_path, overrides)
     world = dist.init_from_env()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    ckpt = ckpt_io.load(latest) if resume else None
-    trainer = Trainer(cfg, run_dir, world, ckpt.get("kinds") if ckpt else None)
+    run.path.mkdir(parents=True, exist_ok=True)
+    ckpt = run.load_checkpoint(LATEST) if resume else None
+    trainer = Trainer(cfg, run, world, ckpt.get("kinds") if ckpt else None)
     if world.is_main:
-        save_yaml(cfg, run_dir / "config.yaml")
+        run.write_config(cfg)
     if ckpt:
         trainer.restore(ckpt)
-        trainer.metrics = _read_metrics(run_dir / "logs" / "metrics.csv", trainer.state.step)
+        trainer.metrics = run.metrics_rows(up_to_step=trainer.state.step)
     dist.barrier(world)  # every rank has checked the folder before rank 0 writes into it
     try:
         return trainer.fit(show_progress)
     finally:
         dist.shutdown(world)
-
-
-def _read_metrics(path: Path, up_to_step: int) -> list[dict[str, Any]]:
-    """Rows of an earlier metrics.csv up to the resumed step (later rows were not checkpointed)."""
-    if not path.is_file():
-        return []
-    with path.open(newline="", encoding="utf-8") as f:
-        return [row for row in csv.DictReader(f) if int(row["step"]) <= up_to_step]
