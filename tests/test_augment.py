@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from gesturegan.evaluation.metrics import frechet_distance
 from gesturegan.runs import load_checkpoint
 from gesturegan.training import train
 from gesturegan.training.augment import AdaController, augment
@@ -69,11 +70,11 @@ def test_collapse_detector_fires_on_a_constant_generator_and_not_on_real_data(ti
     rep = get("logmel_gl", sr=data.sr, length=data.length)
     real = rep.encode(torch.from_numpy(np.array(data.waves, dtype=np.float32)))
     real_emb, pooled = monitor.embed(real), np.full(len(real), -1)
-    same = monitor.measure(real_emb, pooled, monitor.embed(real.flip(0)), pooled)
+    same = monitor.measure(real_emb, pooled, monitor.embed(real.flip(0)), pooled, frechet_distance)
     assert same.probe_fd < 1e-6 and same.diversity == pytest.approx(1.0)
     assert monitor.warnings_for(same, ada_rt=0.1, augment="off") == []
     constant_emb = monitor.embed(real[:1].expand(12, -1, -1, -1))
-    constant = monitor.measure(real_emb, pooled, constant_emb, np.full(12, -1))
+    constant = monitor.measure(real_emb, pooled, constant_emb, np.full(12, -1), frechet_distance)
     assert constant.diversity < 1e-6 and constant.duplicate_share == 1.0
     assert constant.probe_fd > same.probe_fd
     warnings = monitor.warnings_for(constant, ada_rt=0.95, augment="off")

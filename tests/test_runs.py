@@ -74,3 +74,22 @@ def test_generation_reads_a_damaged_generator_as_a_clear_error(tiny_run, tmp_pat
     (copy / "generator.safetensors").write_bytes(b"not weights")
     with pytest.raises(UserError, match="damaged generator file"):
         load(copy)
+
+
+def test_a_run_is_live_while_it_trains_and_not_after(tiny_dataset, tmp_path, monkeypatch):
+    from gesturegan.training import Trainer, train
+
+    from .conftest import tiny_overrides
+
+    seen = []
+    original = Trainer.step
+
+    def watched(self, loader):
+        seen.append(Run(self.run.path).live())
+        return original(self, loader)
+
+    monkeypatch.setattr(Trainer, "step", watched)
+    run = tmp_path / "run"
+    train(run, data=str(tiny_dataset), overrides=tiny_overrides(4), show_progress=False)
+    assert seen == [False, True, True, True]  # the first beat follows the first step
+    assert not Run.open(run).live()

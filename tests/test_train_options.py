@@ -10,8 +10,7 @@ import pytest
 from gesturegan.cli import build_parser, main
 from gesturegan.config import leaf_fields, load_yaml, overrides_from, to_dict
 from gesturegan.errors import UserError
-from gesturegan.training.config import OPTION_HELP, TrainConfig
-from gesturegan.training.loop import make_config, resume_config
+from gesturegan.training.config import OPTION_HELP, TrainConfig, make_config, resume_config
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "train.yaml"
 OPTIONS = [name for name, _, _ in leaf_fields(TrainConfig)]

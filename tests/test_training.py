@@ -21,9 +21,9 @@ from gesturegan.models import MODEL_CONFIGS, build
 from gesturegan.models.pgan import PGANConfig
 from gesturegan.runs import load_checkpoint, save_checkpoint
 from gesturegan.training import Trainer, train
-from gesturegan.training.config import TrainConfig
-from gesturegan.training.loop import TimeLeft, clock, make_config, time_left
+from gesturegan.training.config import TrainConfig, make_config
 from gesturegan.training.losses import d_loss
+from gesturegan.training.schedule import TimeLeft, clock, time_left
 
 from .conftest import TINY_MODEL, tiny_overrides
 
@@ -59,16 +59,16 @@ def test_discriminator_steps_decrease_its_loss_on_a_fixed_batch(tiny_dataset, tm
     real = torch.rand(8, 1, 16, 16) * 2 - 1
     c = torch.eye(2)[torch.arange(8) % 2]
     with torch.no_grad():
-        fake = trainer.G(torch.randn(8, cfg.pgan.z_dim), c, stage)
+        fake = trainer.nets.G(torch.randn(8, cfg.pgan.z_dim), c, stage)
 
     def loss() -> torch.Tensor:
-        return d_loss(trainer.D(real, c, stage), trainer.D(fake, c, stage))
+        return d_loss(trainer.nets.D(real, c, stage), trainer.nets.D(fake, c, stage))
 
     before = loss().item()
     for _ in range(5):
-        trainer.opt_d.zero_grad()
+        trainer.nets.opt_d.zero_grad()
         loss().backward()
-        trainer.opt_d.step()
+        trainer.nets.opt_d.step()
     assert loss().item() < before - 0.05
 
 
@@ -364,7 +364,7 @@ def test_divergence_stops_with_a_clear_message_and_keeps_the_last_good_checkpoin
 
     def poisoned(self, loader):
         stats = original(self, loader)
-        return {**stats, "d_loss": float("nan")} if self.state.step == 4 else stats
+        return {**stats, "d_loss": float("nan")} if self.counters.step == 4 else stats
 
     monkeypatch.setattr(Trainer, "step", poisoned)
     with pytest.raises(UserError, match=r"training diverged at step 5 \(d_loss=nan\)"):
@@ -464,7 +464,7 @@ def test_sigterm_stops_after_the_step_and_a_second_signal_stops_at_once(
 
     def terminated(self, loader):
         stats = original(self, loader)
-        if self.state.step == 1:
+        if self.counters.step == 1:
             os.kill(os.getpid(), signal.SIGTERM)
         return stats
 

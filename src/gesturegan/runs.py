@@ -69,13 +69,14 @@ def save_checkpoint(ckpt: dict[str, Any], path: str | os.PathLike) -> Path:
     return Path(path)
 
 
-def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a checkpoint; a missing or damaged file is a ``UserError`` naming it."""
+def load_checkpoint(path: str | os.PathLike, mmap: bool = False) -> dict[str, Any]:
+    """Read a checkpoint; a missing or damaged file is a ``UserError`` naming it. With ``mmap``
+    the tensors stay in the file until touched (to read a part of a large checkpoint)."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: no checkpoint there")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as exc:
         raise UserError(f"{path}: damaged checkpoint ({type(exc).__name__}: {exc})") from exc
     if not isinstance(ckpt, dict) or ckpt.get("format_version") != CHECKPOINT_FORMAT:
@@ -158,8 +159,9 @@ class Run:
         return load_checkpoint(self.checkpoint_path(which))
 
     def stage_generator(self, stage: str) -> tuple[dict[str, torch.Tensor], int]:
-        """The EMA generator kept when growth stage ``stage`` ended, and the step it ended at."""
-        ckpt = self.load_checkpoint(stage)
+        """The EMA generator kept when growth stage ``stage`` ended, and the step it ended at
+        (only those parts of the checkpoint are read)."""
+        ckpt = load_checkpoint(self.checkpoint_path(stage), mmap=True)
         return ckpt["G_ema"], int(ckpt["state"]["step"])
 
     def drawable_stages(self, meta: dict[str, Any]) -> tuple[str, ...]:
