@@ -1,6 +1,6 @@
 """``gesturegan evaluate RUN --data DATA``: a trained model's metrics beside their references.
 
-Every figure of DESIGN.md ("Quality metrics") is computed for three sets of clips in the same run,
+Every figure of docs/evaluation.md is computed for three sets of clips in the same run,
 which is what makes it readable:
 
 - ``generated``: ``n`` clips per class from the model (latent seeds 0 … n−1);
@@ -197,7 +197,6 @@ def evaluate(
     from ..generation import load
 
     say = progress or (lambda _: None)
-    run = Path(run)
     gen = load(run)
     ds = Dataset.open(data)
     if (ds.sr, ds.length) != (gen.sr, gen.length):
