@@ -83,13 +83,13 @@ WIDE = {"pgan": {"channel_base": 8192, "channel_max": 128}, "batch_size": [4]}
 
 def trainer_for(data: Path, run: Path, model: str, loss: str, stage: int, wide: bool = False):
     from gesturegan.training import Trainer
-    from gesturegan.training.loop import make_config
+    from gesturegan.training.config import make_config
 
     repr_name = "waveform" if model == "wavegan" else "logmel_gl"
     overrides = {"model": model, "repr": repr_name, "loss": loss, "steps": 10**9}
     cfg = make_config(str(data), overrides={**overrides, **(WIDE if wide else {})})
     trainer = Trainer(cfg, run)
-    trainer.state.stage = stage
+    trainer.counters.stage = stage
     return trainer
 
 

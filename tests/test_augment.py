@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from gesturegan.training import checkpoint as ckpt_io
+from gesturegan.evaluation.metrics import frechet_distance
+from gesturegan.runs import load_checkpoint
 from gesturegan.training import train
 from gesturegan.training.augment import AdaController, augment
 
@@ -69,11 +70,11 @@ def test_collapse_detector_fires_on_a_constant_generator_and_not_on_real_data(ti
     rep = get("logmel_gl", sr=data.sr, length=data.length)
     real = rep.encode(torch.from_numpy(np.array(data.waves, dtype=np.float32)))
     real_emb, pooled = monitor.embed(real), np.full(len(real), -1)
-    same = monitor.measure(real_emb, pooled, monitor.embed(real.flip(0)), pooled)
+    same = monitor.measure(real_emb, pooled, monitor.embed(real.flip(0)), pooled, frechet_distance)
     assert same.probe_fd < 1e-6 and same.diversity == pytest.approx(1.0)
     assert monitor.warnings_for(same, ada_rt=0.1, augment="off") == []
     constant_emb = monitor.embed(real[:1].expand(12, -1, -1, -1))
-    constant = monitor.measure(real_emb, pooled, constant_emb, np.full(12, -1))
+    constant = monitor.measure(real_emb, pooled, constant_emb, np.full(12, -1), frechet_distance)
     assert constant.diversity < 1e-6 and constant.duplicate_share == 1.0
     assert constant.probe_fd > same.probe_fd
     warnings = monitor.warnings_for(constant, ada_rt=0.95, augment="off")
@@ -88,7 +89,7 @@ def test_live_probe_keeps_best_checkpoint_and_until_plateau_stops(tiny_dataset, 
     result = train(run, data=str(tiny_dataset), overrides=overrides, show_progress=False)
     # With a zero plateau budget training stops at the first probe that does not improve.
     assert result.step < 200 and not result.interrupted
-    best = ckpt_io.load(run / "checkpoints" / "best.pt")
+    best = load_checkpoint(run / "checkpoints" / "best.pt")
     rows = list(csv.DictReader((run / "logs" / "metrics.csv").open()))
     fds = [float(r["probe_fd"]) for r in rows if r["probe_fd"] != "nan"]
     assert fds and best["state"]["best_probe_fd"] <= min(fds) * (1 + 1e-6)
@@ -100,7 +101,7 @@ def test_generator_is_the_last_stages_best_probe(tiny_dataset, tmp_path):
     run = tmp_path / "best"
     overrides = tiny_overrides(40, monitor_every_minutes=0.0, log_every_steps=1)
     result = train(run, data=str(tiny_dataset), overrides=overrides, show_progress=False)
-    best = ckpt_io.load(run / "checkpoints" / "best.pt")
+    best = load_checkpoint(run / "checkpoints" / "best.pt")
     meta = json.loads((run / "generator.json").read_text())
     n_stages = len(meta["stages"])
     assert best["state"]["stage"] == n_stages - 1  # best.pt holds the newest stage's best
@@ -127,7 +128,7 @@ def test_a_gesture_models_generator_is_the_last_stages_best_heard(tmp_path):
         assert float(r["heard"]) == min(per_class)
         # whole clips out of 64, as far as metrics.csv's 5 digits show (0.640625 is 0.64062)
         assert all(abs(64 * v - round(64 * v)) < 1e-3 for v in per_class)
-    best = ckpt_io.load(run / "checkpoints" / "best.pt")
+    best = load_checkpoint(run / "checkpoints" / "best.pt")
     # The row after a probe carries its figures; the last probe (after the last step) has no row.
     assert result.generator_heard == best["state"]["best_heard"]
     assert result.generator_heard >= max(float(r["heard"]) for r in heard)

@@ -14,7 +14,7 @@ from gesturegan.dataset import prepare
 from gesturegan.exporting import export
 from gesturegan.generation import load
 from gesturegan.models import pgan
-from gesturegan.training import checkpoint as ckpt_io
+from gesturegan.runs import load_checkpoint
 from gesturegan.training import kinds, train
 
 from .conftest import LENGTH, SR, TINY_MODEL, tiny_overrides, write_tiny_sounds
@@ -98,7 +98,7 @@ def test_a_kinds_run_saves_its_kinds_and_resumes_with_them(kinds_run, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(kinds_run, run)
     assert train(run, overrides={"steps": 16}, resume=True, show_progress=False).step == 16
-    ckpt = ckpt_io.load(run / "checkpoints" / ckpt_io.LATEST)
+    ckpt = load_checkpoint(run / "checkpoints" / "latest.pt")
     assert ckpt["kinds"] == meta["kinds"] and ckpt["state"]["step"] == 16
 
 

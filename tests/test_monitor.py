@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 import torch
 
+from gesturegan import gestures
+from gesturegan.evaluation.metrics import frechet_distance
 from gesturegan.training import monitor
 
 
@@ -20,15 +22,16 @@ def test_class_mean_fd_sees_swapped_classes_that_the_pooled_distance_misses():
     real = monitor.embed(_images(np.concatenate([loops, noise])))
     swapped = monitor.embed(_images(np.concatenate([noise, loops])))
     labels, pooled = np.repeat([0, 1], 32), np.full(64, -1)
-    assert monitor.class_mean_fd(real, pooled, swapped, pooled) == pytest.approx(0.0, abs=1e-6)
-    assert monitor.class_mean_fd(real, labels, swapped, labels) > 1.0
-    assert monitor.class_mean_fd(real, labels, real, labels) == pytest.approx(0.0, abs=1e-6)
+    fd = monitor.class_mean_fd
+    assert fd(real, pooled, swapped, pooled, frechet_distance) == pytest.approx(0.0, abs=1e-6)
+    assert fd(real, labels, swapped, labels, frechet_distance) > 1.0
+    assert fd(real, labels, real, labels, frechet_distance) == pytest.approx(0.0, abs=1e-6)
 
 
 def test_class_mean_fd_needs_a_shared_class():
     emb = np.zeros((4, 3))
     with pytest.raises(ValueError, match="share no class"):
-        monitor.class_mean_fd(emb, np.zeros(4, int), emb, np.ones(4, int))
+        monitor.class_mean_fd(emb, np.zeros(4, int), emb, np.ones(4, int), frechet_distance)
 
 
 def test_hears_only_gesture_categories():
@@ -44,6 +47,6 @@ def test_heard_is_the_share_of_each_class_the_labeler_files_under_it():
     waves = np.stack([hit, hit, hit, drone, drone, hit])
     ids = np.array([0, 0, 0, 1, 1, 1])
     got = monitor.heard(
-        waves, sr, ids, ["trigger", "continuous_repetition", "continuous_variation"]
+        waves, sr, ids, ["trigger", "continuous_repetition", "continuous_variation"], gestures.label
     )
     assert got == pytest.approx({"trigger": 1.0, "continuous_repetition": 2 / 3})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import numpy as np
@@ -62,33 +63,38 @@ def test_envelope_plot_with_and_without_reference(tmp_path):
     assert_png(plots.envelope_plot({"one": clips(1)[0]}, SR, tmp_path / "1.png"), min_w=200)
 
 
+def rows_of(path):
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
 def test_training_curves_skips_text_and_empty_cells(tmp_path):
     csv_path = tmp_path / "metrics.csv"
     lines = ["step,stage,d_loss,g_loss,r1"]
     lines += [f"{s},4x4,{1 / (1 + s):.4f},{s % 7},{'' if s % 4 else 0.5}" for s in range(120)]
     csv_path.write_text("\n".join(lines) + "\n")
-    w_all, _ = assert_png(plots.training_curves(csv_path, tmp_path / "all.png"))
-    w_one, _ = assert_png(plots.training_curves(csv_path, tmp_path / "one.png", columns=["r1"]))
+    w_all, _ = assert_png(plots.training_curves(rows_of(csv_path), tmp_path / "all.png"))
+    w_one, _ = assert_png(plots.training_curves(rows_of(csv_path), tmp_path / "one.png", columns=["r1"]))
     assert w_all > w_one  # three panels side by side against one
     with pytest.raises(UserError, match="no numeric column stage"):
-        plots.training_curves(csv_path, tmp_path / "x.png", columns=["stage"])
+        plots.training_curves(rows_of(csv_path), tmp_path / "x.png", columns=["stage"])
 
 
 def test_training_curves_edge_cases(tmp_path):
     empty = tmp_path / "empty.csv"
     empty.write_text("step,d_loss,g_loss\n")
-    assert_png(plots.training_curves(empty, tmp_path / "empty.png"))
-    requested = plots.training_curves(empty, tmp_path / "req.png", columns=["d_loss", "g_loss"])
+    assert_png(plots.training_curves(rows_of(empty), tmp_path / "empty.png"))
+    requested = plots.training_curves(rows_of(empty), tmp_path / "req.png", columns=["d_loss", "g_loss"])
     assert_png(requested)  # columns with no values yet get panels that say so
     nan_only = tmp_path / "nan.csv"
     nan_only.write_text("step,d_loss,r1\n0,1.0,nan\n1,0.9,nan\n")
-    assert_png(plots.training_curves(nan_only, tmp_path / "nan.png", columns=["d_loss", "r1"]))
+    assert_png(plots.training_curves(rows_of(nan_only), tmp_path / "nan.png", columns=["d_loss", "r1"]))
     with pytest.raises(UserError, match="no numeric column d_real"):
-        plots.training_curves(nan_only, tmp_path / "x.png", columns=["d_real"])
+        plots.training_curves(rows_of(nan_only), tmp_path / "x.png", columns=["d_real"])
     single = tmp_path / "single.csv"
     single.write_text("step,d_loss\n0,1.5\n")
-    assert_png(plots.training_curves(single, tmp_path / "single.png"))
+    assert_png(plots.training_curves(rows_of(single), tmp_path / "single.png"))
     no_step = tmp_path / "no_step.csv"
     no_step.write_text("epoch,loss\n0,1\n")
     with pytest.raises(UserError, match="no 'step' column"):
-        plots.training_curves(no_step, tmp_path / "x.png")
+        plots.training_curves(rows_of(no_step), tmp_path / "x.png")

@@ -47,6 +47,22 @@ def test_state_lists_the_run_and_the_dataset(client, tiny_run):
     assert client.get("/").status_code == 200
 
 
+def test_run_view_serves_each_stages_latest_snapshot_and_is_not_live_after_training(
+    client, tiny_run
+):
+    view = client.get(f"/api/runs/{tiny_run.name}").json()
+    assert not view["live"] and view["step"] == 10  # the last logged row (every 10 steps)
+    assert [g["stage"] for g in view["grids"]][0] == "4x4"
+    for grid in view["grids"]:
+        assert client.get(f"/api/files/runs/{grid['png']}").status_code == 200
+        assert len(grid["audio"]) == 2  # one clip per class of the stage's latest snapshot
+        for clip in grid["audio"]:
+            assert client.get(f"/api/files/runs/{clip}").status_code == 200
+    assert client.get(f"/api/files/runs/{view['progress_gif']}").status_code == 200
+    rows = client.get(f"/api/runs/{tiny_run.name}/metrics?since=1").json()["rows"]
+    assert rows and all(r["step"] > 1 for r in rows) and rows[0]["probe_fd"] is None
+
+
 # ---------------------------------------------------------------------------------- safety
 @pytest.mark.parametrize(
     "url",

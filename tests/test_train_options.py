@@ -13,8 +13,7 @@ from gesturegan.config import leaf_fields, load_yaml, options, overrides_from, t
 from gesturegan.errors import UserError
 from gesturegan.evaluation.study import StudyConfig
 from gesturegan.reference import OPTIONS_DOC, TRAIN_EXAMPLE, options_markdown, train_example
-from gesturegan.training.config import OPTION_HELP, TrainConfig
-from gesturegan.training.loop import make_config, resume_config
+from gesturegan.training.config import OPTION_HELP, TrainConfig, make_config, resume_config
 
 ROOT = Path(__file__).parents[1]
 EXAMPLE = ROOT / TRAIN_EXAMPLE

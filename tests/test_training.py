@@ -19,11 +19,11 @@ import yaml
 from gesturegan.errors import UserError
 from gesturegan.models import MODEL_CONFIGS, build
 from gesturegan.models.pgan import PGANConfig
+from gesturegan.runs import load_checkpoint, save_checkpoint
 from gesturegan.training import Trainer, train
-from gesturegan.training import checkpoint as ckpt_io
-from gesturegan.training.config import TrainConfig
-from gesturegan.training.loop import TimeLeft, clock, make_config, time_left
+from gesturegan.training.config import TrainConfig, make_config
 from gesturegan.training.losses import d_loss
+from gesturegan.training.schedule import TimeLeft, clock, time_left
 
 from .conftest import TINY_MODEL, tiny_overrides
 
@@ -59,16 +59,16 @@ def test_discriminator_steps_decrease_its_loss_on_a_fixed_batch(tiny_dataset, tm
     real = torch.rand(8, 1, 16, 16) * 2 - 1
     c = torch.eye(2)[torch.arange(8) % 2]
     with torch.no_grad():
-        fake = trainer.G(torch.randn(8, cfg.pgan.z_dim), c, stage)
+        fake = trainer.nets.G(torch.randn(8, cfg.pgan.z_dim), c, stage)
 
     def loss() -> torch.Tensor:
-        return d_loss(trainer.D(real, c, stage), trainer.D(fake, c, stage))
+        return d_loss(trainer.nets.D(real, c, stage), trainer.nets.D(fake, c, stage))
 
     before = loss().item()
     for _ in range(5):
-        trainer.opt_d.zero_grad()
+        trainer.nets.opt_d.zero_grad()
         loss().backward()
-        trainer.opt_d.step()
+        trainer.nets.opt_d.step()
     assert loss().item() < before - 0.05
 
 
@@ -90,11 +90,11 @@ def test_run_folder_layout(tiny_run):
 
 
 def test_checkpoint_round_trip(tiny_run, tmp_path):
-    ckpt = ckpt_io.load(tiny_run / "checkpoints" / "latest.pt")
+    ckpt = load_checkpoint(tiny_run / "checkpoints" / "latest.pt")
     for key in ("G", "D", "G_ema", "opt_G", "opt_D", "state", "rng", "config"):
         assert key in ckpt
-    copy = ckpt_io.save(ckpt, tmp_path / "copy.pt")
-    again = ckpt_io.load(copy)
+    copy = save_checkpoint(ckpt, tmp_path / "copy.pt")
+    again = load_checkpoint(copy)
     for name in ("G", "D", "G_ema"):
         for k, v in ckpt[name].items():
             assert torch.equal(v, again[name][k])
@@ -105,7 +105,7 @@ def test_damaged_checkpoint_is_a_clear_error(tmp_path):
     bad = tmp_path / "latest.pt"
     bad.write_bytes(b"not a checkpoint")
     with pytest.raises(UserError, match="damaged checkpoint"):
-        ckpt_io.load(bad)
+        load_checkpoint(bad)
 
 
 def test_training_longer_keeps_the_last_stage_faded_in(tiny_dataset, tmp_path):
@@ -182,8 +182,8 @@ def test_interrupted_run_resumes_exactly(tiny_dataset, tmp_path, monkeypatch):
     resumed = train(tmp_path / "split", resume=True, show_progress=False)
     assert resumed.step == steps
 
-    a = ckpt_io.load(tmp_path / "full" / "checkpoints" / "latest.pt")
-    b = ckpt_io.load(tmp_path / "split" / "checkpoints" / "latest.pt")
+    a = load_checkpoint(tmp_path / "full" / "checkpoints" / "latest.pt")
+    b = load_checkpoint(tmp_path / "split" / "checkpoints" / "latest.pt")
     for name in ("G", "D", "G_ema"):
         for k, v in a[name].items():
             assert torch.equal(v, b[name][k]), f"{name}.{k} differs after resume"
@@ -198,11 +198,11 @@ def test_interrupted_run_resumes_exactly(tiny_dataset, tmp_path, monkeypatch):
 def test_resume_trains_with_a_changed_learning_rate(tiny_run, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(tiny_run, run)
-    saved = ckpt_io.load(run / "checkpoints" / "latest.pt")
+    saved = load_checkpoint(run / "checkpoints" / "latest.pt")
     assert saved["opt_G"]["param_groups"][0]["lr"] == 0.002
     changes = {"steps": 14, "lr": 0.0005, "betas": [0.5, 0.9]}
     assert train(run, resume=True, overrides=changes, show_progress=False).step == 14
-    ckpt = ckpt_io.load(run / "checkpoints" / "latest.pt")
+    ckpt = load_checkpoint(run / "checkpoints" / "latest.pt")
     for opt in ("opt_G", "opt_D"):  # the optimisers ran with them (not the checkpoint's values)
         assert [(g["lr"], tuple(g["betas"])) for g in ckpt[opt]["param_groups"]] == [
             (0.0005, (0.5, 0.9))
@@ -364,27 +364,27 @@ def test_divergence_stops_with_a_clear_message_and_keeps_the_last_good_checkpoin
 
     def poisoned(self, loader):
         stats = original(self, loader)
-        return {**stats, "d_loss": float("nan")} if self.state.step == 4 else stats
+        return {**stats, "d_loss": float("nan")} if self.counters.step == 4 else stats
 
     monkeypatch.setattr(Trainer, "step", poisoned)
     with pytest.raises(UserError, match=r"training diverged at step 5 \(d_loss=nan\)"):
         train(run, data=str(tiny_dataset), overrides=overrides, show_progress=False)
-    ckpt = ckpt_io.load(run / "checkpoints" / "latest.pt")
+    ckpt = load_checkpoint(run / "checkpoints" / "latest.pt")
     assert ckpt["state"]["step"] == 4
     assert not (run / "generator.safetensors").exists()
 
 
 def test_kill_during_checkpoint_write_leaves_a_loadable_checkpoint(tmp_path):
     path = tmp_path / "latest.pt"
-    ckpt_io.save({"weights": torch.zeros(1000), "step": 0}, path)
+    save_checkpoint({"weights": torch.zeros(1000), "step": 0}, path)
     script = (
         "import sys, torch\n"
-        "from gesturegan.training import checkpoint as c\n"
+        "from gesturegan.runs import save_checkpoint\n"
         "big = torch.randn(4_000_000)\n"
         "print('ready', flush=True)\n"
         "step = 1\n"
         "while True:\n"
-        "    c.save({'weights': big, 'step': step}, sys.argv[1]); step += 1\n"
+        "    save_checkpoint({'weights': big, 'step': step}, sys.argv[1]); step += 1\n"
     )
     proc = subprocess.Popen(
         [sys.executable, "-c", script, str(path)], stdout=subprocess.PIPE, text=True
@@ -393,7 +393,7 @@ def test_kill_during_checkpoint_write_leaves_a_loadable_checkpoint(tmp_path):
     time.sleep(1.0)  # several 16 MB writes in flight
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    ckpt = ckpt_io.load(path)
+    ckpt = load_checkpoint(path)
     assert ckpt["step"] >= 0 and ckpt["weights"].numel() in (1000, 4_000_000)
 
 
@@ -413,7 +413,7 @@ def test_two_process_torchrun_ends_with_identical_weights(tiny_dataset, tmp_path
     assert done.returncode == 0, done.stderr[-3000:]
     facts = json.loads((run / "logs" / "distributed.json").read_text())
     assert facts == {"world_size": 2, "replica_max_abs_diff": 0.0}
-    ckpt = ckpt_io.load(run / "checkpoints" / "latest.pt")
+    ckpt = load_checkpoint(run / "checkpoints" / "latest.pt")
     assert ckpt["state"]["step"] == 4 and ckpt["state"]["nimg"] == 4 * 2 * 4  # 2 ranks x batch 4
     assert len(ckpt["rng"]["noise_per_rank"]) == 2
 
@@ -464,7 +464,7 @@ def test_sigterm_stops_after_the_step_and_a_second_signal_stops_at_once(
 
     def terminated(self, loader):
         stats = original(self, loader)
-        if self.state.step == 1:
+        if self.counters.step == 1:
             os.kill(os.getpid(), signal.SIGTERM)
         return stats
 
@@ -472,7 +472,7 @@ def test_sigterm_stops_after_the_step_and_a_second_signal_stops_at_once(
     run = tmp_path / "term"
     result = train(run, data=str(tiny_dataset), overrides=tiny_overrides(6), show_progress=False)
     assert result.interrupted and result.saved and result.step == 2
-    assert ckpt_io.load(run / "checkpoints" / "latest.pt")["state"]["step"] == 2
+    assert load_checkpoint(run / "checkpoints" / "latest.pt")["state"]["step"] == 2
     assert signal.getsignal(signal.SIGTERM) is not None  # handlers restored, not left installed
 
     def forced(self, loader):
@@ -483,4 +483,4 @@ def test_sigterm_stops_after_the_step_and_a_second_signal_stops_at_once(
     monkeypatch.setattr(Trainer, "step", forced)
     again = train(run, resume=True, overrides={"steps": 6}, show_progress=False)
     assert again.interrupted and not again.saved
-    assert ckpt_io.load(run / "checkpoints" / "latest.pt")["state"]["step"] == 2
+    assert load_checkpoint(run / "checkpoints" / "latest.pt")["state"]["step"] == 2

@@ -22,8 +22,8 @@ from .dataset import Dataset, prepare
 from .generation import generate, load, morph
 from .plots import envelope_plot, spectrogram_grid, training_curves
 from .report import category_stats, envelope_table
+from .runs import LATEST, Run
 from .training import train
-from .training.checkpoint import LATEST
 
 DEFAULT_MINUTES = 6.5  # training share of the ten-minute demo budget
 # D's periodicity input pays off over long runs (docs/training.md) but costs a fifth of the small
@@ -62,8 +62,9 @@ def run_demo(
         with progress("prepare", show_progress) as cb:
             prepare(corpus_dir, data_dir, labels_csv=corpus_dir / "labels.csv", progress=cb)
     _say(show_progress, f"3/6 train ({minutes:g} min)")
-    if not (run_dir / "generator.safetensors").is_file():
-        resume = (run_dir / "checkpoints" / LATEST).is_file()
+    run = Run(run_dir)
+    if not run.has_generator():
+        resume = run.has_checkpoint(LATEST)
         train(
             run_dir,
             data=str(data_dir),
@@ -87,11 +88,13 @@ def run_demo(
         mix = compose(score_path, out / "composition.wav", run_override=run_dir)
 
     _say(show_progress, "6/6 report")
-    report = _write_report(out, gen, Dataset.open(data_dir), strips, mix, seed)
+    report = _write_report(out, run, gen, Dataset.open(data_dir), strips, mix, seed)
     return DemoResult(out, report, time.monotonic() - t0)
 
 
-def _write_report(out: Path, gen, data: Dataset, strips: list[Path], mix, seed: int) -> Path:
+def _write_report(
+    out: Path, run: Run, gen, data: Dataset, strips: list[Path], mix, seed: int
+) -> Path:
     seeds = list(range(seed, seed + SAMPLES_PER_CLASS))
     generated = {c: gen.samples(c, seeds) for c in gen.categories}
     real = {}
@@ -105,7 +108,7 @@ def _write_report(out: Path, gen, data: Dataset, strips: list[Path], mix, seed: 
     )
     envelope_plot(generated, gen.sr, fig / "envelopes.png", reference_by_label=real)
     training_curves(
-        out / "run" / "logs" / "metrics.csv",
+        run.metrics_rows(),
         fig / "training.png",
         columns=["d_loss", "g_loss", "d_real", "d_fake", "penalty", "img_per_s"],
         title="training curves (dashed: a new growth stage begins)",

@@ -135,7 +135,7 @@ def export(
     module = gen.synthesizer(stage).eval()
     if out is None:
         suffix = "" if stage_name == gen.final_stage else f"-{stage_name}"
-        out = gen.run_dir / f"generator{suffix}{FORMATS[format]}"
+        out = gen.run.export_path(f"{suffix}{FORMATS[format]}")
     out = Path(out)
 
     z, c = check_inputs(gen, list(check_seeds))

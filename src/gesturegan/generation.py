@@ -25,7 +25,7 @@ from .errors import UserError
 from .models import MODEL_CONFIGS, build, use_fast_layout
 from .representations import Representation
 from .representations import get as get_representation
-from .training import checkpoint as ckpt_io
+from .runs import Run
 
 
 class Generator:
@@ -36,9 +36,9 @@ class Generator:
     trained).
     """
 
-    def __init__(self, run_dir: Path, state_dict: dict[str, torch.Tensor], meta: dict):
+    def __init__(self, run: Run, state_dict: dict[str, torch.Tensor], meta: dict):
         keep_freed_memory()
-        self.run_dir, self.meta = run_dir, meta
+        self.run, self.run_dir, self.meta = run, run.path, meta
         self.sr, self.length = int(meta["sr"]), int(meta["length"])
         self.categories: tuple[str, ...] = tuple(meta["label_names"])
         self.rep = get_representation(
@@ -49,20 +49,13 @@ class Generator:
         self.final_stage = self.all_stages[int(meta["stage"])]
         self._nets = {self.final_stage: (self._build(state_dict), float(meta["alpha"]))}
         self._judge: torch.nn.Module | None = None
-        snapshots = {
-            name
-            for name in self.all_stages
-            if (run_dir / "checkpoints" / ckpt_io.stage_file(name)).is_file()
-        }
-        self.stages = tuple(s for s in self.all_stages if s in snapshots | {self.final_stage})
+        self.stages = run.drawable_stages(meta)
 
     @classmethod
     def load(cls, run_dir: str | Path) -> Generator:
-        run_dir = Path(run_dir)
-        if not run_dir.is_dir():
-            raise UserError(f"{run_dir}: no such run folder")
-        state_dict, meta = ckpt_io.load_generator(run_dir)
-        return cls(run_dir, state_dict, meta)
+        run = Run.open(run_dir)
+        state_dict, meta = run.read_generator()
+        return cls(run, state_dict, meta)
 
     def _build(self, state_dict: dict[str, torch.Tensor], which: int = 0) -> torch.nn.Module:
         """The generator (``which`` 0) or discriminator (1) of this run, with ``state_dict``."""
@@ -77,7 +70,7 @@ class Generator:
         """D as it was when the generator was exported (``RUN/discriminator.safetensors``)."""
         if self._judge is None:
             step = int(self.meta.get("step", -1))
-            self._judge = self._build(ckpt_io.load_discriminator(self.run_dir, step), which=1)
+            self._judge = self._build(self.run.read_discriminator(step), which=1)
         return self._judge
 
     def _net(self, stage: str | None) -> tuple[torch.nn.Module, int, float]:
@@ -88,8 +81,8 @@ class Generator:
                 f"available: {', '.join(self.stages)}"
             )
         if name not in self._nets:
-            ckpt = ckpt_io.load(self.run_dir / "checkpoints" / ckpt_io.stage_file(name))
-            self._nets[name] = (self._build(ckpt["G_ema"]), 1.0)
+            weights, _ = self.run.stage_generator(name)
+            self._nets[name] = (self._build(weights), 1.0)
         net, alpha = self._nets[name]
         return net, self.all_stages.index(name), alpha
 

@@ -8,7 +8,6 @@ Waves are ``[T]`` or ``[N, T]`` float32 in [-1, 1] at ``sr`` Hz.
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 from pathlib import Path
@@ -116,52 +115,45 @@ def morph_strip(
 
 
 def training_curves(
-    metrics_csv: str | os.PathLike,
+    rows: list[dict[str, str]],
     path: str | os.PathLike,
     columns: list[str] | None = None,
-    title: str | None = None,
+    title: str = "training curves",
 ) -> Path:
     """Each metric against the training step, in its own panel: raw curve plus an EMA line.
 
-    When the CSV has a ``stage`` column (progressive growth), each panel marks the step where a
+    When the rows have a ``stage`` column (progressive growth), each panel marks the step where a
     new stage begins with a dashed line.
 
     Parameters
     ----------
-    metrics_csv : CSV with a ``step`` column; other columns whose non-empty cells are all numbers
-        are metrics (``d_loss, g_loss, r1, ...``); text columns, empty cells and non-finite values
-        (``nan``: not measured at that step) are skipped.
+    rows : logged rows as text cells (``runs.Run.metrics_rows``) with a ``step`` column; other
+        columns whose non-empty cells are all numbers are metrics (``d_loss, g_loss, r1, ...``);
+        text columns, empty cells and non-finite values (``nan``: not measured) are skipped.
     path : PNG to write.
     columns : metrics to draw, in order; default every numeric column but ``step`` that has a
         value. A requested column with no values yet gets a panel that says so.
-    title : drawn above the panels (default: the CSV's file name).
+    title : drawn above the panels.
 
     Returns
     -------
-    The path written. A CSV with no metrics yet gives a picture that says so.
+    The path written. No rows yet give a picture that says so.
 
     Raises
     ------
     UserError
-        The CSV cannot be read, has no ``step`` column, or a requested column is not numeric.
+        The rows have no ``step`` column, or a requested column is not numeric.
     """
-    metrics_csv = Path(metrics_csv)
-    try:
-        with metrics_csv.open(newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            rows = list(reader)
-            header = list(reader.fieldnames or [])
-    except OSError as exc:
-        raise UserError(f"{metrics_csv}: cannot read ({exc.strerror})") from exc
+    header = list(rows[0]) if rows else ["step", *(columns or [])]
     if "step" not in header:
-        raise UserError(f"{metrics_csv}: no 'step' column; columns are {', '.join(header)}")
+        raise UserError(f"metrics have no 'step' column; columns are {', '.join(header)}")
     numeric = [name for name in header if name != "step" and _is_numeric(rows, name)]
     if columns is None:
         columns = [name for name in numeric if len(_series(rows, name)[0])]
     missing = [name for name in columns if name not in numeric]
     if missing:
         raise UserError(
-            f"{metrics_csv}: no numeric column {', '.join(missing)}; "
+            f"no numeric column {', '.join(missing)}; "
             f"numeric columns are {', '.join(numeric) or 'none'}"
         )
 
@@ -186,19 +178,12 @@ def training_curves(
         ax.plot(steps, _ema(values), color="tab:blue", linewidth=1.5)
         for step, stage in stage_starts:
             ax.axvline(step, color="gray", linestyle="--", linewidth=0.7)
-            ax.text(
-                step,
-                1.0,
-                f" {stage}",
-                transform=ax.get_xaxis_transform(),
-                fontsize=6,
-                color="gray",
-                va="top",
-            )
+            ax.text(step, 1.0, f" {stage}", transform=ax.get_xaxis_transform(), fontsize=6,
+                    color="gray", va="top")  # fmt: skip
         ax.set_xlabel("step", fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
-    fig.suptitle(metrics_csv.name if title is None else title, fontsize=10)
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return _save(fig, path)
 

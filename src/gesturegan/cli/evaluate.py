@@ -40,14 +40,15 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:
 def _evaluate(a) -> None:
     import json
 
-    from ..evaluation.run import evaluate
+    from ..evaluation.run import REPORT_NAME, evaluate
+    from ..runs import Run
 
     say = None if a.json else (lambda msg: print(msg, file=sys.stderr))
     ev = evaluate(a.run, a.data, a.n, a.classifier, a.seed, a.over_time, progress=say)
     if a.json:
         print(json.dumps(ev.to_dict()))
         return
-    print((Path(a.run) / "eval" / "report.md").read_text(encoding="utf-8"))
+    print((Run(a.run).eval_dir / REPORT_NAME).read_text(encoding="utf-8"))
 
 
 def add_study(sub: argparse._SubParsersAction) -> None:

@@ -1,6 +1,6 @@
 """``gesturegan evaluate RUN --data DATA``: a trained model's metrics beside their references.
 
-Every figure of docs/contract.md ("Quality metrics") is computed for three sets of clips in the same run,
+Every figure of docs/evaluation.md is computed for three sets of clips in the same run,
 which is what makes it readable:
 
 - ``generated``: ``n`` clips per class from the model (latent seeds 0 … n−1);
@@ -39,6 +39,7 @@ REFERENCE_SETS = ("real_vs_real", "real_vs_noise")
 SETS = ("generated", *REFERENCE_SETS)
 METRICS = ("class_consistency", "frechet", "inception_score", "ndb_k", "memorization")
 NDB_K = 50  # GANSynth's k; fewer when the reference half is small (at most half its clips)
+REPORT_NAME = "report.md"  # in the run's eval folder, beside evaluation.json
 
 
 @dataclass
@@ -197,7 +198,6 @@ def evaluate(
     from ..generation import load
 
     say = progress or (lambda _: None)
-    run = Path(run)
     gen = load(run)
     ds = Dataset.open(data)
     if (ds.sr, ds.length) != (gen.sr, gen.length):
@@ -207,7 +207,7 @@ def evaluate(
         )
     if not gen.categories or not ds.has_labels:
         raise UserError("evaluate needs a class-conditional model and a labelled dataset")
-    cls_dir = Path(classifier) if classifier else run / "eval" / "classifier"
+    cls_dir = Path(classifier) if classifier else gen.run.eval_dir / "classifier"
     if classifier is None and not (cls_dir / "classifier.json").is_file():
         say(f"training the evaluation classifier on {ds.path} into {cls_dir}")
         clf.train(ds.path, cls_dir)
@@ -220,7 +220,7 @@ def evaluate(
             scores = judge.score(generate_set(gen, judge.n, stage))
             result.over_time.append({"stage": stage, "step": _stage_step(gen, stage), **scores})
     if write_report:
-        write_report_files(run / "eval", result)
+        write_report_files(gen.run.eval_dir, result)
     return result
 
 
@@ -230,12 +230,9 @@ def generate_set(gen, n: int, stage: str | None = None) -> np.ndarray:
 
 
 def _stage_step(gen, stage: str) -> int:
-    from ..training import checkpoint as ckpt_io
-
     if stage == gen.final_stage:
         return int(gen.meta["step"])
-    ckpt = ckpt_io.load(gen.run_dir / "checkpoints" / ckpt_io.stage_file(stage))
-    return int(ckpt["state"]["step"])
+    return gen.run.stage_generator(stage)[1]
 
 
 def _cell(value: Any) -> str:
@@ -306,4 +303,4 @@ over the same for held-out real clips (≈ 1 healthy, ≪ 1 copying) and the sha
 ![metrics over training](over-time.png)
 """
     write_text(folder / "evaluation.json", json.dumps(ev.to_dict(), indent=2))
-    return write_text(folder / "report.md", text)
+    return write_text(folder / REPORT_NAME, text)

@@ -36,6 +36,7 @@ from ..dataset import Dataset
 from ..errors import UserError
 from ..models import MODELS
 from ..representations import names as repr_names
+from ..runs import LATEST, Run
 from .run import Judge, generate_set
 
 COLUMNS = (
@@ -161,7 +162,7 @@ def run_study(
             "augment": combo["augment"],
             "seed": combo["seed"],
         }
-        resume = (run / "checkpoints" / "latest.pt").is_file()
+        resume = Run(run).has_checkpoint(LATEST)
         result = train(run, combo["data"], overrides=overrides, resume=resume, show_progress=False)
         if result.interrupted:
             raise KeyboardInterrupt
@@ -198,8 +199,8 @@ def _evaluate_run(
     t0 = time.perf_counter()
     gen.samples(gen.categories[0], list(range(GEN_SPEED_BATCH)))
     gen_s = time.perf_counter() - t0
-    meta = json.loads((run / "generator.json").read_text(encoding="utf-8"))
-    last = _last_metrics_row(run / "logs" / "metrics.csv")
+    meta = gen.meta
+    last = (gen.run.metrics_rows() or [{}])[-1]
     return {
         **combo,
         "data": Path(combo["data"]).name,
@@ -217,12 +218,6 @@ def _evaluate_run(
         "copies": scores["memorization"]["copies"],
         "per_category": scores["per_category"],
     }
-
-
-def _last_metrics_row(path: Path) -> dict[str, str]:
-    with path.open(newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    return rows[-1] if rows else {}
 
 
 def reference_rows(judge: Judge) -> list[dict[str, Any]]:

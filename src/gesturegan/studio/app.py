@@ -28,8 +28,9 @@ from pydantic import BaseModel, Field
 
 from .. import audio, composition, gestures
 from ..errors import UserError
+from ..runs import Run
 from . import survey as survey_mod
-from .engine import MORPH_POSITIONS, Engine, read_metrics
+from .engine import MORPH_POSITIONS, Engine
 from .media import thumbnail_png, wav_bytes
 from .paths import UnsafePath, safe_join
 
@@ -177,33 +178,26 @@ def create_app(
         info = engine.run(run)
         rel = info.path.resolve().relative_to(runs_root.resolve()).as_posix()
         prefix = "" if rel == "." else rel + "/"
-        samples = info.path / "samples"
-        grids = sorted(p.name for p in samples.glob("grid-*.png")) if samples.is_dir() else []
-        last_grid = {g.rsplit("-", 1)[1][:-4]: g for g in grids}  # stage → its latest grid
-        audio_by_stage = {}
-        for stage in last_grid:
-            wavs = sorted((samples / stage).glob("step-*.wav"))
-            if wavs:
-                last_step = wavs[-1].name.split("-")[1]
-                audio_by_stage[stage] = [
-                    f"{prefix}samples/{stage}/{w.name}" for w in wavs if f"-{last_step}-" in w.name
-                ]
+        run_files = Run(info.path)
+
+        def url(path: Path) -> str:
+            return prefix + path.relative_to(info.path).as_posix()
+
+        gif = run_files.gif_path
         return {
             **info.to_json(),
             "files_prefix": prefix,
-            "progress_gif": f"{prefix}progress.gif"
-            if (info.path / "progress.gif").is_file()
-            else None,
+            "progress_gif": url(gif) if gif.is_file() else None,
             "grids": [
-                {"stage": s, "png": f"{prefix}samples/{g}", "audio": audio_by_stage.get(s, [])}
-                for s, g in last_grid.items()
+                {"stage": s.stage, "png": url(s.grid), "audio": [url(a) for a in s.audio]}
+                for s in run_files.snapshots()
             ],
         }
 
     @app.get("/api/runs/{run}/metrics")
     def metrics(run: str, since: int = -1) -> dict:
         info = engine.run(run)
-        return {"run": run, "live": info.live, "rows": read_metrics(info.path, since)}
+        return {"run": run, "live": info.live, "rows": Run(info.path).metrics(since)}
 
     # ------------------------------------------------------------------ generate / morph
     def _stage(stage: str | None) -> str | None:
@@ -288,8 +282,8 @@ def create_app(
         score = _score(body.score)
         # The mix is cached by score text, model version and uploads (a file event may be replaced).
         stamp = ",".join(str(p.stat().st_mtime_ns) for p in sorted(uploads.glob("*.*")))
-        if score.run is not None and (score.run / "generator.safetensors").is_file():
-            stamp += str((score.run / "generator.safetensors").stat().st_mtime_ns)
+        if score.run is not None:
+            stamp += str(Run(score.run).generator_stamp() or "")
         name = hashlib.sha1((body.score + stamp).encode("utf-8")).hexdigest()[:16] + ".wav"
         out = mixes / name
         if not out.is_file():

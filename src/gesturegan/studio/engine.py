@@ -6,26 +6,21 @@ Runs and datasets are looked up by name in a fresh scan, never by a path taken f
 
 from __future__ import annotations
 
-import csv
-import json
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from ..dataset import Dataset
 from ..errors import UserError
 from ..generation import MORPH_MODES, Generator
 from ..generation import load as load_generator
-from ..training import checkpoint as ckpt_io
+from ..runs import Run
 
 MORPH_POSITIONS = 33  # slider stops from the first category (0) to the second (32)
-LIVE_WITHIN_S = 60.0  # a run whose metrics.csv changed this recently is shown as training
 
 
 @dataclass(frozen=True)
@@ -41,12 +36,8 @@ class RunInfo:
     stages: tuple[str, ...]
     step: int
     stage: str
-    updated_s: float  # seconds since metrics.csv (or config.yaml) last changed
-
-    @property
-    def live(self) -> bool:
-        """True while training still appends metrics."""
-        return self.updated_s < LIVE_WITHIN_S
+    updated_s: float  # seconds since training last wrote (heartbeat, metrics or config)
+    live: bool  # training is running now (``Run.live``)
 
     def to_json(self) -> dict:
         return {
@@ -102,7 +93,7 @@ class Engine:
         self.runs_root, self.data_root = runs_root, data_root
         self.clips = LRU(cache_clips)
         self.thumbs = LRU(2048)
-        self._models: dict[Path, tuple[float, Generator]] = {}
+        self._models: dict[Path, tuple[int, Generator]] = {}
         self._datasets: dict[Path, tuple[float, Dataset]] = {}
         self._model_lock = threading.Lock()
         # Two CPU cores: one forward pass at a time keeps every request's latency predictable.
@@ -112,8 +103,8 @@ class Engine:
     def runs(self) -> dict[str, RunInfo]:
         """Every run under the runs root, by name (sorted)."""
         found = {}
-        for name, path in _children(self.runs_root, _is_run):
-            found[name] = _run_info(name, path)
+        for name, path in _children(self.runs_root, Run.is_run):
+            found[name] = _run_info(name, Run(path))
         return found
 
     def run(self, name: str) -> RunInfo:
@@ -144,10 +135,9 @@ class Engine:
     # ------------------------------------------------------------------ models
     def generator(self, run_dir: Path) -> Generator:
         """The run's generator, loaded once and reloaded when training exports a new one."""
-        weights = run_dir / "generator.safetensors"
-        if not weights.is_file():
+        stamp = Run(run_dir).generator_stamp()
+        if stamp is None:
             raise UserError(f"{run_dir.name} has no generator yet (training has not exported one)")
-        stamp = weights.stat().st_mtime
         with self._model_lock:
             cached = self._models.get(run_dir)
             if cached is None or cached[0] != stamp:
@@ -208,12 +198,6 @@ class Engine:
         return self._render_lock
 
 
-def _is_run(path: Path) -> bool:
-    return (path / "config.yaml").is_file() and (
-        (path / "generator.safetensors").is_file() or (path / "checkpoints").is_dir()
-    )
-
-
 def _children(root: Path, accept: Callable[[Path], bool]) -> list[tuple[str, Path]]:
     """``root`` itself when accepted (named by its folder name), else its accepted subfolders."""
     if not root.is_dir():
@@ -227,66 +211,20 @@ def _children(root: Path, accept: Callable[[Path], bool]) -> list[tuple[str, Pat
     )
 
 
-def _run_info(name: str, path: Path) -> RunInfo:
-    meta: dict = {}
-    gen_json = path / "generator.json"
-    if gen_json.is_file():
-        try:
-            meta = json.loads(gen_json.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            meta = {}
-    try:
-        cfg = yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
-        cfg = {}
-    metrics = path / "logs" / "metrics.csv"
-    step, stage = 0, ""
-    stamp = (metrics if metrics.is_file() else path / "config.yaml").stat().st_mtime
-    if metrics.is_file():
-        last = _last_row(metrics)
-        step, stage = int(float(last.get("step") or 0)), last.get("stage", "")
-    all_stages = list(meta.get("stages", ()))
-    final = all_stages[int(meta["stage"])] if all_stages and "stage" in meta else None
-    stages = tuple(  # the stages a Generator can draw from: snapshots plus the last one trained
-        s
-        for s in all_stages
-        if s == final or (path / "checkpoints" / ckpt_io.stage_file(s)).is_file()
-    )
+def _run_info(name: str, run: Run) -> RunInfo:
+    meta, cfg = run.generator_meta(), run.read_config()
+    rows = run.metrics_rows()
+    last = rows[-1] if rows else {}
     return RunInfo(
         name=name,
-        path=path,
-        has_generator=(path / "generator.safetensors").is_file(),
+        path=run.path,
+        has_generator=run.has_generator(),
         model=str(meta.get("model", cfg.get("model", "?"))),
         repr=str(meta.get("repr", cfg.get("repr", "?"))),
         categories=tuple(meta.get("label_names", ())),
-        stages=stages,
-        step=step,
-        stage=stage,
-        updated_s=max(0.0, time.time() - stamp),
+        stages=run.drawable_stages(meta),
+        step=int(float(last.get("step") or 0)),
+        stage=last.get("stage", ""),
+        updated_s=run.updated_s(),
+        live=run.live(),
     )
-
-
-def _last_row(path: Path) -> dict[str, str]:
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    return rows[-1] if rows else {}
-
-
-def read_metrics(run_dir: Path, since_step: int = -1) -> list[dict]:
-    """Rows of ``logs/metrics.csv`` after ``since_step``; numbers parsed, ``nan`` as None."""
-    path = run_dir / "logs" / "metrics.csv"
-    if not path.is_file():
-        return []
-    out = []
-    with open(path, newline="", encoding="utf-8") as f:
-        for row in csv.DictReader(f):
-            parsed: dict = {}
-            for key, value in row.items():
-                try:
-                    number = float(value)
-                    parsed[key] = None if number != number else number  # nan → None (JSON)
-                except (TypeError, ValueError):
-                    parsed[key] = value
-            if (parsed.get("step") or 0) > since_step:
-                out.append(parsed)
-    return out

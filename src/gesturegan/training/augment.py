@@ -117,3 +117,38 @@ class AdaController:
     def load_state_dict(self, state: dict[str, float]) -> None:
         self.p, self.r_t = state["p"], state["r_t"]
         self._sum, self._n, self._steps = state["sum"], int(state["n"]), int(state["steps"])
+
+
+class Augmentation:
+    """What the training step asks of augmentation: the strength ``p`` of this step, the
+    transform itself, and D's outputs on real images to adapt ``p`` from (mode ``ada``).
+
+    ``mode``: ``off`` (p = 0), ``fixed`` (p stays ``p``) or ``ada`` (``AdaController``)."""
+
+    def __init__(self, mode: str, p: float, target: float, speed_kimg: float):
+        self.mode = mode
+        self.ada = AdaController(p, target, 4, speed_kimg)
+
+    @property
+    def p(self) -> float:
+        return self.ada.p if self.mode != "off" else 0.0
+
+    @property
+    def r_t(self) -> float:
+        """D's overfitting signal ``E[sign D(real)]`` (NaN until ``ada`` has measured it)."""
+        return self.ada.r_t
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """``x`` randomly transformed at the current strength (see ``augment``)."""
+        return augment(x, self.p, generator)
+
+    def observe(self, logits_real: torch.Tensor) -> None:
+        """D's logits ``[B]`` on this step's real images."""
+        if self.mode == "ada":
+            self.ada.update(logits_real)
+
+    def state_dict(self) -> dict[str, float]:
+        return self.ada.state_dict()
+
+    def load_state_dict(self, state: dict[str, float]) -> None:
+        self.ada.load_state_dict(state)

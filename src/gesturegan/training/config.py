@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import field_help, option
+from ..config import field_help, from_dict, load_yaml, merge, option
 from ..errors import UserError
 from ..models import MODELS
 from ..models.dcgan import DCGANConfig
@@ -135,3 +135,50 @@ FIXED_ON_RESUME = ("model", "repr", "repr_options", "seed", "pgan", "dcgan", "wa
 # ``pgan`` options added after runs were saved without them, as those runs were trained: a default
 # that changed must not change a saved run's models on ``--resume``.
 PGAN_OPTIONS_BEFORE = {"d_periodicity": False, "kinds": False}
+
+
+def make_config(
+    data: str | None,
+    config_path: str | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> TrainConfig:
+    """TrainConfig from defaults ← YAML file ← explicit overrides (``None`` values are ignored).
+
+    Overrides may be nested (``{"pgan": {"z_dim": 64}}``: the file's other ``pgan`` options stay).
+    A budget among them (``steps`` or ``minutes``) replaces the file's budget rather than adding a
+    second limit.
+    """
+    raw = load_yaml(config_path) if config_path else {}
+    merged = _apply(raw, overrides or {})
+    if data is not None:
+        merged["data"] = str(data)
+    return from_dict(TrainConfig, merged, where=str(config_path or "train options"))
+
+
+def resume_config(saved: dict[str, Any], changes: dict[str, Any], where: str) -> TrainConfig:
+    """The config of a run being resumed: its saved ``config.yaml`` with ``changes`` applied.
+
+    A longer budget, another learning rate, loss, augmentation or interval may be given; what
+    defines the models and the data they see (``FIXED_ON_RESUME``) may not, since the checkpoint's
+    weights were made for it.
+    """
+    if isinstance(saved.get("pgan"), dict):
+        saved = {**saved, "pgan": {**PGAN_OPTIONS_BEFORE, **saved["pgan"]}}
+    before = from_dict(TrainConfig, saved, where=where)
+    cfg = from_dict(TrainConfig, _apply(saved, changes), where=where)
+    fixed = [k for k in FIXED_ON_RESUME if getattr(cfg, k) != getattr(before, k)]
+    if fixed:
+        raise UserError(
+            f"{', '.join(fixed)}: cannot change when resuming, the checkpoint was made with the "
+            "saved value; start a new run in another --out folder instead"
+        )
+    return cfg
+
+
+def _apply(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """``merge`` for training options: a budget in ``overrides`` replaces the base's budget."""
+    merged = merge(base, overrides)
+    budget = {k: overrides.get(k) for k in ("steps", "minutes")}
+    if any(v is not None for v in budget.values()):
+        merged.update(budget)
+    return merged

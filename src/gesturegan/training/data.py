@@ -104,3 +104,17 @@ def images_at_stage(images: torch.Tensor, stage: int, n_stages: int, alpha: floa
         low = F.interpolate(F.avg_pool2d(x, 2), scale_factor=2.0, mode="nearest")
         x = torch.lerp(low, x, alpha)
     return x
+
+
+def fixed_latents(
+    seed: int, per_class: int, n_classes: int, z_dim: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """The same latents every time: ``z [N, z_dim]``, label ids ``[N]`` (−1 for unlabelled data)
+    and one-hot conditioning ``[N, n_classes]`` (``None`` unlabelled), ``per_class`` of each
+    class in class order."""
+    n = per_class * max(1, n_classes)
+    z = torch.randn(n, z_dim, generator=torch.Generator().manual_seed(seed))
+    if not n_classes:
+        return z, torch.full((n,), -1), None
+    labels = torch.arange(n_classes).repeat_interleave(per_class)
+    return z, labels, one_hot(labels, n_classes)

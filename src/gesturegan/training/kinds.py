@@ -17,9 +17,11 @@ from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from .. import gestures
 from ..dataset import Dataset
+from .data import one_hot
 
 MIN_SHARE = 0.1
 """A rule needs at least this share of a class's clips to be a kind of its own."""
@@ -66,6 +68,43 @@ def find(dataset: Dataset, table: list[dict] | None = None) -> Kinds:
         dtype=np.int64,
     )
     return Kinds(table, of_clip)
+
+
+class Conditioning:
+    """What G and D are told about each clip: its class, or with ``kinds`` its kind of gesture.
+
+    The data loader's conditioning is one-hot ``[B, n_cond]`` over ``loader_ids`` (kinds when
+    given, else the classes); G is always asked for a class, and D judges generated clips by
+    the kind G picked for them."""
+
+    def __init__(self, kinds: Kinds | None, n_classes: int):
+        self.kinds = kinds
+        if kinds is not None:  # [n_kinds, n_classes]: row i one-hot at kind i's class
+            ids = torch.tensor([k["class"] for k in kinds.table])
+            self._kind_class = one_hot(ids, n_classes)
+
+    @property
+    def table(self) -> list[dict] | None:
+        """The kinds table (saved in checkpoints and generator.json), ``None`` without kinds."""
+        return self.kinds.table if self.kinds is not None else None
+
+    def loader_ids(self) -> dict:
+        """``BatchLoader`` options that make it condition on kinds (empty without)."""
+        if self.kinds is None:
+            return {}
+        return {"cond_ids": self.kinds.of_clip, "n_cond": len(self.kinds.table)}
+
+    def classes(self, cond: torch.Tensor | None) -> torch.Tensor | None:
+        """The class conditioning ``[B, n_classes]`` of clips conditioned ``cond``."""
+        if self.kinds is None or cond is None:
+            return cond
+        return cond @ self._kind_class
+
+    def of_fakes(
+        self, G: torch.nn.Module, z: torch.Tensor, c: torch.Tensor | None
+    ) -> torch.Tensor | None:
+        """What D is told about clips generated from ``(z, c)``: the class, or the kind G picked."""
+        return G.select(z, c) if self.kinds is not None else c
 
 
 def _table(rules: list[str], labels: np.ndarray, n_classes: int) -> list[dict]:

@@ -1,540 +1,223 @@
-"""The training loop: progressive growth on a schedule, checkpoints, logs and snapshots in RUN/.
-
-RUN/ layout (DESIGN.md): config.yaml, checkpoints/{latest.pt, stage-<r>x<r>.pt}, generator.safetensors
-+ generator.json, logs/ (metrics.csv and TensorBoard events), samples/ (grids and audio per snapshot),
-progress.gif.
-"""
+"""The training loop: builds the parts of a run and calls them in order — step, schedule, probes,
+snapshots, checkpoints, exports — into a run folder (``runs.Run``). It knows when, not how."""
 
 from __future__ import annotations
 
-import copy
-import csv
-import io
-import json
 import math
-import signal
 import sys
-import threading
 import time
-from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from .. import audio
+from .. import gestures
 from ..allocator import keep_freed_memory
-from ..atomic import write_text
-from ..config import from_dict, load_yaml, merge, save_yaml, to_dict
 from ..dataset import Dataset
 from ..errors import UserError
-from ..models import build, use_fast_layout
+from ..evaluation.metrics import frechet_distance
 from ..representations import get as get_representation
-from ..representations.logmel import LogMel
-from . import checkpoint as ckpt_io
+from ..runs import BEST, LATEST, Run
 from . import distributed as dist
-from . import kinds, monitor
-from .augment import AdaController, augment
-from .config import FIXED_ON_RESUME, PGAN_OPTIONS_BEFORE, TrainConfig
-from .data import BatchLoader, images_at_stage, one_hot
+from . import kinds, monitor, schedule, snapshots
+from .augment import Augmentation
+from .config import TrainConfig
+from .data import BatchLoader, fixed_latents
 from .distributed import World
-from .losses import d_loss, g_loss, gradient_penalty, r1_penalty, wgan_d_loss, wgan_g_loss
-from .snapshots import image_grid, save_gif, save_png
-
-METRIC_COLUMNS = (
-    "step",
-    "time_s",
-    "stage",
-    "alpha",
-    "kimg",
-    "d_loss",
-    "g_loss",
-    "penalty",
-    "d_real",
-    "d_fake",
-    "grad_d",
-    "grad_g",
-    "augment_p",
-    "ada_rt",
-    "probe_fd",
-    "diversity",
-    "heard",
-    "sec_per_step",
-    "img_per_s",
-)
-
-
-STAT_KEYS = ("d_loss", "g_loss", "penalty", "d_real", "d_fake", "grad_d", "grad_g", "alpha")
-LOGGED_KEYS = (*STAT_KEYS, "augment_p", "ada_rt", "probe_fd", "diversity", "heard")
+from .exports import Facts, TrainResult, export, generator_meta
+from .probes import Judges, Probes
+from .progress import MetricsLog, ProgressBars, StopRequest
+from .state import Counters, build_nets, load_rng_state, load_weights, rng_state, weights
+from .step import STAT_KEYS, train_step
 
 
 class TrainingDiverged(UserError):
     """A loss, score or gradient went NaN/Inf; the last good checkpoint is kept untouched."""
 
 
-@dataclass
-class TrainResult:
-    """What a finished (or interrupted) training left behind."""
-
-    run_dir: Path
-    step: int
-    stage: str
-    elapsed_s: float
-    interrupted: bool
-    saved: bool = True  # False only when a forced stop mid-step kept the previous checkpoint
-    generator_step: int = -1  # the step whose EMA G is RUN/generator.safetensors
-    generator_heard: float = -1.0  # its worst category's labeler agreement (-1: not measured)
-
-
-@dataclass
-class _State:
-    step: int = 0
-    stage: int = 0
-    stage_start_step: int = 0
-    faded_in: bool = (
-        False  # the current stage's new layers are fully in (stays so on a longer resume)
+def judges(label_names: list[str]) -> Judges:
+    """Today's live measures: ``monitor``'s embedding with the Fréchet distance, and the envelope
+    labeler when the classes are gesture categories."""
+    hear = partial(monitor.heard, label=gestures.label) if monitor.hears(label_names) else None
+    return Judges(
+        embed=monitor.embed,
+        compare=partial(monitor.measure, distance=frechet_distance),
+        hear=hear,
+        collapsed=monitor.collapsed,
+        warnings=monitor.warnings_for,
     )
-    stage_elapsed_s: float = 0.0
-    elapsed_s: float = 0.0
-    nimg: int = 0
-    data_position: int = 0
-    best_probe_fd: float = math.inf  # live quality of the current stage's best (lower is better)
-    best_heard: float = -1.0  # its worst class's labeler agreement (-1: not measured)
-    best_elapsed_s: float = 0.0  # training time when the best was reached
-    generator_step: int = -1  # step of the exported generator (-1: none exported yet)
-
-
-def stage_end_step(steps: int, stage: int, n_stages: int) -> int:
-    """The step at which ``stage`` (0 = 4x4) ends under a ``steps`` budget: equal shares."""
-    return round(steps * (stage + 1) / n_stages)
-
-
-def stage_budget_s(minutes: float, stage: int, n_stages: int) -> float:
-    """Training seconds ``stage`` gets under a ``minutes`` budget: a share ∝ ``1 + stage``, since
-    later stages cost more per step."""
-    return minutes * 60.0 * (1 + stage) / (n_stages * (n_stages + 1) / 2)
-
-
-@dataclass(frozen=True)
-class TimeLeft:
-    """Training seconds left (``None``: not known yet, before the first step of a steps budget)."""
-
-    stage_s: float | None  # until the current stage ends
-    run_s: float | None  # until the run ends
-    run_at_least: bool = False  # run_s is a lower bound: larger, slower stages are still ahead
-
-
-def time_left(
-    cfg: TrainConfig,
-    n_stages: int,
-    stage: int,
-    step: int,
-    elapsed_s: float,
-    stage_elapsed_s: float,
-    sec_per_step: float | None,
-) -> TimeLeft:
-    """How long until the current stage and the run end, in seconds of training.
-
-    A ``minutes`` budget fixes both by the schedule. A ``steps`` budget turns the steps left into
-    seconds at ``sec_per_step`` (recent seconds per step): a fair estimate for the current stage,
-    and a lower bound for the run while later stages — larger images, slower steps — are ahead.
-    With both budgets the run ends at whichever comes first. Snapshots, probes and checkpoints
-    are not counted, nor an ``until_plateau_minutes`` stop, which cannot be foreseen.
-    """
-    last = stage == n_stages - 1
-    run = None if cfg.minutes is None else max(0.0, cfg.minutes * 60.0 - elapsed_s)
-    at_least = False
-    if cfg.steps is None:
-        stage_s = run if last else stage_budget_s(cfg.minutes, stage, n_stages) - stage_elapsed_s
-    elif sec_per_step is None:
-        stage_s = None
-    else:
-        end = cfg.steps if last else stage_end_step(cfg.steps, stage, n_stages)
-        stage_s = max(0, end - step) * sec_per_step
-        by_steps = max(0, cfg.steps - step) * sec_per_step
-        if run is None or by_steps < run:
-            run, at_least = by_steps, not last
-    if stage_s is not None:
-        stage_s = max(0.0, stage_s if run is None else min(stage_s, run))
-    return TimeLeft(stage_s, run, at_least)
-
-
-def clock(seconds: float | None) -> str:
-    """``3725 → "1:02:05"``, ``250 → "4:10"``, ``None → "?"``: durations for the progress line."""
-    if seconds is None:
-        return "?"
-    m, s = divmod(round(seconds), 60)
-    h, m = divmod(m, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 class Trainer:
-    """Owns the models, optimisers, schedule and run folder of one training run."""
+    """The parts of one training run — nets, counters, conditioning, augmentation, probes — and
+    the order they run in (``fit``)."""
 
     def __init__(
         self,
         cfg: TrainConfig,
-        run_dir: Path,
+        run_dir: Path | Run,
         world: World | None = None,
         kinds_table: list[dict] | None = None,
     ):
         """``kinds_table``: a resumed run's kinds of gesture (found from the data when ``None``)."""
-        self.cfg, self.run_dir = cfg, run_dir
+        self.cfg = cfg
+        self.run = run_dir if isinstance(run_dir, Run) else Run(run_dir)
         self.world = world or World()
         keep_freed_memory()
-        self._last_penalty = float("nan")
-        self.dataset = Dataset.open(cfg.data)
-        self.rep = get_representation(
-            cfg.repr, sr=self.dataset.sr, length=self.dataset.length, **cfg.repr_options
-        )
-        self.label_names = list(self.dataset.label_names)
-        self.n_classes = len(self.label_names)
+        self.dataset = ds = Dataset.open(cfg.data)
+        self.rep = get_representation(cfg.repr, sr=ds.sr, length=ds.length, **cfg.repr_options)
+        self.label_names = list(ds.label_names)
+        n_classes = len(self.label_names)
         torch.manual_seed(cfg.seed)
-        model_cfg = getattr(cfg, cfg.model)
-        self.kinds = (
-            kinds.find(self.dataset, kinds_table)
-            if getattr(model_cfg, "kinds", False) and self.n_classes
-            else None
+        wants_kinds = getattr(getattr(cfg, cfg.model), "kinds", False) and n_classes
+        found = kinds.find(ds, kinds_table) if wants_kinds else None
+        self.cond = kinds.Conditioning(found, n_classes)
+        self.nets = build_nets(cfg, self.rep.shape, n_classes, self.cond.table, self.world)
+        self.stages = self.nets.G.stages
+        self.facts = Facts(
+            self.label_names, self.rep.shape, ds.sr, ds.length, self.stages, self.cond.table
         )
-        table = self.kinds.table if self.kinds else None
-        if table:  # [n_kinds, n_classes]: row i one-hot at kind i's class
-            self._kind_class = one_hot(torch.tensor([k["class"] for k in table]), self.n_classes)
-        self.G, self.D = build(cfg.model, model_cfg, self.rep.shape, self.n_classes, table)
-        use_fast_layout(self.G, self.D)
-        dist.broadcast_module(self.G, self.world)
-        dist.broadcast_module(self.D, self.world)
-        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
-        self.stages = self.G.stages
-        # fused: one kernel over all parameters (3x faster than the per-tensor loop on CPU).
-        adam = {"lr": cfg.lr, "betas": tuple(cfg.betas), "fused": True}
-        self.opt_g = torch.optim.Adam(self.G.parameters(), **adam)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), **adam)
         # Each rank draws its own latents; rank 0's stream is the single-process one.
         self.noise = torch.Generator().manual_seed(cfg.seed + 1 + 7919 * self.world.rank)
-        self.state = _State()
-        self._real_probe_set: tuple[np.ndarray, np.ndarray] | None = None  # (embeddings, labels)
-        self._last_probe: monitor.ProbeResult | None = None
-        self._last_heard: dict[str, float] = {}
-        self._warned: list[str] = []
-        self.hears = monitor.hears(self.label_names)
-        self.probe_z, self.probe_labels, self.probe_c = self._fixed_latents(
-            cfg.seed + 4, monitor.PROBE_PER_CLASS
+        self.counters = Counters()
+        z_dim, names = self.nets.G.cfg.z_dim, self.label_names
+        self.probes = Probes(judges(names), ds, self.rep, names, z_dim, cfg.seed)
+        self.aug = Augmentation(cfg.augment, cfg.augment_p, cfg.ada_target, cfg.ada_speed_kimg)
+        self.metrics: list[dict[str, Any]] = []  # logged rows (a resumed run's earlier ones too)
+        self.snap_z, _, self.snap_c = fixed_latents(
+            cfg.seed + 2, cfg.snapshot_per_class, n_classes, z_dim
         )
-        self.hear_z, self.hear_labels, self.hear_c = self._fixed_latents(
-            cfg.seed + 5, monitor.HEAR_PER_CLASS
-        )
-        self.ada = AdaController(cfg.augment_p, cfg.ada_target, 4, cfg.ada_speed_kimg)
-        self.metrics: list[dict[str, Any]] = []
-        self.snapshot_frames: list[Path] = []
-        self.snap_z, _, self.snap_c = self._fixed_latents(cfg.seed + 2, cfg.snapshot_per_class)
-
-    def _fixed_latents(
-        self, seed: int, per_class: int
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """The same latents every time: ``z [N, z_dim]``, label ids ``[N]`` (−1 for unlabelled
-        data) and one-hot conditioning ``[N, n_classes]`` (``None`` unlabelled), ``per_class`` of
-        each class in class order."""
-        n = per_class * max(1, self.n_classes)
-        z = torch.randn(n, self.G.cfg.z_dim, generator=torch.Generator().manual_seed(seed))
-        if not self.n_classes:
-            return z, torch.full((n,), -1), None
-        labels = torch.arange(self.n_classes).repeat_interleave(per_class)
-        return z, labels, one_hot(labels, self.n_classes)
 
     # ---------------------------------------------------------------- schedule
-    def stage_progress(self) -> float:
-        """Fraction of the current stage done, in [0, 1] (the last stage never ends by itself)."""
-        s, n = self.state.stage, len(self.stages)
-        if self.cfg.steps is not None:
-            start = self.state.stage_start_step
-            end = stage_end_step(self.cfg.steps, s, n)
-            return 1.0 if end <= start else min(1.0, (self.state.step - start) / (end - start))
-        return min(1.0, self.state.stage_elapsed_s / stage_budget_s(self.cfg.minutes, s, n))
-
-    def at_last_stage(self) -> bool:
-        """True once the networks have grown to the full resolution."""
-        return self.state.stage == len(self.stages) - 1
-
     def alpha(self) -> float:
-        """Fade-in of the newest layers: 0 → 1 over the first half of every stage but the first.
+        return schedule.alpha(self.cfg, self.counters, len(self.stages))
 
-        Once 1 it stays 1 for the stage, also when a resume with a larger budget stretches the
-        stage's schedule."""
-        if self.state.stage == 0 or self.state.faded_in:
-            return 1.0
-        return min(1.0, 2.0 * self.stage_progress())
-
-    def done(self) -> bool:
-        """True once the step count or the time budget (whichever is set and comes first) is spent,
-        or, with ``until_plateau_minutes``, when the live quality has not improved for that long."""
-        cfg, s = self.cfg, self.state
-        plateau = (
-            cfg.until_plateau_minutes is not None
-            and s.best_probe_fd < math.inf
-            and s.elapsed_s - s.best_elapsed_s > cfg.until_plateau_minutes * 60.0
-        )
-        return (
-            plateau
-            or (cfg.steps is not None and s.step >= cfg.steps)
-            or (cfg.minutes is not None and s.elapsed_s >= cfg.minutes * 60.0)
-        )
+    def at_last_stage(self) -> bool:  # grown to the full resolution
+        return self.counters.stage == len(self.stages) - 1
 
     # ---------------------------------------------------------------- one step
     def step(self, loader: BatchLoader) -> dict[str, float]:
-        cfg, s = self.cfg, self.state
-        stage, alpha = s.stage, self.alpha()
-        batch = cfg.batch_for_stage(stage)
-        real_full, cond_real = loader.next(batch)
-        c = self._classes(cond_real)
-        real = images_at_stage(real_full, stage, len(self.stages), alpha)
-        p_aug = self.ada.p if cfg.augment != "off" else 0.0
-        z_dim = self.G.cfg.z_dim
-
-        # Discriminator update. D sees augmented images; its level read-outs see them clean. R1
-        # is taken at the clean real images, through the augmentation (as in StyleGAN2-ADA).
-        self.D.requires_grad_(True)
-        z = torch.randn(batch, z_dim, generator=self.noise)
-        with torch.no_grad():
-            fake_clean = self.G(z, c, stage, alpha)
-            fake = augment(fake_clean, p_aug, self.noise)
-        do_r1 = cfg.loss == "ns_r1" and cfg.r1_gamma > 0 and s.step % cfg.r1_every == 0
-        real_clean = real.requires_grad_(do_r1)
-        real = augment(real_clean, p_aug, self.noise)
-        logits_real = self.D(real, cond_real, stage, alpha, real_clean)
-        logits_fake = self.D(fake, self._cond_fake(z, c), stage, alpha, fake_clean)
-        if cfg.loss == "wgan_gp":
-            gp = gradient_penalty(
-                lambda x: self.D(x, cond_real, stage, alpha), real, fake, self.noise
-            )
-            loss_d = wgan_d_loss(logits_real, logits_fake)
-            penalty = cfg.gp_lambda * gp
-        else:
-            loss_d = d_loss(logits_real, logits_fake)
-            gp = r1_penalty(logits_real, real_clean) if do_r1 else torch.zeros(())
-            penalty = 0.5 * cfg.r1_gamma * cfg.r1_every * gp
-        self.opt_d.zero_grad(set_to_none=True)
-        (loss_d + penalty).backward()
-        dist.average_gradients(self.D, self.world)
-        grad_d = _grad_norm(self.D)
-        self.opt_d.step()
-
-        # Generator update.
-        self.D.requires_grad_(False)
-        z = torch.randn(batch, z_dim, generator=self.noise)
-        fake_clean = self.G(z, c, stage, alpha)
-        fake = augment(fake_clean, p_aug, self.noise)
-        logits_gen = self.D(fake, self._cond_fake(z, c), stage, alpha, fake_clean)
-        loss_g = wgan_g_loss(logits_gen) if cfg.loss == "wgan_gp" else g_loss(logits_gen)
-        self.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        dist.average_gradients(self.G, self.world)
-        grad_g = _grad_norm(self.G)
-        self.opt_g.step()
-
-        if cfg.augment == "ada":
-            self.ada.update(logits_real)
-        s.nimg += batch * self.world.size
-        self._update_ema(batch * self.world.size)
-        if cfg.loss == "wgan_gp" or do_r1:  # logged as the latest value: every row has one
-            self._last_penalty = gp.item()
-        return {
-            "d_loss": loss_d.item(),
-            "g_loss": loss_g.item(),
-            "penalty": self._last_penalty,
-            "grad_d": grad_d,
-            "grad_g": grad_g,
-            "d_real": logits_real.mean().item(),
-            "d_fake": logits_fake.mean().item(),
-            "alpha": alpha,
-            "augment_p": p_aug,
-            "ada_rt": self.ada.r_t,
-            "probe_fd": self._last_probe.probe_fd if self._last_probe else math.nan,
-            "diversity": self._last_probe.diversity if self._last_probe else math.nan,
-            "heard": min(self._last_heard.values(), default=math.nan),
-            **{f"heard_{k}": v for k, v in self._last_heard.items()},
-        }
-
-    def _classes(self, cond: torch.Tensor | None) -> torch.Tensor | None:
-        """The class conditioning ``[B, n_classes]`` of a batch whose clips are labelled ``cond``:
-        by class, or with kinds one-hot ``[B, n_kinds]`` by kind."""
-        if self.kinds is None or cond is None:
-            return cond
-        return cond @ self._kind_class
-
-    def _cond_fake(self, z: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor | None:
-        """What D is told about clips generated from ``(z, c)``: the class, or the kind G picked."""
-        return self.G.select(z, c) if self.kinds is not None else c
-
-    @torch.no_grad()
-    def _update_ema(self, batch: int) -> None:
-        half_life = min(self.cfg.ema_kimg * 1000, self.state.nimg * self.cfg.ema_rampup)
-        beta = 0.5 ** (batch / max(half_life, 1e-8))
-        torch._foreach_lerp_(list(self.G_ema.parameters()), list(self.G.parameters()), 1.0 - beta)
-        for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers(), strict=True):
-            b_ema.copy_(b)  # batch-norm statistics (DCGAN) follow G itself
+        """One D and one G update on the loader's next batch; the step's figures and the latest
+        probe's."""
+        c = self.counters
+        batch = loader.next(self.cfg.batch_for_stage(c.stage))
+        stats = train_step(
+            self.nets, self.cfg, batch, c, len(self.stages), self.alpha(), self.cond, self.aug,
+            self.noise, self.world,
+        )  # fmt: skip
+        return {**stats, **self.probes.stats()}
 
     # ---------------------------------------------------------------- persistence
     def checkpoint(self) -> dict[str, Any]:
+        """The training state as a plain dict (``state``)."""
         return {
-            "config": to_dict(self.cfg),
-            "label_names": self.label_names,
-            "shape": list(self.rep.shape),
-            "sr": self.dataset.sr,
-            "length": self.dataset.length,
-            "stages": list(self.stages),
-            "kinds": self.kinds.table if self.kinds else None,
-            "G": self.G.state_dict(),
-            "D": self.D.state_dict(),
-            "G_ema": self.G_ema.state_dict(),
-            "opt_G": self.opt_g.state_dict(),
-            "opt_D": self.opt_d.state_dict(),
-            "state": dict(vars(self.state)),
-            "ada": self.ada.state_dict(),
-            "rng": {
-                "noise": self.noise.get_state(),
-                "noise_per_rank": dist.gather_objects(self.noise.get_state(), self.world),
-                "torch": torch.get_rng_state(),
-            },
+            **self.facts.checkpoint_part(self.cfg),
+            **weights(self.nets),
+            "state": dict(vars(self.counters)),
+            "ada": self.aug.state_dict(),
+            "rng": rng_state(self.noise, self.world),
         }
 
-    def restore(self, ckpt: dict[str, Any]) -> None:
-        self.G.load_state_dict(ckpt["G"])
-        self.D.load_state_dict(ckpt["D"])
-        self.G_ema.load_state_dict(ckpt["G_ema"])
-        for opt, key in ((self.opt_g, "opt_G"), (self.opt_d, "opt_D")):
-            opt.load_state_dict(ckpt[key])
-            for group in opt.param_groups:  # the config's lr/betas, not the saved ones: a resumed
-                group.update(lr=self.cfg.lr, betas=tuple(self.cfg.betas))  # run may change them
-        self.state = _State(**ckpt["state"])
+    def restore(self, ckpt: dict[str, Any]) -> None:  # the inverse of ``checkpoint``
+        load_weights(self.nets, ckpt, self.cfg)
+        self.counters = Counters(**ckpt["state"])
         if "ada" in ckpt:
-            self.ada.load_state_dict(ckpt["ada"])
-        per_rank = ckpt["rng"].get("noise_per_rank", [])
-        if len(per_rank) == self.world.size:
-            self.noise.set_state(per_rank[self.world.rank])
-        elif self.world.is_main:
-            self.noise.set_state(ckpt["rng"]["noise"])
-        # else: a run resumed on a different number of ranks; other ranks keep fresh noise streams
-        torch.set_rng_state(ckpt["rng"]["torch"])
+            self.aug.load_state_dict(ckpt["ada"])
+        load_rng_state(self.noise, ckpt["rng"], self.world)
 
-    def save_checkpoint(self, name: str = ckpt_io.LATEST) -> None:
+    def save_checkpoint(self, which: str = LATEST) -> None:
         """Every rank takes part (RNG states are gathered); rank 0 writes."""
         ckpt = self.checkpoint()
         if self.world.is_main:
-            ckpt_io.save(ckpt, self.run_dir / "checkpoints" / name)
-
-    def generator_meta(self) -> dict[str, Any]:
-        """How to rebuild the inference generator: saved as generator.json beside its weights."""
-        return {
-            "model": self.cfg.model,
-            "model_config": to_dict(getattr(self.cfg, self.cfg.model)),
-            "repr": self.cfg.repr,
-            "repr_options": self.cfg.repr_options,
-            "sr": self.dataset.sr,
-            "length": self.dataset.length,
-            "shape": list(self.rep.shape),
-            "label_names": self.label_names,
-            "kinds": self.kinds.table if self.kinds else None,
-            "stages": list(self.stages),
-            "stage": self.state.stage,
-            "alpha": self.alpha(),
-            "step": self.state.step,
-        }
+            self.run.save_checkpoint(ckpt, which)
 
     def export(self) -> None:
-        """Write the EMA G as the run's inference generator; the state records its step."""
-        self.state.generator_step = self.state.step
-        if not self.world.is_main:
-            return
-        ckpt_io.export_generator(
-            self.G_ema.state_dict(), self.generator_meta(), self.run_dir, self.D.state_dict()
-        )
-
-    # ---------------------------------------------------------------- observation
-    def log(self, stats: dict[str, float], sec_per_step: float, writer) -> None:
-        s = self.state
-        row = {
-            "step": s.step,
-            "time_s": round(s.elapsed_s, 3),
-            "stage": self.stages[s.stage],
-            "kimg": round(s.nimg / 1000, 3),
-            "sec_per_step": round(sec_per_step, 4),
-            "img_per_s": round(self.cfg.batch_for_stage(s.stage) / sec_per_step, 2),
-            **{k: round(v, 5) for k, v in stats.items()},
-        }
-        self.metrics.append(row)
-        if writer is not None:
-            for key in (*LOGGED_KEYS, *self._heard_columns()):
-                if not math.isnan(stats.get(key, math.nan)):
-                    writer.add_scalar(f"train/{key}", stats[key], s.step)
-            writer.add_scalar("train/stage", s.stage, s.step)
-            writer.add_scalar("train/img_per_s", row["img_per_s"], s.step)
-
-    def write_metrics(self) -> None:
-        if not self.world.is_main:
-            return
-        buf = io.StringIO()
-        columns = (*METRIC_COLUMNS, *self._heard_columns())
-        w = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore")
-        w.writeheader()
-        w.writerows(self.metrics)
-        write_text(self.run_dir / "logs" / "metrics.csv", buf.getvalue())
-
-    def _heard_columns(self) -> tuple[str, ...]:
-        """metrics.csv's per-class labeler agreement columns (``heard_<class>``), when it hears."""
-        return tuple(f"heard_{name}" for name in self.label_names) if self.hears else ()
+        meta = generator_meta(self.cfg, self.facts, self.counters, self.alpha())
+        export(self.run, self.nets, meta, self.world.is_main, self.counters)
 
     @torch.no_grad()
     def snapshot(self) -> None:
         """Grid PNG of fixed latents per class + one decoded WAV per class at the current stage."""
         if not self.world.is_main:
             return
-        s, stage_name = self.state, self.stages[self.state.stage]
-        out = self.G_ema.render(self.snap_z, self.snap_c, s.stage, self.alpha())
-        pictures = self._pictures(out)
-        rows = max(1, self.n_classes)
-        folder = self.run_dir / "samples"
-        grid = save_png(image_grid(pictures, rows), folder / f"grid-{s.step:07d}-{stage_name}.png")
-        self.snapshot_frames.append(grid)
-        per = self.cfg.snapshot_per_class
-        waves = self.rep.decode(out[::per]).clamp(-1, 1).numpy()
-        names = self.label_names or ["unconditional"]
-        for wave, name in zip(waves, names, strict=False):
-            audio.write(
-                folder / stage_name / f"step-{s.step:07d}-{name}.wav", wave, self.dataset.sr
-            )
+        c = self.counters
+        out = self.nets.G_ema.render(self.snap_z, self.snap_c, c.stage, self.alpha())
+        snapshots.snapshot(
+            self.run, out, self.rep, self.dataset.sr, self.dataset.length, c.step,
+            self.stages[c.stage], self.label_names,
+        )  # fmt: skip
 
-    def write_gif(self) -> None:
-        if not self.world.is_main:
+    # ---------------------------------------------------------------- observation
+    @torch.no_grad()
+    def probe(self, stats: dict[str, float]) -> None:
+        """Measure the live quality (``probes``); the stage's best is kept as ``BEST`` and, at the
+        last stage, exported; new warnings are printed and logged. Every rank computes it (the EMA
+        generators are equal), so all agree on the best."""
+        c = self.counters
+        self.probes.measure(self.nets.G_ema, c.stage, self.alpha(), hear=self.at_last_stage())
+        if self.probes.is_best(c):
+            self.probes.keep_as_best(c)
+            if self.at_last_stage():  # the exported generator is the last stage's best
+                self.export()
+            self.save_checkpoint(BEST)
+        new = self.probes.new_warnings(stats.get("ada_rt", math.nan), self.cfg.augment)
+        if new and self.world.is_main:
+            for m in new:
+                print(f"warning (step {c.step}): {m}", file=sys.stderr, flush=True)
+            self.run.write_warnings(self.probes.warned)
+
+    def check_finite(self, stats: dict[str, float]) -> None:
+        """Stop with a clear message when training diverged (on any rank), before anything bad is
+        saved."""
+        bad = [k for k in STAT_KEYS if k != "penalty" and not math.isfinite(stats[k])]
+        if not dist.any_rank(bool(bad), self.world):
             return
-        frames = sorted((self.run_dir / "samples").glob("grid-*.png"))
-        save_gif(frames, self.run_dir / "progress.gif")
+        kept = (
+            f"the last good checkpoint ({self.run.checkpoint_path(LATEST)}) is kept; resume from "
+            "it with a lower lr (--resume --lr ...) or another loss (--loss)"
+            if self.run.has_checkpoint(LATEST)
+            else "no checkpoint had been written yet"
+        )
+        raise TrainingDiverged(
+            f"training diverged at step {self.counters.step + 1} "
+            f"({', '.join(f'{k}={stats[k]}' for k in bad)}); {kept}"
+        )
+
+    def check_replicas(self) -> None:
+        """Distributed runs: verify every rank ended with rank 0's weights; record it in the run."""
+        if not self.world.distributed:
+            return
+        nets = self.nets
+        diff = max(dist.max_replica_difference(m, self.world) for m in (nets.G, nets.D, nets.G_ema))
+        if self.world.is_main:
+            self.run.write_distributed({"world_size": self.world.size, "replica_max_abs_diff": diff})
+        if diff > 1e-4:
+            raise RuntimeError(f"replicas diverged: max |w_rank − w_0| = {diff:.3g}")
+
+    def end_stage(self) -> None:
+        """Snapshot and keep the finished stage, then grow the networks by one stage."""
+        self.snapshot()
+        self.save_checkpoint(self.stages[self.counters.stage])
+        schedule.grow(self.counters)
 
     # ---------------------------------------------------------------- main loop
     def fit(self, show_progress: bool = True) -> TrainResult:
-        cfg, s = self.cfg, self.state
-        world = self.world
-        found = self.kinds
-        by_kind = {"cond_ids": found.of_clip, "n_cond": len(found.table)} if found else {}
+        cfg, c, world, n = self.cfg, self.counters, self.world, len(self.stages)
         loader = BatchLoader(
-            self.dataset,
-            self.rep,
-            cfg.seed,
-            s.data_position,
-            world.rank,
-            world.size,
-            **by_kind,
-        )
-        writer = _tensorboard(self.run_dir / "logs") if world.is_main else None
+            self.dataset, self.rep, cfg.seed, c.data_position, world.rank, world.size,
+            **self.cond.loader_ids(),
+        )  # fmt: skip
+        log = MetricsLog(self.run, self.probes.heard_columns(), self.metrics, world.is_main)
         last_ckpt_t = last_snap_t = last_probe_t = dist.broadcast_float(time.monotonic(), world)
         interrupted = mid_step = False
-        progress = _Progress(self, show_progress and world.is_main)
+        bars = ProgressBars(cfg, self.stages, show_progress and world.is_main)
         stop = StopRequest()
         try:
             stop.install()
-            if s.step == 0:
+            if c.step == 0:
                 self.snapshot()
-            while not self.done():
+            while not schedule.done(cfg, c):
                 if dist.any_rank(stop.signal is not None, world):
                     interrupted = True
                     break
@@ -545,16 +228,14 @@ class Trainer:
                 self.check_finite(stats)
                 # Rank 0's clock drives time-based schedules, so all ranks grow together.
                 dt = dist.broadcast_float(time.perf_counter() - t0, world)
-                s.step += 1
-                s.elapsed_s += dt
-                s.stage_elapsed_s += dt
-                s.data_position = loader.position
-                s.faded_in = self.alpha() >= 1.0
-                if world.is_main and (s.step % cfg.log_every_steps == 0 or s.step == 1):
-                    self.log(stats, dt, writer)
-                progress.update(stats, dt)
+                schedule.advance(cfg, c, n, dt, loader.position)
+                if world.is_main and (c.step % cfg.log_every_steps == 0 or c.step == 1):
+                    log.add(c, self.stages[c.stage], cfg.batch_for_stage(c.stage), stats, dt)
+                bars.update(c, stats, dt)
+                if world.is_main:
+                    self.run.beat(c.step)
                 now = dist.broadcast_float(time.monotonic(), world)
-                if self.stage_progress() >= 1.0 and not self.at_last_stage():
+                if schedule.stage_progress(cfg, c, n) >= 1.0 and not self.at_last_stage():
                     self.end_stage()
                     last_snap_t = now
                 if now - last_snap_t >= cfg.snapshot_every_minutes * 60:
@@ -564,372 +245,43 @@ class Trainer:
                     self.probe(stats)
                     last_probe_t = now
                 if (
-                    s.step % cfg.checkpoint_every_steps == 0
+                    c.step % cfg.checkpoint_every_steps == 0
                     or now - last_ckpt_t >= cfg.checkpoint_every_minutes * 60
                 ):
-                    self.write_metrics()
+                    log.write()
                     self.save_checkpoint()
                     last_ckpt_t = now
         except KeyboardInterrupt:
             interrupted = True
             if mid_step:  # a second Ctrl+C inside a step: its state is half-updated, keep the last
-                self.write_metrics()  # consistent checkpoint rather than write this one
+                log.write()  # consistent checkpoint rather than write this one
                 return TrainResult(
-                    self.run_dir, s.step, self.stages[s.stage], s.elapsed_s, True, saved=False
+                    self.run.path, c.step, self.stages[c.stage], c.elapsed_s, True, saved=False
                 )
         except TrainingDiverged:
-            self.write_metrics()  # the log up to the bad step helps to see why; weights are not saved
+            log.write()  # the log up to the bad step helps to see why; weights are not saved
             raise
         finally:
+            if world.is_main:
+                self.run.stop_beating()
             stop.uninstall()
-            progress.close()
+            bars.close()
             loader.close()
-            if writer is not None:
-                writer.flush()
-        self.write_metrics()
+            log.flush()
+        log.write()
         self.save_checkpoint()
         if not interrupted:
             self.snapshot()
             self.probe({})
-            self.save_checkpoint(ckpt_io.stage_file(self.stages[s.stage]))
-        if not (self.at_last_stage() and s.best_probe_fd < math.inf):
+            self.save_checkpoint(self.stages[c.stage])
+        if not (self.at_last_stage() and c.best_probe_fd < math.inf):
             self.export()
-        self.write_gif()
+        if world.is_main:
+            snapshots.save_gif(self.run.grids(), self.run.gif_path)
         self.check_replicas()
-        if writer is not None:
-            writer.close()
+        log.close()
         return TrainResult(
-            self.run_dir,
-            s.step,
-            self.stages[s.stage],
-            s.elapsed_s,
-            interrupted,
-            generator_step=s.generator_step,
-            generator_heard=s.best_heard,
-        )
+            self.run.path, c.step, self.stages[c.stage], c.elapsed_s, interrupted,
+            generator_step=c.generator_step, generator_heard=c.best_heard,
+        )  # fmt: skip
 
-    def check_finite(self, stats: dict[str, float]) -> None:
-        """Stop with a clear message when training diverged (on any rank), before anything bad is
-        saved."""
-        bad = [k for k in STAT_KEYS if k != "penalty" and not math.isfinite(stats[k])]
-        if not dist.any_rank(bool(bad), self.world):
-            return
-        latest = self.run_dir / "checkpoints" / ckpt_io.LATEST
-        kept = (
-            f"the last good checkpoint ({latest}) is kept; resume from it with a lower lr "
-            "(--resume --lr ...) or another loss (--loss)"
-            if latest.is_file()
-            else "no checkpoint had been written yet"
-        )
-        raise TrainingDiverged(
-            f"training diverged at step {self.state.step + 1} "
-            f"({', '.join(f'{k}={stats[k]}' for k in bad)}); {kept}"
-        )
-
-    @torch.no_grad()
-    def probe(self, stats: dict[str, float]) -> None:
-        """Measure the live quality signal (``monitor``); keep ``best.pt``; warn in plain words.
-
-        Every rank computes it (the EMA generators are equal), so all agree on ``best.pt``.
-        """
-        if self._real_probe_set is None:
-            images, labels = self._real_probe()
-            self._real_probe_set = monitor.embed(self._pictures(images)), labels
-        fake = self.G_ema.render(self.probe_z, self.probe_c, self.state.stage, self.alpha())
-        fake_emb = monitor.embed(self._pictures(fake))
-        result = monitor.measure(*self._real_probe_set, fake_emb, self.probe_labels.numpy())
-        self._last_probe = result
-        s = self.state
-        heard = self._hear() if self.hears and self.at_last_stage() else {}
-        self._last_heard = heard
-        worst = min(heard.values(), default=-1.0)
-        if heard:  # the last stage of a gesture model, once faded in: worst class heard, then FD
-            better = (
-                s.faded_in
-                and not monitor.collapsed(result)
-                and (worst, -result.probe_fd) > (s.best_heard, -s.best_probe_fd)
-            )
-        else:
-            better = result.probe_fd < s.best_probe_fd
-        if better:
-            s.best_probe_fd, s.best_heard, s.best_elapsed_s = result.probe_fd, worst, s.elapsed_s
-            if self.at_last_stage():  # the exported generator is the last stage's best
-                self.export()
-            self.save_checkpoint(ckpt_io.BEST)
-        messages = monitor.warnings_for(result, stats.get("ada_rt", math.nan), self.cfg.augment)
-        new = [m for m in messages if m not in self._warned]
-        if new and self.world.is_main:
-            self._warned.extend(new)
-            for m in new:
-                print(f"warning (step {s.step}): {m}", file=sys.stderr, flush=True)
-            lines = "".join(f"{m}\n" for m in self._warned)
-            write_text(self.run_dir / "logs" / "warnings.log", lines)
-
-    def _hear(self) -> dict[str, float]:
-        """The labeler's agreement with the classes of the fixed hearing set, by class name."""
-        waves = torch.cat(
-            [
-                self.rep.decode(self.G_ema.render(z, c, self.state.stage, self.alpha()))
-                for z, c in zip(
-                    self.hear_z.split(monitor.PROBE_PER_CLASS),
-                    self.hear_c.split(monitor.PROBE_PER_CLASS),
-                    strict=True,
-                )
-            ]
-        )
-        return monitor.heard(
-            waves.clamp(-1, 1).numpy(), self.dataset.sr, self.hear_labels.numpy(), self.label_names
-        )
-
-    def _real_probe(self) -> tuple[torch.Tensor, np.ndarray]:
-        """A fixed set of real clips in the representation, full size, and their label ids:
-        ``([N, *shape], [N])``; up to ``monitor.REAL_PER_CLASS`` of each class (labelled data) or
-        ``monitor.REAL_PROBES`` in all."""
-        order = np.random.default_rng(self.cfg.seed + 3).permutation(len(self.dataset))
-        if self.n_classes:
-            ids = self.dataset.label_ids[order]
-            order = np.concatenate(
-                [order[ids == k][: monitor.REAL_PER_CLASS] for k in range(self.n_classes)]
-            )
-        else:
-            order = order[: monitor.REAL_PROBES]
-        waves, labels = self.dataset.batch(np.sort(order))
-        return self.rep.encode(torch.from_numpy(np.ascontiguousarray(waves))), labels
-
-    def _pictures(self, out: torch.Tensor) -> torch.Tensor:
-        """Image view of model outputs: themselves, or the log-mel image of 1-D outputs."""
-        if out.ndim == 4:
-            return out
-        waves = self.rep.decode(out).clamp(-1, 1)
-        return LogMel(self.dataset.sr, self.dataset.length).encode(waves)[:, None]
-
-    def check_replicas(self) -> None:
-        """Distributed runs: verify every rank ended with rank 0's weights; record it in logs/."""
-        if not self.world.distributed:
-            return
-        diff = max(dist.max_replica_difference(m, self.world) for m in (self.G, self.D, self.G_ema))
-        if self.world.is_main:
-            facts = {"world_size": self.world.size, "replica_max_abs_diff": diff}
-            write_text(self.run_dir / "logs" / "distributed.json", json.dumps(facts) + "\n")
-        if diff > 1e-4:
-            raise RuntimeError(f"replicas diverged: max |w_rank − w_0| = {diff:.3g}")
-
-    def end_stage(self) -> None:
-        """Snapshot and keep the finished stage, then grow the networks by one stage."""
-        s = self.state
-        self.snapshot()
-        self.save_checkpoint(ckpt_io.stage_file(self.stages[s.stage]))
-        s.stage += 1
-        s.stage_start_step = s.step
-        s.stage_elapsed_s = 0.0
-        s.faded_in = False
-        s.best_probe_fd, s.best_heard, s.best_elapsed_s = math.inf, -1.0, s.elapsed_s  # new stage
-
-
-class _Progress:
-    """Two rich progress bars — the run and the current growth stage — each with the training time
-    left (``time_left``), the losses and the live quality; silent when disabled."""
-
-    def __init__(self, trainer: Trainer, enabled: bool):
-        self.trainer, self.bar = trainer, None
-        self.sec_per_step: float | None = None  # moving average over the current stage
-        self.stage = -1
-        if not enabled:
-            return
-        from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
-
-        self.bar = Progress(
-            TextColumn("[bold]{task.fields[what]:<5}[/]"),
-            BarColumn(bar_width=30),
-            TaskProgressColumn(),
-            TextColumn("{task.description}"),
-            transient=False,
-        )
-        self.bar.start()
-        self.run_task = self.bar.add_task("", total=1.0, what="run")
-        self.stage_task = self.bar.add_task("", total=1.0, what="stage")
-
-    def update(self, stats: dict[str, float], sec_per_step: float) -> None:
-        t, s = self.trainer, self.trainer.state
-        if s.stage != self.stage or self.sec_per_step is None:  # a new stage runs at a new pace
-            self.stage, self.sec_per_step = s.stage, sec_per_step
-        else:
-            self.sec_per_step += 0.1 * (sec_per_step - self.sec_per_step)
-        if self.bar is None:
-            return
-        cfg, n = t.cfg, len(t.stages)
-        left = time_left(cfg, n, s.stage, s.step, s.elapsed_s, s.stage_elapsed_s, self.sec_per_step)
-        done = max(
-            s.step / cfg.steps if cfg.steps else 0.0,
-            s.elapsed_s / (cfg.minutes * 60) if cfg.minutes else 0.0,
-        )
-        total = f"/{cfg.steps}" if cfg.steps else ""
-        run_end = ("≥ " if left.run_at_least else "") + clock(left.run_s)
-        self.bar.update(
-            self.run_task,
-            completed=min(1.0, done),
-            description=f"step {s.step}{total} · {clock(s.elapsed_s)} trained · "
-            f"ends in {run_end} · D {stats['d_loss']:.3f} G {stats['g_loss']:.3f}",
-        )
-        desc = (
-            f"{t.stages[s.stage]} ({s.stage + 1}/{n}) α {stats['alpha']:.2f} · "
-            f"ends in {clock(left.stage_s)}"
-        )
-        if stats["probe_fd"] == stats["probe_fd"]:
-            desc += f" · quality(FD↓) {stats['probe_fd']:.2f} variety {stats['diversity']:.2f}"
-        if stats["heard"] == stats["heard"]:
-            desc += f" · heard as asked ≥ {stats['heard']:.0%}"
-        self.bar.update(self.stage_task, completed=t.stage_progress(), description=desc)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-
-class StopRequest:
-    """SIGINT (Ctrl+C) and SIGTERM ask training to stop after the current step; a second signal
-    stops at once. Handlers are installed only in the main thread (elsewhere signals cannot be
-    caught) and the previous ones are restored afterwards."""
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self) -> None:
-        self.signal: int | None = None
-        self._previous: dict[int, Any] = {}
-
-    def install(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            return
-        for sig in self.SIGNALS:
-            self._previous[sig] = signal.signal(sig, self._handle)
-
-    def uninstall(self) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-        self._previous.clear()
-
-    def _handle(self, signum: int, frame) -> None:
-        if self.signal is not None:
-            raise KeyboardInterrupt
-        self.signal = signum
-        print(
-            "\nstopping after this step (a checkpoint is written); press Ctrl+C again to stop now",
-            file=sys.stderr,
-            flush=True,
-        )
-
-
-def _grad_norm(module: torch.nn.Module) -> float:
-    """L2 norm of all parameter gradients of ``module`` (for monitoring)."""
-    grads = [p.grad.detach() for p in module.parameters() if p.grad is not None]
-    return torch.nn.utils.get_total_norm(grads).item() if grads else 0.0
-
-
-def _tensorboard(folder: Path):
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:  # TensorBoard is a pinned dependency; tolerate its absence in odd installs
-        return None
-    return SummaryWriter(log_dir=str(folder))
-
-
-def make_config(
-    data: str | None,
-    config_path: str | None = None,
-    overrides: dict[str, Any] | None = None,
-) -> TrainConfig:
-    """TrainConfig from defaults ← YAML file ← explicit overrides (``None`` values are ignored).
-
-    Overrides may be nested (``{"pgan": {"z_dim": 64}}``: the file's other ``pgan`` options stay).
-    A budget among them (``steps`` or ``minutes``) replaces the file's budget rather than adding a
-    second limit.
-    """
-    raw = load_yaml(config_path) if config_path else {}
-    merged = _apply(raw, overrides or {})
-    if data is not None:
-        merged["data"] = str(data)
-    return from_dict(TrainConfig, merged, where=str(config_path or "train options"))
-
-
-def resume_config(saved: dict[str, Any], changes: dict[str, Any], where: str) -> TrainConfig:
-    """The config of a run being resumed: its saved ``config.yaml`` with ``changes`` applied.
-
-    A longer budget, another learning rate, loss, augmentation or interval may be given; what
-    defines the models and the data they see (``FIXED_ON_RESUME``) may not, since the checkpoint's
-    weights were made for it.
-    """
-    if isinstance(saved.get("pgan"), dict):
-        saved = {**saved, "pgan": {**PGAN_OPTIONS_BEFORE, **saved["pgan"]}}
-    before = from_dict(TrainConfig, saved, where=where)
-    cfg = from_dict(TrainConfig, _apply(saved, changes), where=where)
-    fixed = [k for k in FIXED_ON_RESUME if getattr(cfg, k) != getattr(before, k)]
-    if fixed:
-        raise UserError(
-            f"{', '.join(fixed)}: cannot change when resuming, the checkpoint was made with the "
-            "saved value; start a new run in another --out folder instead"
-        )
-    return cfg
-
-
-def _apply(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """``merge`` for training options: a budget in ``overrides`` replaces the base's budget."""
-    merged = merge(base, overrides)
-    budget = {k: overrides.get(k) for k in ("steps", "minutes")}
-    if any(v is not None for v in budget.values()):
-        merged.update(budget)
-    return merged
-
-
-def train(
-    run_dir: str | Path,
-    data: str | None = None,
-    config_path: str | None = None,
-    overrides: dict[str, Any] | None = None,
-    resume: bool = False,
-    show_progress: bool = True,
-) -> TrainResult:
-    """Train a model into ``run_dir`` (DESIGN.md run directory), or continue one with ``resume``.
-
-    On resume the saved config.yaml is the base; ``overrides`` may change the budget (``steps`` or
-    ``minutes``) to train longer. A fresh run refuses a folder that already holds checkpoints.
-    Under ``torchrun`` it trains data-parallel across the ranks (see ``distributed``).
-    """
-    run_dir = Path(run_dir)
-    latest = run_dir / "checkpoints" / ckpt_io.LATEST
-    if resume:
-        if not latest.is_file():
-            raise UserError(f"{run_dir}: nothing to resume (no checkpoints/{ckpt_io.LATEST})")
-        changes = merge(load_yaml(config_path) if config_path else {}, overrides or {})
-        saved = load_yaml(run_dir / "config.yaml")
-        cfg = resume_config(saved, changes, where=str(run_dir / "config.yaml"))
-    else:
-        if latest.exists():
-            raise UserError(
-                f"{run_dir} already holds a training run; pass --resume to continue it "
-                "or choose another --out folder"
-            )
-        if not data:
-            raise UserError("train needs --data DATASET (made by `gesturegan prepare`)")
-        cfg = make_config(data, config_path, overrides)
-    world = dist.init_from_env()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    ckpt = ckpt_io.load(latest) if resume else None
-    trainer = Trainer(cfg, run_dir, world, ckpt.get("kinds") if ckpt else None)
-    if world.is_main:
-        save_yaml(cfg, run_dir / "config.yaml")
-    if ckpt:
-        trainer.restore(ckpt)
-        trainer.metrics = _read_metrics(run_dir / "logs" / "metrics.csv", trainer.state.step)
-    dist.barrier(world)  # every rank has checked the folder before rank 0 writes into it
-    try:
-        return trainer.fit(show_progress)
-    finally:
-        dist.shutdown(world)
-
-
-def _read_metrics(path: Path, up_to_step: int) -> list[dict[str, Any]]:
-    """Rows of an earlier metrics.csv up to the resumed step (later rows were not checkpointed)."""
-    if not path.is_file():
-        return []
-    with path.open(newline="", encoding="utf-8") as f:
-        return [row for row in csv.DictReader(f) if int(row["step"]) <= up_to_step]

@@ -26,10 +26,15 @@ network:
   ``probe_fd``, and a collapsed probe (below) is never picked.
 
 ``warnings_for`` turns these and D's overfitting signal into sentences with what to try.
+
+The distance and the labeler are given by the caller (the training loop passes
+``evaluation.metrics.frechet_distance`` and ``gestures.label``), so this module judges with what
+it is handed and imports no evaluation code.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,7 +42,6 @@ import torch
 import torch.nn.functional as F
 
 from .. import gestures
-from ..evaluation.metrics import frechet_distance
 
 BANDS = 16
 PROBE_PER_CLASS = 32
@@ -72,10 +76,17 @@ class ProbeResult:
     duplicate_share: float  # share of generated pairs closer than 1% of the real mean distance
 
 
+Distance = Callable[[np.ndarray, np.ndarray], float]  # Fréchet distance of two sets of rows
+
+
 def class_mean_fd(
-    real_emb: np.ndarray, real_labels: np.ndarray, fake_emb: np.ndarray, fake_labels: np.ndarray
+    real_emb: np.ndarray,
+    real_labels: np.ndarray,
+    fake_emb: np.ndarray,
+    fake_labels: np.ndarray,
+    distance: Distance,
 ) -> float:
-    """Fréchet distance between real and generated embeddings within each class (label ids
+    """``distance`` (Fréchet) between real and generated embeddings within each class (label ids
     ``[N]``, ``[M]``), averaged over the classes both sets hold; pooled when neither is labelled
     (every id −1)."""
     classes = np.intersect1d(real_labels, fake_labels)
@@ -84,7 +95,7 @@ def class_mean_fd(
     return float(
         np.mean(
             [
-                frechet_distance(real_emb[real_labels == k], fake_emb[fake_labels == k])
+                distance(real_emb[real_labels == k], fake_emb[fake_labels == k])
                 for k in classes
             ]
         )
@@ -92,7 +103,11 @@ def class_mean_fd(
 
 
 def measure(
-    real_emb: np.ndarray, real_labels: np.ndarray, fake_emb: np.ndarray, fake_labels: np.ndarray
+    real_emb: np.ndarray,
+    real_labels: np.ndarray,
+    fake_emb: np.ndarray,
+    fake_labels: np.ndarray,
+    distance: Distance,
 ) -> ProbeResult:
     """Compare generated embeddings with real ones (label ids −1 for unlabelled data)."""
     real_spread = mean_pairwise_distance(real_emb)
@@ -100,7 +115,7 @@ def measure(
     n = len(fake_emb)
     close = (d < 0.01 * real_spread).sum() - n  # off-diagonal pairs only
     return ProbeResult(
-        probe_fd=class_mean_fd(real_emb, real_labels, fake_emb, fake_labels),
+        probe_fd=class_mean_fd(real_emb, real_labels, fake_emb, fake_labels, distance),
         diversity=mean_pairwise_distance(fake_emb) / max(real_spread, 1e-12),
         duplicate_share=float(close / max(n * (n - 1), 1)),
     )
@@ -113,11 +128,16 @@ def hears(label_names: list[str]) -> bool:
 
 
 def heard(
-    waves: np.ndarray, sr: int, label_ids: np.ndarray, label_names: list[str]
+    waves: np.ndarray,
+    sr: int,
+    label_ids: np.ndarray,
+    label_names: list[str],
+    label: Callable[[np.ndarray, int], tuple[str, dict]],
 ) -> dict[str, float]:
     """Share of the clips ``waves [N, T]`` drawn for each class (``label_ids [N]``) that the
-    envelope labeler files under that class, by class name (classes without clips are left out)."""
-    verdicts = np.array([gestures.label(w, sr)[0] for w in waves])
+    labeler ``label`` (``gestures.label``) files under that class, by class name (classes without
+    clips are left out)."""
+    verdicts = np.array([label(w, sr)[0] for w in waves])
     return {
         name: float(np.mean(verdicts[label_ids == k] == name))
         for k, name in enumerate(label_names)

@@ -10,7 +10,11 @@ import torch
 from matplotlib import colormaps
 from PIL import Image
 
+from .. import audio
 from ..atomic import atomic_path
+from ..representations import Representation
+from ..representations.logmel import LogMel
+from ..runs import Run
 
 
 def image_grid(images: torch.Tensor, rows: int, cell: int = 128) -> Image.Image:
@@ -53,3 +57,33 @@ def save_gif(frames: list[Path], path: str | os.PathLike, ms_per_frame: int = 40
             tmp, format="GIF", save_all=True, append_images=imgs[1:], duration=durations, loop=0
         )
     return Path(path)
+
+
+def pictures(out: torch.Tensor, rep: Representation, sr: int, length: int) -> torch.Tensor:
+    """Image view ``[N, C, H, W]`` of model outputs: themselves, or the log-mel image of 1-D
+    outputs (``rep`` decodes them to waves of ``length`` samples at ``sr`` Hz)."""
+    if out.ndim == 4:
+        return out
+    waves = rep.decode(out).clamp(-1, 1)
+    return LogMel(sr, length).encode(waves)[:, None]
+
+
+@torch.no_grad()
+def snapshot(
+    run: Run,
+    out: torch.Tensor,
+    rep: Representation,
+    sr: int,
+    length: int,
+    step: int,
+    stage: str,
+    label_names: list[str],
+) -> None:
+    """Keep model outputs ``out [N, *shape]`` (``N / max(1, classes)`` fixed latents per class, in
+    class order) as a grid PNG and one decoded WAV per class."""
+    rows = max(1, len(label_names))
+    save_png(image_grid(pictures(out, rep, sr, length), rows), run.grid_path(step, stage))
+    per = out.shape[0] // rows
+    waves = rep.decode(out[::per]).clamp(-1, 1).numpy()
+    for wave, name in zip(waves, label_names or ["unconditional"], strict=False):
+        audio.write(run.sample_audio_path(step, stage, name), wave, sr)
