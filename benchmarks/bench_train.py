@@ -8,6 +8,10 @@ backward); achieved FLOP/s = FLOPs / best step time. The reference is a plain fl
 matmul, best of several repeats (the machines are noisy): ``ratio`` = achieved / matmul FLOP/s.
 Target (issue 7): ≥ 0.5 at the 128x128 stage.
 
+``--device cuda`` (``--precision bf16``...) runs the steps on a GPU, timed with the device
+synchronised after each; its references are the same GPU's fp32 and bf16 matmul peaks (8192x8192),
+measured in the same run (``benchmarks/gpu_check.py`` runs it beside the 2-thread CPU figure).
+
 Memory: a child process trains a few steps on a dataset of N clips and one of 4N clips; its peak
 RSS (``VmHWM``) must not grow with N (the dataset is memory-mapped).
 """
@@ -23,14 +27,29 @@ from pathlib import Path
 from common import emit, peak_rss_mb, quick, timeit
 
 MATMUL_N = 2048
+GPU_MATMUL_N = 8192  # a GPU needs a large product to reach its peak
 
 
-def matmul_flops_per_s(repeat: int) -> float:
+def matmul_flops_per_s(repeat: int, device: str = "cpu", dtype: str = "fp32") -> float:
+    """Best FLOP/s of a square matmul on ``device`` in ``dtype`` (fp32 runs as TF32 where the
+    device allows it, as training does)."""
     import torch
 
-    a, b = torch.randn(MATMUL_N, MATMUL_N), torch.randn(MATMUL_N, MATMUL_N)
-    a @ b  # warm-up
-    return 2 * MATMUL_N**3 / timeit(lambda: a @ b, repeat).best
+    from gesturegan.device import prepare, resolve, synchronize
+
+    where = resolve(device)
+    prepare(where)
+    n = GPU_MATMUL_N if where.type != "cpu" else MATMUL_N
+    kind = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[dtype]
+    a = torch.randn(n, n, device=where, dtype=kind)
+    b = torch.randn(n, n, device=where, dtype=kind)
+
+    def product() -> None:
+        a @ b
+        synchronize(where)
+
+    product()  # warm-up
+    return 2 * n**3 / timeit(product, repeat).best
 
 
 def count_flops(fn) -> int:
@@ -81,36 +100,67 @@ def make_dataset(root: Path, per_class: int) -> Path:
 WIDE = {"pgan": {"channel_base": 8192, "channel_max": 128}, "batch_size": [4]}
 
 
-def trainer_for(data: Path, run: Path, model: str, loss: str, stage: int, wide: bool = False):
+def trainer_for(
+    data: Path,
+    run: Path,
+    model: str,
+    loss: str,
+    stage: int,
+    wide: bool | dict = False,
+    device: str = "cpu",
+    precision: str = "fp32",
+):
     from gesturegan.training import Trainer
     from gesturegan.training.config import make_config
 
     repr_name = "waveform" if model == "wavegan" else "logmel_gl"
-    overrides = {"model": model, "repr": repr_name, "loss": loss, "steps": 10**9}
-    cfg = make_config(str(data), overrides={**overrides, **(WIDE if wide else {})})
+    overrides = {
+        "model": model, "repr": repr_name, "loss": loss, "steps": 10**9, "device": device,
+        "precision": precision,
+    }  # fmt: skip
+    sized = wide if isinstance(wide, dict) else (WIDE if wide else {})  # a dict: its own sizes
+    cfg = make_config(str(data), overrides={**overrides, **sized})
     trainer = Trainer(cfg, run)
     trainer.counters.stage = stage
     return trainer
 
 
 def bench_step(
-    data: Path, run: Path, model: str, loss: str, stage: int, wide: bool, steps: int, peak: float
-):
+    data: Path,
+    run: Path,
+    model: str,
+    loss: str,
+    stage: int,
+    wide: bool | dict,
+    steps: int,
+    peak: float,
+    device: str = "cpu",
+    precision: str = "fp32",
+    **extra,
+) -> dict:
+    """Time full training steps of one case; emit and return its JSON figures."""
     import torch
 
+    from gesturegan.device import synchronize
     from gesturegan.training.data import BatchLoader
 
-    trainer = trainer_for(data, run, model, loss, stage, wide)
-    loader = BatchLoader(trainer.dataset, trainer.rep, 0)
+    trainer = trainer_for(data, run, model, loss, stage, wide, device, precision)
+    pin = trainer.device.type == "cuda"
+    loader = BatchLoader(trainer.dataset, trainer.rep, 0, pin=pin)
+
+    def step() -> None:
+        trainer.step(loader)
+        synchronize(trainer.device)
+
     try:
-        trainer.step(loader)  # warm-up
+        step()  # warm-up (cuDNN picks its kernels here)
         flops = count_flops(lambda: trainer.step(loader))
-        best = timeit(lambda: trainer.step(loader), steps).best
+        best = timeit(step, steps).best
     finally:
         loader.close()
     batch = trainer.cfg.batch_for_stage(stage)
     achieved = flops / best
-    emit(
+    return emit(
         f"train_step_{model}{'_wide' if wide else ''}_{loss}_{trainer.stages[stage]}",
         achieved,
         peak,
@@ -119,8 +169,10 @@ def bench_step(
         step_s=best,
         batch=batch,
         gflop_per_step=flops / 1e9,
-        matmul_n=MATMUL_N,
+        device=str(trainer.device),
+        precision=precision,
         threads=torch.get_num_threads(),
+        **extra,
     )
 
 
@@ -175,8 +227,43 @@ def main() -> None:
         )
 
 
+# The GPU cases: every growth stage of the default model, and the GPU-sized model at 128x128 at a
+# GPU-sized batch (issue 33's goals: ≥ 30x the 2-thread CPU at 128x128, ≥ 25 % of bf16 peak wide).
+GPU_WIDE = {"pgan": {"channel_base": 16384, "channel_max": 256}, "batch_size": [64]}
+
+
+def device_main(device: str, precision: str, stages: tuple[int, ...] = (0, 1, 2, 3, 4, 5)) -> list:
+    """The training benchmark on ``device`` (``--device cuda``): per stage, images/s and FLOP/s
+    beside the device's fp32 and bf16 matmul peaks from the same run. Returns the lines."""
+    repeat, steps = 5, 10
+    peak32 = matmul_flops_per_s(repeat, device, "fp32")
+    peak16 = matmul_flops_per_s(repeat, device, "bf16")
+    lines = []
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        data = make_dataset(root, 16)
+        for stage in stages:
+            lines.append(
+                bench_step(
+                    data, root / "run", "pgan", "ns_r1", stage, False, steps, peak32, device,
+                    precision, bf16_peak=peak16,
+                )  # fmt: skip
+            )
+        lines.append(
+            bench_step(
+                data, root / "run", "pgan", "ns_r1", 5, GPU_WIDE, steps, peak16, device, precision,
+                fp32_peak=peak32, note="reference = bf16 matmul peak",
+            )  # fmt: skip
+        )
+    return lines
+
+
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--memory-child":
         memory_child(sys.argv[2], int(sys.argv[3]))
+    elif "--device" in sys.argv and sys.argv[sys.argv.index("--device") + 1] != "cpu":
+        args = sys.argv
+        prec = args[args.index("--precision") + 1] if "--precision" in args else "fp32"
+        device_main(args[args.index("--device") + 1], prec)
     else:
         main()

@@ -57,6 +57,7 @@ def tiny_overrides(steps: int, **extra) -> dict:
         "batch_size": [4],
         "pgan": dict(TINY_MODEL),
         "seed": 0,
+        "device": "cpu",  # the pinned figures are the CPU's, whatever the machine has
         "checkpoint_every_steps": 1000,
         "snapshot_per_class": 2,
         **extra,

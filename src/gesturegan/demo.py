@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import partial
 from importlib import resources
 from pathlib import Path
 
@@ -46,8 +47,10 @@ def run_demo(
     per_class: int = 64,
     seed: int = 0,
     show_progress: bool = True,
+    device: str = "cpu",
 ) -> DemoResult:
-    """Run the demo into ``out`` and return where its report is."""
+    """Run the demo into ``out`` and return where its report is; models train and generate on
+    ``device`` (``gesturegan.device.resolve``)."""
     t0 = time.monotonic()
     out = Path(out)
     minutes = DEFAULT_MINUTES if minutes is None else minutes
@@ -68,24 +71,28 @@ def run_demo(
         train(
             run_dir,
             data=str(data_dir),
-            overrides={"minutes": minutes, "seed": seed, "pgan": DEMO_MODEL},
+            overrides={"minutes": minutes, "seed": seed, "pgan": DEMO_MODEL, "device": device},
             resume=resume,
             show_progress=show_progress,
         )
 
     _say(show_progress, "4/6 samples and morphs")
-    gen = load(run_dir)
+    gen = load(run_dir, device)
     for cat in gen.categories:
-        generate(run_dir, out / "samples" / cat, n=SAMPLES_PER_CLASS, category=cat, seed=seed)
+        generate(
+            run_dir, out / "samples" / cat, n=SAMPLES_PER_CLASS, category=cat, seed=seed,
+            device=device,
+        )  # fmt: skip
     strips = [
-        morph(run_dir, a, b, out / "morph", steps=8, seed=seed).strip
+        morph(run_dir, a, b, out / "morph", steps=8, seed=seed, device=device).strip
         for a, b in MORPHS
         if a in gen.categories and b in gen.categories
     ]
     _say(show_progress, "5/6 composition")
     score = resources.files("gesturegan") / "data" / "demo_score.yaml"
     with resources.as_file(score) as score_path:
-        mix = compose(score_path, out / "composition.wav", run_override=run_dir)
+        source = partial(load, device=device)
+        mix = compose(score_path, out / "composition.wav", source, run_override=run_dir)
 
     _say(show_progress, "6/6 report")
     report = _write_report(out, run, gen, Dataset.open(data_dir), strips, mix, seed)

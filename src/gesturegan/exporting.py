@@ -91,6 +91,7 @@ def export(
     stage: str | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
     check_seeds: tuple[int, ...] = (0, 1, 2, 3),
+    device: str = "cpu",
 ) -> Exported:
     """Write a run's generator and decoder as one TorchScript or ONNX file, checked.
 
@@ -103,6 +104,8 @@ def export(
     stage : growth stage to export (default: the last trained).
     tolerance : largest accepted sample difference from gesturegan's own generation.
     check_seeds : latent seeds of the check batch; clip ``i`` is of class ``i mod n_classes``.
+    device : where gesturegan's own generation (the check's reference) runs. The graph is
+        always recorded on the CPU, so the file runs anywhere.
 
     Returns
     -------
@@ -128,11 +131,12 @@ def export(
         raise UserError("the check needs at least one seed")
     if format == "onnx":
         _require_onnx()
-    gen = load(run_dir)
+    gen = load(run_dir, device)
     if gen.rep.untraceable:
         raise UserError(f"{gen.rep.name} cannot be exported: {gen.rep.untraceable}")
     stage_name = stage or gen.final_stage
-    module = gen.synthesizer(stage).eval()
+    on_cpu = gen if gen.device.type == "cpu" else load(run_dir, "cpu")
+    module = on_cpu.synthesizer(stage).eval()
     if out is None:
         suffix = "" if stage_name == gen.final_stage else f"-{stage_name}"
         out = gen.run.export_path(f"{suffix}{FORMATS[format]}")

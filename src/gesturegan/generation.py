@@ -21,6 +21,7 @@ from . import audio
 from .allocator import keep_freed_memory
 from .atomic import write_text
 from .config import from_dict
+from .device import resolve
 from .errors import UserError
 from .models import MODEL_CONFIGS, build, use_fast_layout
 from .representations import Representation
@@ -33,11 +34,17 @@ class Generator:
 
     Attributes: ``sr`` (Hz), ``length`` (samples), ``categories`` (class names, possibly empty),
     ``stages`` (growth stages that can be drawn from: those whose snapshot exists, plus the last one
-    trained).
+    trained), ``device`` (where the networks and the decoder run).
+
+    Latents are drawn on the CPU whatever the device (a seed means the same latent everywhere)
+    and moved; waveforms come back to the CPU as numpy arrays.
     """
 
-    def __init__(self, run: Run, state_dict: dict[str, torch.Tensor], meta: dict):
+    def __init__(
+        self, run: Run, state_dict: dict[str, torch.Tensor], meta: dict, device: str = "cpu"
+    ):
         keep_freed_memory()
+        self.device = resolve(device)
         self.run, self.run_dir, self.meta = run, run.path, meta
         self.sr, self.length = int(meta["sr"]), int(meta["length"])
         self.categories: tuple[str, ...] = tuple(meta["label_names"])
@@ -52,16 +59,16 @@ class Generator:
         self.stages = run.drawable_stages(meta)
 
     @classmethod
-    def load(cls, run_dir: str | Path) -> Generator:
+    def load(cls, run_dir: str | Path, device: str = "cpu") -> Generator:
         run = Run.open(run_dir)
         state_dict, meta = run.read_generator()
-        return cls(run, state_dict, meta)
+        return cls(run, state_dict, meta, device)
 
     def _build(self, state_dict: dict[str, torch.Tensor], which: int = 0) -> torch.nn.Module:
         """The generator (``which`` 0) or discriminator (1) of this run, with ``state_dict``."""
         shape, n_classes = tuple(self.meta["shape"]), len(self.categories)
         net = build(self.meta["model"], self.model_cfg, shape, n_classes, self.meta.get("kinds"))
-        net = net[which]
+        net = net[which].to(self.device)
         net.load_state_dict(state_dict)
         use_fast_layout(net)
         return net.eval().requires_grad_(False)
@@ -125,8 +132,7 @@ class Generator:
         judge = self._discriminator() if k > 1 else None
         picked = []
         for seed in seeds:
-            z = self.candidates(seed, k, truncation)
-            c = self.condition(category, k)
+            z, c = self._placed(self.candidates(seed, k, truncation), self.condition(category, k))
             images = net.render(z, c, index, alpha)
             best = 0
             if judge is not None:
@@ -155,12 +161,18 @@ class Generator:
     ) -> torch.Tensor:
         """Representation images ``[B, C, H, W]`` at full size (early stages upsampled)."""
         net, index, alpha = self._net(stage)
-        return net.render(z, c, index, alpha)
+        return net.render(*self._placed(z, c), index, alpha)
+
+    def _placed(
+        self, z: torch.Tensor, c: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``z`` and ``c`` on the generator's device."""
+        return z.to(self.device), (c.to(self.device) if c is not None else None)
 
     @torch.no_grad()
     def decode(self, images: torch.Tensor) -> np.ndarray:
-        """Images → waveforms ``[B, T]`` float32 in [-1, 1]."""
-        return self.rep.decode(images).clamp(-1, 1).numpy().astype(np.float32)
+        """Images (on any device; decoded there) → waveforms ``[B, T]`` float32 in [-1, 1]."""
+        return self.rep.decode(images).clamp(-1, 1).float().cpu().numpy()
 
     def synthesizer(self, stage: str | None = None) -> Synthesizer:
         """Generator network and decoder of ``stage`` as one module, ``(z, c) → wave``."""
@@ -268,9 +280,9 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return (torch.sin((1 - t) * omega) / so)[:, None] * a + (torch.sin(t * omega) / so)[:, None] * b
 
 
-def load(run_dir: str | Path) -> Generator:
-    """Load the inference generator of a training run."""
-    return Generator.load(run_dir)
+def load(run_dir: str | Path, device: str = "cpu") -> Generator:
+    """Load the inference generator of a training run onto ``device`` (``device.resolve``)."""
+    return Generator.load(run_dir, device)
 
 
 # ---------------------------------------------------------------------- file-level commands
@@ -296,6 +308,7 @@ def generate(
     stage: str | None = None,
     truncation: float | None = None,
     candidates: int = 1,
+    device: str = "cpu",
 ) -> list[Generated]:
     """Write ``n`` WAVs per class (or of ``category``) to ``out`` plus ``generated.csv``.
 
@@ -308,7 +321,7 @@ def generate(
 
     if n < 1:
         raise UserError(f"--n must be at least 1, got {n}")
-    gen = load(run_dir)
+    gen = load(run_dir, device)
     out = Path(out)
     cats = [category] if category is not None else (list(gen.categories) or [None])
     stage_name = stage or gen.final_stage
@@ -354,11 +367,12 @@ def morph(
     stage: str | None = None,
     mode: str = "class",
     crossfade_s: float = 0.1,
+    device: str = "cpu",
 ) -> MorphResult:
     """Write a morph from class ``start`` to ``end``: step WAVs, a continuous WAV and a PNG strip."""
     from .plots import morph_strip
 
-    gen = load(run_dir)
+    gen = load(run_dir, device)
     waves = gen.morph(start, end, steps, seed, stage, mode)
     out = Path(out)
     stem = f"morph_{start}_to_{end}_seed{seed}"

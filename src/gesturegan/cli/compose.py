@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .parsing import add_device, announce
+
 
 def add_compose(sub: argparse._SubParsersAction) -> None:
     """Declare `gesturegan compose` and its flags."""
@@ -17,13 +19,18 @@ def add_compose(sub: argparse._SubParsersAction) -> None:
     p.add_argument("score", help="score YAML file")
     p.add_argument("--out", required=True, help="output WAV")
     p.add_argument("--run", help="override the score's run folder")
+    add_device(p)
     p.set_defaults(func=_compose)
 
 
 def _compose(a) -> None:
-    from ..composition import compose
+    from functools import partial
 
-    mix = compose(a.score, a.out, run_override=Path(a.run) if a.run else None)
+    from ..composition import compose
+    from ..generation import load
+
+    source = partial(load, device=announce(a.device))
+    mix = compose(a.score, a.out, source, run_override=Path(a.run) if a.run else None)
     dur = mix.stereo.shape[0] / mix.sr
     print(
         f"wrote {a.out}: {dur:.1f} s, {len(mix.events)} events, gain {mix.gain_db_applied:+.1f} dB"

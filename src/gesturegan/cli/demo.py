@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from .parsing import add_device, announce
+
 
 def add_demo(sub: argparse._SubParsersAction) -> None:
     """Declare `gesturegan demo` and its flags."""
@@ -23,11 +25,13 @@ def add_demo(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--per-class", type=int, default=64, help="corpus clips per class (default 64)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    add_device(p)
     p.set_defaults(func=_demo)
 
 
 def _demo(a) -> None:
     from ..demo import run_demo
 
-    result = run_demo(a.out, minutes=a.minutes, per_class=a.per_class, seed=a.seed)
+    device = announce(a.device)
+    result = run_demo(a.out, minutes=a.minutes, per_class=a.per_class, seed=a.seed, device=device)
     print(f"demo written to {result.out}; open {result.report}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .parsing import CATEGORY_HELP
+from .parsing import CATEGORY_HELP, add_device, announce
 
 
 def add_generate(sub: argparse._SubParsersAction) -> None:
@@ -30,6 +30,7 @@ def add_generate(sub: argparse._SubParsersAction) -> None:
         metavar="K",
         help="keep the best of K latents per clip by the run's discriminator (default 1: plain)",
     )
+    add_device(p)
     p.set_defaults(func=_generate)
 
 
@@ -45,6 +46,7 @@ def _generate(a) -> None:
         stage=a.stage,
         truncation=a.truncation,
         candidates=a.candidates,
+        device=announce(a.device),
     )
     print(f"wrote {len(rows)} gestures to {a.out} (see generated.csv)")
 
@@ -71,13 +73,17 @@ def add_morph(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="latent seed (default 0)")
     p.add_argument("--stage", help="growth stage to draw from (default: the last)")
     p.add_argument("--out", required=True, help="output folder")
+    add_device(p)
     p.set_defaults(func=_morph)
 
 
 def _morph(a) -> None:
     from ..generation import morph
 
-    r = morph(a.run, a.start, a.end, a.out, steps=a.steps, seed=a.seed, stage=a.stage, mode=a.mode)
+    r = morph(
+        a.run, a.start, a.end, a.out, steps=a.steps, seed=a.seed, stage=a.stage, mode=a.mode,
+        device=announce(a.device),
+    )  # fmt: skip
     print(f"wrote {len(r.steps)} steps, {r.continuous} and {r.strip}")
 
 
@@ -106,6 +112,7 @@ def add_export(sub: argparse._SubParsersAction) -> None:
         help="largest sample difference accepted in the check (default 0.01, -40 dBFS)",
     )
     p.add_argument("--json", action="store_true", help="print the sidecar as one JSON object")
+    add_device(p)
     p.set_defaults(func=_export)
 
 
@@ -115,7 +122,8 @@ def _export(a) -> None:
     from ..exporting import DEFAULT_TOLERANCE, export
 
     tolerance = DEFAULT_TOLERANCE if a.tolerance is None else a.tolerance
-    done = export(a.run, a.format, out=a.out, stage=a.stage, tolerance=tolerance)
+    device = announce(a.device)
+    done = export(a.run, a.format, out=a.out, stage=a.stage, tolerance=tolerance, device=device)
     if a.json:
         print(json.dumps(done.to_dict()))
         return

@@ -10,6 +10,28 @@ CATEGORY_HELP = (
 )
 
 
+def add_device(p: argparse.ArgumentParser) -> None:
+    """``--device``, for a verb that runs a model (``gesturegan.device.resolve`` reads it)."""
+    p.add_argument(
+        "--device",
+        default="auto",
+        help="where models run: auto (a CUDA GPU when present, else the CPU), cpu, cuda, cuda:N, "
+        "mps (default auto)",
+    )
+
+
+def announce(device: str) -> str:
+    """The device ``--device`` names, resolved (a ``UserError`` when absent) and printed to
+    stderr at the start of a command; returns its name for the library call."""
+    import sys
+
+    from ..device import describe, resolve
+
+    where = resolve(device)
+    print(f"device: {describe(where)}", file=sys.stderr)
+    return str(where)
+
+
 class DeferredParser(argparse.ArgumentParser):
     """An ArgumentParser that adds some options only when it is used (``defer``): building the
     whole command line must not import what one command needs (torch, for ``train``'s options)."""

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import UserError
+from .parsing import add_device, announce
 
 
 def add_studio(sub: argparse._SubParsersAction) -> None:
@@ -24,6 +25,7 @@ def add_studio(sub: argparse._SubParsersAction) -> None:
         "--state",
         help="where survey answers, stimuli and mixes are kept (default <runs>/.studio)",
     )
+    add_device(p)
     p.set_defaults(func=_studio)
 
 
@@ -34,4 +36,4 @@ def _studio(a) -> None:
         raise UserError(f"--runs {a.runs}: no such folder")
     if a.data is not None and not Path(a.data).is_dir():
         raise UserError(f"--data {a.data}: no such folder")
-    serve(a.host, a.port, a.runs, a.data, a.state)
+    serve(a.host, a.port, a.runs, a.data, a.state, device=announce(a.device))

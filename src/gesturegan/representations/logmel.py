@@ -36,7 +36,7 @@ class LogMel:
 
     def magnitude_to_image(self, magnitude: torch.Tensor) -> torch.Tensor:
         """``[B, n_bins, side + 1]`` STFT magnitude → ``[B, side, side]`` in [-1, 1]."""
-        mel = self.mel_basis @ magnitude[..., : self.side]
+        mel = self.mel_basis.to(magnitude.device) @ magnitude[..., : self.side]
         db = (20 * torch.log10(mel.clamp_min(1e-10))).clamp(self.min_db, self.max_db)
         return 2 * (db - self.min_db) / (self.max_db - self.min_db) - 1
 
@@ -44,7 +44,7 @@ class LogMel:
         """``[B, side, side]`` → STFT magnitude ``[B, n_bins, side + 1]`` (pseudo-inverse, ≥ 0)."""
         db = (image.clamp(-1, 1) + 1) / 2 * (self.max_db - self.min_db) + self.min_db
         mel = torch.where(db <= self.min_db + 1e-3, 0.0, 10 ** (db / 20))
-        magnitude = (self.mel_inverse @ mel).clamp_min(0)
+        magnitude = (self.mel_inverse.to(mel.device) @ mel).clamp_min(0)
         return pad_last_frame(magnitude)
 
     def encode(self, wave: torch.Tensor) -> torch.Tensor:

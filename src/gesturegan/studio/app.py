@@ -63,7 +63,10 @@ class AnswerBody(BaseModel):
 
 
 def create_app(
-    runs: str | Path = ".", data: str | Path | None = None, state: str | Path | None = None
+    runs: str | Path = ".",
+    data: str | Path | None = None,
+    state: str | Path | None = None,
+    device: str = "cpu",
 ) -> FastAPI:
     """Build the studio app.
 
@@ -73,11 +76,12 @@ def create_app(
     data : folder of datasets (or one dataset); default: the runs folder.
     state : where the studio keeps its own files (survey database and stimuli, rendered mixes,
         uploads); default ``<runs>/.studio``. Hidden from every listing and never served as a file.
+    device : where the models run (``gesturegan.device.resolve``).
     """
     runs_root = Path(runs)
     data_root = Path(data) if data is not None else runs_root
     state_root = Path(state) if state is not None else runs_root / ".studio"
-    engine = Engine(runs_root, data_root)
+    engine = Engine(runs_root, data_root, device=device)
     store = survey_mod.SurveyStore(state_root / "survey.sqlite", state_root / "surveys")
     uploads, mixes = state_root / "uploads", state_root / "mixes"
     uploads.mkdir(parents=True, exist_ok=True)
@@ -402,11 +406,12 @@ def serve(
     runs: str | Path = ".",
     data: str | Path | None = None,
     state: str | Path | None = None,
+    device: str = "cpu",
 ) -> None:
-    """Run the studio until interrupted (uvicorn, one process)."""
+    """Run the studio until interrupted (uvicorn, one process); models run on ``device``."""
     import uvicorn
 
-    app = create_app(runs, data, state)
+    app = create_app(runs, data, state, device)
     app.state.engine.warm()
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(

@@ -87,10 +87,13 @@ class Engine:
     runs_root : folder of training runs (a run itself, or a folder whose subfolders are runs).
     data_root : folder of datasets (a dataset itself, or a folder whose subfolders are datasets).
     cache_clips : generated clips kept in memory (64 KiB each at the default length).
+    device : where the models run (``gesturegan.device.resolve``).
     """
 
-    def __init__(self, runs_root: Path, data_root: Path, cache_clips: int = 512):
-        self.runs_root, self.data_root = runs_root, data_root
+    def __init__(
+        self, runs_root: Path, data_root: Path, cache_clips: int = 512, device: str = "cpu"
+    ):
+        self.runs_root, self.data_root, self.device = runs_root, data_root, device
         self.clips = LRU(cache_clips)
         self.thumbs = LRU(2048)
         self._models: dict[Path, tuple[int, Generator]] = {}
@@ -141,7 +144,7 @@ class Engine:
         with self._model_lock:
             cached = self._models.get(run_dir)
             if cached is None or cached[0] != stamp:
-                cached = (stamp, load_generator(run_dir))
+                cached = (stamp, load_generator(run_dir, self.device))
                 self._models[run_dir] = cached
         return cached[1]
 

@@ -30,7 +30,7 @@ def augment(x: torch.Tensor, p: float, generator: torch.Generator) -> torch.Tens
     b = x.shape[0]
 
     def chosen() -> torch.Tensor:  # [B] bool: which images get this transform
-        return torch.rand(b, generator=generator) < p
+        return torch.rand(b, generator=generator, device=generator.device) < p
 
     if x.ndim == 3:
         x = _shift(x, -1, chosen(), x.shape[-1] // 8, generator)
@@ -50,8 +50,9 @@ def _shift(
     if max_shift < 1:
         return x
     n = x.shape[dim]
-    shift = torch.randint(-max_shift, max_shift + 1, (x.shape[0],), generator=gen) * which
-    index = (torch.arange(n)[None] - shift[:, None]).clamp(0, n - 1)  # [B, n]
+    draw = torch.randint(-max_shift, max_shift + 1, (x.shape[0],), generator=gen, device=gen.device)
+    shift = draw * which
+    index = (torch.arange(n, device=shift.device)[None] - shift[:, None]).clamp(0, n - 1)  # [B, n]
     shape = [x.shape[0]] + [1] * (x.ndim - 1)
     shape[dim] = n
     index = index.view(shape).expand_as(x).to(x.device)
@@ -60,8 +61,8 @@ def _shift(
 
 def _gain(x: torch.Tensor, which: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """Offset channel 0 of the chosen images by a random −0.1…0.1."""
-    offset = (torch.rand(x.shape[0], generator=gen) * 0.2 - 0.1) * which
-    channel = torch.zeros(x.shape[1])
+    offset = (torch.rand(x.shape[0], generator=gen, device=gen.device) * 0.2 - 0.1) * which
+    channel = torch.zeros(x.shape[1], device=offset.device)
     channel[0] = 1.0
     shape = (x.shape[0], x.shape[1]) + (1,) * (x.ndim - 2)
     return x + (offset[:, None] * channel[None]).view(shape).to(x)
@@ -74,9 +75,9 @@ def _mask(
     if max_width < 1:
         return x
     n, b = x.shape[dim], x.shape[0]
-    width = torch.randint(1, max_width + 1, (b,), generator=gen) * which
-    start = (torch.rand(b, generator=gen) * (n - width + 1)).long()
-    pos = torch.arange(n)[None]
+    width = torch.randint(1, max_width + 1, (b,), generator=gen, device=gen.device) * which
+    start = (torch.rand(b, generator=gen, device=gen.device) * (n - width + 1)).long()
+    pos = torch.arange(n, device=width.device)[None]
     band = (pos >= start[:, None]) & (pos < (start + width)[:, None])  # [B, n]
     shape = [b] + [1] * (x.ndim - 1)
     shape[dim] = n
@@ -101,18 +102,22 @@ class AdaController:
         self._sum, self._n, self._steps = 0.0, 0, 0
 
     def update(self, logits_real: torch.Tensor) -> None:
-        self._sum += float(torch.sign(logits_real.detach()).sum())
+        # The sum stays on the device between adjustments: reading it waits for the device,
+        # which happens once per ``interval`` steps (as in StyleGAN2-ADA), not every step. It is
+        # a sum of ±1 and 0, exact in float32 far beyond any interval's count.
+        self._sum = self._sum + torch.sign(logits_real.detach()).sum()
         self._n += logits_real.numel()
         self._steps += 1
         if self._steps % self.interval:
             return
-        self.r_t = self._sum / max(self._n, 1)
+        self.r_t = float(self._sum) / max(self._n, 1)
         step = self._n / (self.speed_kimg * 1000)
         self.p = min(1.0, max(0.0, self.p + (step if self.r_t > self.target else -step)))
         self._sum, self._n = 0.0, 0
 
     def state_dict(self) -> dict[str, float]:
-        return {"p": self.p, "r_t": self.r_t, "sum": self._sum, "n": self._n, "steps": self._steps}
+        state = {"p": self.p, "r_t": self.r_t, "sum": float(self._sum), "n": self._n}
+        return {**state, "steps": self._steps}
 
     def load_state_dict(self, state: dict[str, float]) -> None:
         self.p, self.r_t = state["p"], state["r_t"]

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import field_help, from_dict, load_yaml, merge, option
+from ..device import PRECISIONS
 from ..errors import UserError
 from ..models import MODELS
 from ..models.dcgan import DCGANConfig
@@ -75,6 +76,16 @@ class TrainConfig:
         0.6, "ada raises p while r_t = E[sign D(real)] is above this target"
     )
     ada_speed_kimg: float = option(20.0, "ada can move p from 0 to 1 in this many thousand images")
+    device: str = option(
+        "auto",
+        "auto (a CUDA GPU when present, else the CPU), cpu, cuda, cuda:N or mps; the config "
+        "saved in the run names the device used",
+        section="where and how precisely it runs",
+    )
+    precision: str = option(
+        "fp32",
+        "fp32, bf16 or fp16 (autocast; R1 and gradient penalties stay fp32; fp16 needs a GPU)",
+    )
     monitor_every_minutes: float = option(
         1.0,
         "how often the live quality probe runs (probe_fd, diversity, best.pt)",
@@ -119,6 +130,10 @@ class TrainConfig:
             raise UserError(f"model must be one of {', '.join(MODELS)}; got {self.model!r}")
         if self.loss not in LOSSES:
             raise UserError(f"loss must be one of {', '.join(LOSSES)}; got {self.loss!r}")
+        if self.precision not in PRECISIONS:
+            raise UserError(
+                f"precision must be one of {', '.join(PRECISIONS)}; got {self.precision!r}"
+            )
         if self.lr <= 0:
             raise UserError(f"lr must be positive, got {self.lr}")
 

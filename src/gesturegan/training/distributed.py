@@ -9,7 +9,9 @@ Why averaged gradients rather than the ``DistributedDataParallel`` wrapper: a pr
 the parameters of not-yet-grown stages unused, and the R1 / gradient penalties differentiate through
 D twice per step; DDP's reducer needs ``find_unused_parameters`` and one forward per backward for
 that. One flat all-reduce per update (as StyleGAN3 does) is equivalent, simpler and as fast.
-Backend: NCCL when CUDA is available, gloo on CPU.
+Placement: with ``--device cuda`` (or ``auto`` on a GPU machine) rank r uses ``cuda:LOCAL_RANK`` and
+the ranks talk over NCCL; on the CPU they keep gloo. The backend follows the device the tensors are
+on, not whether a GPU exists (NCCL cannot reduce CPU tensors).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from ..device import resolve
+
 
 @dataclass(frozen=True)
 class World:
@@ -28,6 +32,7 @@ class World:
     rank: int = 0
     size: int = 1
     local_rank: int = 0
+    device: torch.device = torch.device("cpu")  # this rank's; the collectives' tensors live on it
 
     @property
     def is_main(self) -> bool:
@@ -39,19 +44,25 @@ class World:
         return self.size > 1
 
 
-def init_from_env() -> World:
-    """Join the process group torchrun describes in the environment, or stay single-process."""
+def init_from_env(device: str = "auto") -> World:
+    """Resolve ``device`` (``device.resolve``; under torchrun a bare ``cuda`` is this rank's
+    ``cuda:LOCAL_RANK``) and join the process group torchrun describes in the environment — NCCL
+    for CUDA tensors, gloo for CPU ones — or stay single-process."""
     size = int(os.environ.get("WORLD_SIZE", "1"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    where = resolve(device, local_rank if size > 1 else None)
     if size <= 1:
-        return World()
+        return World(device=where)
     if not dist.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        dist.init_process_group(backend=backend)
-    return World(
-        rank=dist.get_rank(),
-        size=dist.get_world_size(),
-        local_rank=int(os.environ.get("LOCAL_RANK", "0")),
-    )
+        if where.type == "cuda":
+            torch.cuda.set_device(where)
+        dist.init_process_group(backend=backend_for(where))
+    return World(dist.get_rank(), dist.get_world_size(), local_rank, where)
+
+
+def backend_for(device: torch.device) -> str:
+    """The collective backend for tensors on ``device``: NCCL for CUDA, gloo otherwise."""
+    return "nccl" if device.type == "cuda" else "gloo"
 
 
 def shutdown(world: World) -> None:
@@ -89,7 +100,7 @@ def broadcast_float(value: float, world: World) -> float:
     """Rank 0's ``value`` on every rank (keeps time-based schedules identical across ranks)."""
     if not world.distributed:
         return value
-    t = torch.tensor([value], dtype=torch.float64)
+    t = torch.tensor([value], dtype=torch.float64, device=world.device)
     dist.broadcast(t, src=0)
     return float(t.item())
 
@@ -101,7 +112,7 @@ def max_replica_difference(module: torch.nn.Module, world: World) -> float:
     flat = torch.cat([p.detach().flatten() for p in module.parameters()])
     reference = flat.clone()
     dist.broadcast(reference, src=0)
-    diff = torch.tensor([(flat - reference).abs().max().item()], dtype=torch.float64)
+    diff = (flat - reference).abs().max().double().reshape(1)
     dist.all_reduce(diff, op=dist.ReduceOp.MAX)
     return float(diff.item())
 
@@ -119,7 +130,7 @@ def any_rank(flag: bool, world: World) -> bool:
     """True on every rank when ``flag`` is true on at least one."""
     if not world.distributed:
         return flag
-    t = torch.tensor([1.0 if flag else 0.0])
+    t = torch.tensor([1.0 if flag else 0.0], device=world.device)
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return bool(t.item() > 0)
 

@@ -1,5 +1,10 @@
 """The training loop: builds the parts of a run and calls them in order — step, schedule, probes,
-snapshots, checkpoints, exports — into a run folder (``runs.Run``). It knows when, not how."""
+snapshots, checkpoints, exports — into a run folder (``runs.Run``). It knows when, not how.
+
+On an accelerator the step's figures stay on the device: the loop reads them (and checks them for
+NaN) at logging intervals and before anything is saved, so the host never waits for the device
+between. On the CPU, where reading costs nothing, it reads them after every step.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ import torch
 from .. import gestures
 from ..allocator import keep_freed_memory
 from ..dataset import Dataset
+from ..device import prepare, resolve
 from ..errors import UserError
 from ..evaluation.metrics import frechet_distance
 from ..representations import get as get_representation
@@ -26,6 +32,7 @@ from .config import TrainConfig
 from .data import BatchLoader, fixed_latents
 from .distributed import World
 from .exports import Facts, TrainResult, export, generator_meta
+from .precision import Precision
 from .probes import Judges, Probes
 from .progress import MetricsLog, ProgressBars, StopRequest
 from .state import Counters, build_nets, load_rng_state, load_weights, rng_state, weights
@@ -60,11 +67,16 @@ class Trainer:
         world: World | None = None,
         kinds_table: list[dict] | None = None,
     ):
-        """``kinds_table``: a resumed run's kinds of gesture (found from the data when ``None``)."""
+        """``kinds_table``: a resumed run's kinds of gesture (found from the data when ``None``);
+        ``world``: the ranks and this one's device (single-process on ``cfg.device`` when
+        ``None``)."""
         self.cfg = cfg
         self.run = run_dir if isinstance(run_dir, Run) else Run(run_dir)
-        self.world = world or World()
+        self.world = world or World(device=resolve(cfg.device))
         keep_freed_memory()
+        self.device = self.world.device
+        prepare(self.device)
+        self.precision = Precision(cfg.precision, self.device)
         self.dataset = ds = Dataset.open(cfg.data)
         self.rep = get_representation(cfg.repr, sr=ds.sr, length=ds.length, **cfg.repr_options)
         self.label_names = list(ds.label_names)
@@ -79,15 +91,17 @@ class Trainer:
             self.label_names, self.rep.shape, ds.sr, ds.length, self.stages, self.cond.table
         )
         # Each rank draws its own latents; rank 0's stream is the single-process one.
-        self.noise = torch.Generator().manual_seed(cfg.seed + 1 + 7919 * self.world.rank)
+        self.noise = torch.Generator(self.device).manual_seed(cfg.seed + 1 + 7919 * self.world.rank)
         self.counters = Counters()
         z_dim, names = self.nets.G.cfg.z_dim, self.label_names
         self.probes = Probes(judges(names), ds, self.rep, names, z_dim, cfg.seed)
         self.aug = Augmentation(cfg.augment, cfg.augment_p, cfg.ada_target, cfg.ada_speed_kimg)
         self.metrics: list[dict[str, Any]] = []  # logged rows (a resumed run's earlier ones too)
-        self.snap_z, _, self.snap_c = fixed_latents(
-            cfg.seed + 2, cfg.snapshot_per_class, n_classes, z_dim
-        )
+        z, _, c = fixed_latents(cfg.seed + 2, cfg.snapshot_per_class, n_classes, z_dim)
+        self.snap_z, self.snap_c = z.to(self.device), (c.to(self.device) if c is not None else None)
+        self.penalty: torch.Tensor | float = math.nan  # the latest penalty, read when settled
+        self.pending: dict[str, Any] | None = None  # the latest step's figures, not yet read
+        self.last_stats: dict[str, float] = {}  # the figures read last (``settle``)
 
     # ---------------------------------------------------------------- schedule
     def alpha(self) -> float:
@@ -97,34 +111,63 @@ class Trainer:
         return self.counters.stage == len(self.stages) - 1
 
     # ---------------------------------------------------------------- one step
-    def step(self, loader: BatchLoader) -> dict[str, float]:
-        """One D and one G update on the loader's next batch; the step's figures and the latest
-        probe's."""
+    def step(self, loader: BatchLoader) -> dict[str, Any]:
+        """One D and one G update on the loader's next batch; the step's figures (tensors on the
+        device until ``settle`` reads them) and the latest probe's."""
         c = self.counters
-        batch = loader.next(self.cfg.batch_for_stage(c.stage))
+        images, cond = loader.next(self.cfg.batch_for_stage(c.stage))
+        batch = (
+            images.to(self.device, non_blocking=True),
+            cond.to(self.device, non_blocking=True) if cond is not None else None,
+        )
         stats = train_step(
             self.nets, self.cfg, batch, c, len(self.stages), self.alpha(), self.cond, self.aug,
-            self.noise, self.world,
+            self.noise, self.world, self.precision,
         )  # fmt: skip
+        if stats["penalty"] is None:  # logged as the latest value: every row has one
+            stats["penalty"] = self.penalty
+        self.penalty = stats["penalty"]
         return {**stats, **self.probes.stats()}
+
+    def settle(self) -> dict[str, float]:
+        """Read the latest step's figures (waiting for the device), stop if they went NaN/Inf,
+        and keep the penalty in the counters; the figures read last when there is nothing new."""
+        if self.pending is not None:
+            stats, self.pending = on_host(self.pending), None
+            self.check_finite(stats)
+            self.counters.last_penalty = stats["penalty"]
+            self.last_stats = stats
+        return self.last_stats
 
     # ---------------------------------------------------------------- persistence
     def checkpoint(self) -> dict[str, Any]:
-        """The training state as a plain dict (``state``)."""
+        """The training state as a plain dict (``state``); the step's figures are read first."""
+        self.settle()
         return {
             **self.facts.checkpoint_part(self.cfg),
             **weights(self.nets),
             "state": dict(vars(self.counters)),
             "ada": self.aug.state_dict(),
             "rng": rng_state(self.noise, self.world),
+            **({"scalers": self.precision.state_dict()} if self.precision.state_dict() else {}),
         }
 
     def restore(self, ckpt: dict[str, Any]) -> None:  # the inverse of ``checkpoint``
         load_weights(self.nets, ckpt, self.cfg)
         self.counters = Counters(**ckpt["state"])
+        self.penalty = self.counters.last_penalty
         if "ada" in ckpt:
             self.aug.load_state_dict(ckpt["ada"])
-        load_rng_state(self.noise, ckpt["rng"], self.world)
+        self.precision.load_state_dict(ckpt.get("scalers", {}))
+        # Another kind of device draws another latent stream; it continues from a seed of its own.
+        reseed = self.cfg.seed + 1 + 7919 * self.world.rank + 104729 * self.counters.step
+        if load_rng_state(self.noise, ckpt["rng"], self.world, reseed) and self.world.is_main:
+            print(
+                f"resuming on {self.device.type} a run saved on {ckpt['rng']['noise_device']}: "
+                "its latent stream continues from a fresh seed",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def save_checkpoint(self, which: str = LATEST) -> None:
         """Every rank takes part (RNG states are gathered); rank 0 writes."""
@@ -169,7 +212,7 @@ class Trainer:
 
     def check_finite(self, stats: dict[str, float]) -> None:
         """Stop with a clear message when training diverged (on any rank), before anything bad is
-        saved."""
+        saved. Every rank checks at the same steps (``settle``)."""
         bad = [k for k in STAT_KEYS if k != "penalty" and not math.isfinite(stats[k])]
         if not dist.any_rank(bool(bad), self.world):
             return
@@ -180,7 +223,7 @@ class Trainer:
             else "no checkpoint had been written yet"
         )
         raise TrainingDiverged(
-            f"training diverged at step {self.counters.step + 1} "
+            f"training diverged at step {self.counters.step} "
             f"({', '.join(f'{k}={stats[k]}' for k in bad)}); {kept}"
         )
 
@@ -206,7 +249,7 @@ class Trainer:
         cfg, c, world, n = self.cfg, self.counters, self.world, len(self.stages)
         loader = BatchLoader(
             self.dataset, self.rep, cfg.seed, c.data_position, world.rank, world.size,
-            **self.cond.loader_ids(),
+            **self.cond.loader_ids(), pin=self.device.type == "cuda",
         )  # fmt: skip
         log = MetricsLog(self.run, self.probes.heard_columns(), self.metrics, world.is_main)
         last_ckpt_t = last_snap_t = last_probe_t = dist.broadcast_float(time.monotonic(), world)
@@ -223,13 +266,16 @@ class Trainer:
                     break
                 t0 = time.perf_counter()
                 mid_step = True
-                stats = self.step(loader)
+                self.pending = self.step(loader)
                 mid_step = False
-                self.check_finite(stats)
                 # Rank 0's clock drives time-based schedules, so all ranks grow together.
                 dt = dist.broadcast_float(time.perf_counter() - t0, world)
                 schedule.advance(cfg, c, n, dt, loader.position)
-                if world.is_main and (c.step % cfg.log_every_steps == 0 or c.step == 1):
+                logged = c.step % cfg.log_every_steps == 0 or c.step == 1
+                if logged or self.device.type == "cpu":
+                    self.settle()
+                stats = self.last_stats
+                if world.is_main and logged:
                     log.add(c, self.stages[c.stage], cfg.batch_for_stage(c.stage), stats, dt)
                 bars.update(c, stats, dt)
                 if world.is_main:
@@ -285,3 +331,10 @@ class Trainer:
             generator_step=c.generator_step, generator_heard=c.best_heard,
         )  # fmt: skip
 
+
+
+def on_host(stats: dict[str, Any]) -> dict[str, float]:
+    """A step's figures as Python floats: its tensors read in one transfer."""
+    keys = [k for k, v in stats.items() if isinstance(v, torch.Tensor)]
+    values = torch.stack([stats[k].float() for k in keys]).tolist() if keys else []
+    return {**stats, **dict(zip(keys, values, strict=True))}

@@ -55,7 +55,8 @@ def gradient_penalty(
     ``real``, ``fake``: ``[B, C, H, W]`` images or ``[B, C, T]`` waveforms."""
     # One mixing weight per sample, broadcast over the other axes (a 4-D weight made 1-D inputs 4-D).
     eps_shape = (real.shape[0],) + (1,) * (real.ndim - 1)
-    eps = torch.rand(eps_shape, generator=generator).to(real)
+    where = generator.device if generator is not None else real.device
+    eps = torch.rand(eps_shape, generator=generator, device=where).to(real)
     mixed = torch.lerp(real.detach(), fake.detach(), eps).requires_grad_(True)
     with input_gradients_only():
         (grad,) = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)

@@ -57,7 +57,7 @@ def embed(images: torch.Tensor) -> np.ndarray:
     """``images [N, C, H, W]`` → embeddings ``[N, 2 · BANDS]`` (float64)."""
     x = images[:, :1].float()
     x = F.adaptive_avg_pool2d(x, (BANDS, x.shape[-1]))[:, 0]  # [N, BANDS, W]
-    return torch.cat([x.mean(dim=-1), x.std(dim=-1)], dim=1).double().numpy()
+    return torch.cat([x.mean(dim=-1), x.std(dim=-1)], dim=1).double().cpu().numpy()
 
 
 def mean_pairwise_distance(e: np.ndarray) -> float:

@@ -94,7 +94,7 @@ class Probes:
         if self._real is None:
             images, labels = self._real_probe()
             self._real = embed(self._pictures(images)), labels
-        fake = G_ema.render(self.probe_z, self.probe_c, stage, alpha)
+        fake = G_ema.render(*_on(G_ema, self.probe_z, self.probe_c), stage, alpha)
         fake_emb = embed(self._pictures(fake))
         self.last = self.judges.compare(*self._real, fake_emb, self.probe_labels.numpy())
         self.last_heard = self._hear(G_ema, stage, alpha) if hear and self.hears else {}
@@ -128,7 +128,7 @@ class Probes:
         """The labeler's agreement with the classes of the fixed hearing set, by class name."""
         waves = torch.cat(
             [
-                self.rep.decode(G_ema.render(z, c, stage, alpha))
+                self.rep.decode(G_ema.render(*_on(G_ema, z, c), stage, alpha))
                 for z, c in zip(
                     self.hear_z.split(PROBE_PER_CLASS),
                     self.hear_c.split(PROBE_PER_CLASS),
@@ -137,7 +137,10 @@ class Probes:
             ]
         )
         return self.judges.hear(
-            waves.clamp(-1, 1).numpy(), self.dataset.sr, self.hear_labels.numpy(), self.label_names
+            waves.clamp(-1, 1).cpu().numpy(),
+            self.dataset.sr,
+            self.hear_labels.numpy(),
+            self.label_names,
         )
 
     def _real_probe(self) -> tuple[torch.Tensor, np.ndarray]:
@@ -157,3 +160,11 @@ class Probes:
 
     def _pictures(self, out: torch.Tensor) -> torch.Tensor:
         return pictures(out, self.rep, self.dataset.sr, self.dataset.length)
+
+
+def _on(
+    net: torch.nn.Module, z: torch.Tensor, c: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The fixed latents and conditioning on ``net``'s device (they are kept on the CPU)."""
+    device = next(net.parameters()).device
+    return z.to(device), (c.to(device) if c is not None else None)

@@ -84,6 +84,6 @@ def snapshot(
     rows = max(1, len(label_names))
     save_png(image_grid(pictures(out, rep, sr, length), rows), run.grid_path(step, stage))
     per = out.shape[0] // rows
-    waves = rep.decode(out[::per]).clamp(-1, 1).numpy()
+    waves = rep.decode(out[::per]).clamp(-1, 1).cpu().numpy()
     for wave, name in zip(waves, label_names or ["unconditional"], strict=False):
         audio.write(run.sample_audio_path(step, stage, name), wave, sr)

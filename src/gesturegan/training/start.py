@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import sys
 from pathlib import Path
 from typing import Any
 
 from ..config import load_yaml, merge
+from ..device import describe
 from ..errors import UserError
 from ..runs import LATEST, Run
 from . import distributed as dist
@@ -27,12 +30,17 @@ def train(
     On resume the saved config is the base; ``overrides`` may change the budget (``steps`` or
     ``minutes``) to train longer. A fresh run refuses a folder that already holds checkpoints.
     Under ``torchrun`` it trains data-parallel across the ranks (see ``distributed``).
+
+    The device (``device`` option, ``auto`` by default) is resolved here and the one used is
+    saved in ``config.yaml``; a resumed run takes ``auto`` again unless a device is given, so a
+    run trained on a GPU continues on a machine without one.
     """
     run = Run(run_dir)
     if resume:
         if not run.has_checkpoint(LATEST):
             raise UserError(f"{run.path}: nothing to resume (no checkpoint in it)")
         changes = merge(load_yaml(config_path) if config_path else {}, overrides or {})
+        changes.setdefault("device", "auto")  # the saved device records where it ran
         saved = load_yaml(run.config_path)
         cfg = resume_config(saved, changes, where=str(run.config_path))
     else:
@@ -44,7 +52,10 @@ def train(
         if not data:
             raise UserError("train needs --data DATASET (made by `gesturegan prepare`)")
         cfg = make_config(data, config_path, overrides)
-    world = dist.init_from_env()
+    world = dist.init_from_env(cfg.device)
+    cfg = dataclasses.replace(cfg, device=str(world.device))
+    if world.is_main:
+        print(f"device: {describe(world.device)}, precision {cfg.precision}", file=sys.stderr)
     run.path.mkdir(parents=True, exist_ok=True)
     ckpt = run.load_checkpoint(LATEST) if resume else None
     trainer = Trainer(cfg, run, world, ckpt.get("kinds") if ckpt else None)

@@ -7,6 +7,11 @@ with nothing else::
     G, D, G_ema, opt_G, opt_D                                 weights and optimiser states
     state                                                     the counters (``Counters``), a dict
     ada, rng                                                  augmentation strength, RNG states
+    scaler_G, scaler_D                                        fp16 loss scales (``--precision fp16``)
+
+Tensors are saved from whatever device trained them and read onto the CPU (``runs``); loading
+them into the networks moves them to the device the run continues on, so a run trained on a GPU
+resumes on a CPU and the other way round.
 """
 
 from __future__ import annotations
@@ -61,13 +66,15 @@ def build_nets(
     kinds_table: list[dict] | None,
     world: World,
 ) -> Nets:
-    """Fresh networks for ``cfg`` (seeded by the caller), equal on every rank."""
+    """Fresh networks for ``cfg`` (seeded by the caller) on ``world.device``, equal on every
+    rank."""
     G, D = build(cfg.model, getattr(cfg, cfg.model), shape, n_classes, kinds_table)
+    G, D = G.to(world.device), D.to(world.device)
     use_fast_layout(G, D)
     dist.broadcast_module(G, world)
     dist.broadcast_module(D, world)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
-    # fused: one kernel over all parameters (3x faster than the per-tensor loop on CPU).
+    # fused: one kernel over all parameters (3x faster than the per-tensor loop on CPU; CUDA too).
     adam = {"lr": cfg.lr, "betas": tuple(cfg.betas), "fused": True}
     opt_g = torch.optim.Adam(G.parameters(), **adam)
     opt_d = torch.optim.Adam(D.parameters(), **adam)
@@ -108,20 +115,33 @@ def load_weights(nets: Nets, ckpt: dict, cfg: TrainConfig) -> None:
 
 
 def rng_state(noise: torch.Generator, world: World) -> dict:
-    """The latent stream of this rank (and of every rank) and torch's global RNG."""
-    return {
+    """The latent stream of this rank (and of every rank), the kind of device it draws on, and
+    torch's global RNGs (the CPU's, and the CUDA device's when training there)."""
+    state = {
         "noise": noise.get_state(),
         "noise_per_rank": dist.gather_objects(noise.get_state(), world),
+        "noise_device": noise.device.type,
         "torch": torch.get_rng_state(),
     }
+    if world.device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(world.device)
+    return state
 
 
-def load_rng_state(noise: torch.Generator, rng: dict, world: World) -> None:
+def load_rng_state(noise: torch.Generator, rng: dict, world: World, reseed: int) -> bool:
     """Restore the RNG states; a run resumed on another number of ranks keeps rank 0's stream
-    and gives the other ranks fresh ones."""
+    and gives the other ranks fresh ones. A stream saved on another kind of device (a CPU
+    generator's state means nothing to a CUDA one) is replaced by one seeded with ``reseed``;
+    returns whether that happened."""
+    torch.set_rng_state(rng["torch"])
+    if "cuda" in rng and world.device.type == "cuda":
+        torch.cuda.set_rng_state(rng["cuda"], world.device)
+    if rng.get("noise_device", "cpu") != noise.device.type:
+        noise.manual_seed(reseed)
+        return True
     per_rank = rng.get("noise_per_rank", [])
     if len(per_rank) == world.size:
         noise.set_state(per_rank[world.rank])
     elif world.is_main:
         noise.set_state(rng["noise"])
-    torch.set_rng_state(rng["torch"])
+    return False
