@@ -57,6 +57,16 @@ def test_device_cuda_without_cuda_is_one_line_and_exit_2(verb, tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+def test_generate_on_device_cpu_names_the_device(tiny_run, tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "gesturegan.cli", "generate", str(tiny_run), "--out",
+         str(tmp_path / "g"), "--n", "1", "--device", "cpu"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().endswith("on cpu")
+
+
 def test_fp16_needs_a_gpu_and_unknown_precisions_are_refused():
     cpu = torch.device("cpu")
     check_precision("fp32", cpu)
@@ -118,13 +128,14 @@ def test_a_run_on_device_cpu_records_it_and_its_checkpoint_maps_onto_the_cpu(
 
 
 @pytest.mark.slow
-def test_bf16_trains_on_the_cpu_with_finite_figures(tiny_dataset, tmp_path):
+@pytest.mark.parametrize("loss", ["ns_r1", "wgan_gp"])
+def test_bf16_trains_on_the_cpu_with_finite_figures(tiny_dataset, tmp_path, loss):
     import csv
 
     from gesturegan.training import train
 
     run = tmp_path / "bf16"
-    opts = tiny_overrides(5, precision="bf16", log_every_steps=1, r1_every=2)
+    opts = tiny_overrides(5, precision="bf16", log_every_steps=1, r1_every=2, loss=loss)
     train(run, data=str(tiny_dataset), overrides=opts, show_progress=False)
     rows = list(csv.DictReader((run / "logs" / "metrics.csv").open()))
     assert len(rows) == 5

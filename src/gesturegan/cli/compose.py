@@ -34,4 +34,5 @@ def _compose(a) -> None:
     dur = mix.stereo.shape[0] / mix.sr
     print(
         f"wrote {a.out}: {dur:.1f} s, {len(mix.events)} events, gain {mix.gain_db_applied:+.1f} dB"
+        f" (models on {source.keywords['device']})"
     )

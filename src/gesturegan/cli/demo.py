@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .parsing import add_device, announce
+from .parsing import add_device, announce, say_device
 
 
 def add_demo(sub: argparse._SubParsersAction) -> None:
@@ -33,5 +33,6 @@ def _demo(a) -> None:
     from ..demo import run_demo
 
     device = announce(a.device)
+    say_device(device)
     result = run_demo(a.out, minutes=a.minutes, per_class=a.per_class, seed=a.seed, device=device)
     print(f"demo written to {result.out}; open {result.report}")

@@ -37,6 +37,7 @@ def add_generate(sub: argparse._SubParsersAction) -> None:
 def _generate(a) -> None:
     from ..generation import generate
 
+    device = announce(a.device)
     rows = generate(
         a.run,
         a.out,
@@ -46,9 +47,9 @@ def _generate(a) -> None:
         stage=a.stage,
         truncation=a.truncation,
         candidates=a.candidates,
-        device=announce(a.device),
+        device=device,
     )
-    print(f"wrote {len(rows)} gestures to {a.out} (see generated.csv)")
+    print(f"wrote {len(rows)} gestures to {a.out} (see generated.csv) on {device}")
 
 
 def add_morph(sub: argparse._SubParsersAction) -> None:
@@ -80,11 +81,12 @@ def add_morph(sub: argparse._SubParsersAction) -> None:
 def _morph(a) -> None:
     from ..generation import morph
 
+    device = announce(a.device)
     r = morph(
         a.run, a.start, a.end, a.out, steps=a.steps, seed=a.seed, stage=a.stage, mode=a.mode,
-        device=announce(a.device),
+        device=device,
     )  # fmt: skip
-    print(f"wrote {len(r.steps)} steps, {r.continuous} and {r.strip}")
+    print(f"wrote {len(r.steps)} steps, {r.continuous} and {r.strip} on {device}")
 
 
 def add_export(sub: argparse._SubParsersAction) -> None:
@@ -129,5 +131,6 @@ def _export(a) -> None:
         return
     print(
         f"wrote {done.path} ({done.format}, stage {done.stage}, {done.repr}): max difference "
-        f"{done.max_abs_diff:.2g} from gesturegan's generation, {done.ms_per_clip:.0f} ms per clip"
+        f"{done.max_abs_diff:.2g} from gesturegan's generation on {device}, "
+        f"{done.ms_per_clip:.0f} ms per clip on the CPU"
     )

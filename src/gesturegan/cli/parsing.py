@@ -21,15 +21,20 @@ def add_device(p: argparse.ArgumentParser) -> None:
 
 
 def announce(device: str) -> str:
-    """The device ``--device`` names, resolved (a ``UserError`` when absent) and printed to
-    stderr at the start of a command; returns its name for the library call."""
+    """The device ``--device`` names, resolved before any work (a ``UserError`` when absent):
+    ``"cuda:0"``, for the library call and the command's closing line."""
+    from ..device import resolve
+
+    return str(resolve(device))
+
+
+def say_device(device: str) -> None:
+    """Print the device a long command runs on, at its start (stderr: stdout stays its own)."""
     import sys
 
     from ..device import describe, resolve
 
-    where = resolve(device)
-    print(f"device: {describe(where)}", file=sys.stderr)
-    return str(where)
+    print(f"device: {describe(resolve(device))}", file=sys.stderr, flush=True)
 
 
 class DeferredParser(argparse.ArgumentParser):

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import UserError
-from .parsing import add_device, announce
+from .parsing import add_device, announce, say_device
 
 
 def add_studio(sub: argparse._SubParsersAction) -> None:
@@ -36,4 +36,6 @@ def _studio(a) -> None:
         raise UserError(f"--runs {a.runs}: no such folder")
     if a.data is not None and not Path(a.data).is_dir():
         raise UserError(f"--data {a.data}: no such folder")
-    serve(a.host, a.port, a.runs, a.data, a.state, device=announce(a.device))
+    device = announce(a.device)
+    say_device(device)
+    serve(a.host, a.port, a.runs, a.data, a.state, device=device)

@@ -55,6 +55,13 @@ def conv(
     """
     nd = weight.ndim - 2
     stride, padding = _ntuple(stride, nd), _ntuple(padding, nd)
+    if torch.is_autocast_enabled(x.device.type):
+        # Autocast does not see into the autograd Function below (nor, on the CPU, into
+        # aten.convolution): cast as it would. The casts are differentiable, so the parameters'
+        # gradients come back in their own dtype.
+        dtype = torch.get_autocast_dtype(x.device.type)
+        x, weight = x.to(dtype), weight.to(dtype)
+        bias = bias.to(dtype) if bias is not None else None
     if not torch.is_grad_enabled():
         # Nothing to differentiate: the plain operators, which torch.jit.trace can also record.
         return _conv_forward(x, weight, bias, stride, padding, slope)

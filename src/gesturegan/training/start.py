@@ -54,11 +54,11 @@ def train(
         cfg = make_config(data, config_path, overrides)
     world = dist.init_from_env(cfg.device)
     cfg = dataclasses.replace(cfg, device=str(world.device))
-    if world.is_main:
-        print(f"device: {describe(world.device)}, precision {cfg.precision}", file=sys.stderr)
     run.path.mkdir(parents=True, exist_ok=True)
     ckpt = run.load_checkpoint(LATEST) if resume else None
     trainer = Trainer(cfg, run, world, ckpt.get("kinds") if ckpt else None)
+    if world.is_main and show_progress:
+        print(f"device: {describe(world.device)}, precision {cfg.precision}", file=sys.stderr)
     if world.is_main:
         run.write_config(cfg)
     if ckpt:
