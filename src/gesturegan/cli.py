@@ -738,6 +738,33 @@ def _evaluate(a) -> None:
     print((Path(a.run) / "eval" / "report.md").read_text(encoding="utf-8"))
 
 
+def _add_compare(sub) -> None:
+    p = sub.add_parser(
+        "compare",
+        help="the independent judge: folder (or dataset) B against A, beside A's halves and noise",
+        description="Fréchet distance, kernel audio distance, precision/recall and density/coverage "
+        "of B against A in weight-free features and random conv nets (and the aisfx embedding with "
+        "--sfx), each beside two halves of A and noise, overall and per class (docs/evaluation.md).",
+    )
+    p.add_argument("a", help="reference folder of audio (class sub-folders) or prepared dataset")
+    p.add_argument("b", help="folder or dataset to judge against A")
+    p.add_argument("--sfx", action="store_true", help="add the aisfx embedding (pip install --no-deps aisfx)")
+    p.add_argument("--rounds", type=int, default=20, help="random halves of A (default 20)")
+    p.add_argument("--seed", type=int, default=0, help="seed of halves, subsets and noise (default 0)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    p.set_defaults(func=_compare)
+
+
+def _compare(a) -> None:
+    from .judge import report
+    from .judge.compare import compare_paths
+    from .judge.config import JudgeConfig
+
+    spaces = ("features", "randnet", "sfx") if a.sfx else ("features", "randnet")
+    result = compare_paths(a.a, a.b, JudgeConfig(rounds=a.rounds, seed=a.seed, spaces=spaces))
+    print(report.to_json(result, a.a, a.b) if a.json else report.table(result, a.a, a.b))
+
+
 def _add_study(sub) -> None:
     p = sub.add_parser(
         "study",
@@ -845,6 +872,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_morph,
         _add_compose,
         _add_export,
+        _add_compare,
         _add_evaluate,
         _add_study,
         _add_studio,
