@@ -37,9 +37,9 @@ class Embedder:
             rows["randnet"] = [[None] * n for _ in self.nets]
         for idx in _chunks(clips.waves):
             waves = np.stack([clips.waves[i] for i in idx])
-            power = features.spectrum(waves, cfg)
-            mel_db = features.log_mel(power, cfg)
-            spec = features.spectral(power, mel_db, cfg)
+            mag = features.spectrum(waves, cfg)
+            mel_db = features.log_mel(mag, cfg)
+            spec = features.spectral(mag, mel_db, cfg)
             for j, i in enumerate(idx):
                 env = features.envelope(clips.waves[i], cfg.sr)
                 rows["features"][0][i] = np.concatenate([spec[j], env])

@@ -21,35 +21,34 @@ CONTRAST_BANDS = 6
 
 
 def spectrum(waves: np.ndarray, cfg: JudgeConfig) -> np.ndarray:
-    """Power spectrogram of ``waves: [B, T] float32`` as ``[B, n_fft // 2 + 1, frames] float32``.
+    """Magnitude spectrogram of ``waves: [B, T] float32`` as ``[B, n_fft // 2 + 1, frames] float32``.
 
     Centred frames, Hann window, zero padding (librosa's ``stft`` with ``pad_mode="constant"``).
     """
-    stft = librosa.stft(waves, n_fft=cfg.n_fft, hop_length=cfg.hop, pad_mode="constant")
-    return (stft.real**2 + stft.imag**2).astype(np.float32)
+    return np.abs(librosa.stft(waves, n_fft=cfg.n_fft, hop_length=cfg.hop, pad_mode="constant"))
 
 
-def log_mel(power: np.ndarray, cfg: JudgeConfig) -> np.ndarray:
-    """``[B, n_mels, frames]`` mel band levels in dB (re 1.0, floor ``AMIN``) of a power spectrogram."""
+def log_mel(mag: np.ndarray, cfg: JudgeConfig) -> np.ndarray:
+    """``[B, n_mels, frames]`` mel band power in dB (re 1.0, floor ``AMIN``) of ``spectrum``'s output."""
     fb = librosa.filters.mel(sr=cfg.sr, n_fft=cfg.n_fft, n_mels=cfg.n_mels)
-    return librosa.power_to_db(np.einsum("mf,bft->bmt", fb, power), amin=AMIN, top_db=None)
+    return librosa.power_to_db(np.einsum("mf,bft->bmt", fb, mag**2), amin=AMIN, top_db=None)
 
 
-def spectral(power: np.ndarray, mel_db: np.ndarray, cfg: JudgeConfig) -> np.ndarray:
+def spectral(mag: np.ndarray, mel_db: np.ndarray, cfg: JudgeConfig) -> np.ndarray:
     """Spectral statistics ``[B, D]`` of one batch (``spectral_names`` names the columns).
 
     Parameters
     ----------
-    power : ``[B, F, frames]`` from ``spectrum``.
+    mag : ``[B, F, frames]`` from ``spectrum``.
     mel_db : ``[B, n_mels, frames]`` from ``log_mel``.
     """
-    mag = np.sqrt(power)
     mfcc = librosa.feature.mfcc(S=mel_db, n_mfcc=cfg.n_mfcc)
     delta = _delta(mfcc)
     flat = librosa.feature.spectral_flatness(S=mag, amin=AMIN)
-    contrast = librosa.feature.spectral_contrast(
-        S=mag, sr=cfg.sr, n_fft=cfg.n_fft, n_bands=CONTRAST_BANDS
-    )
+    # Clip by clip: librosa 0.11's spectral_contrast gives other numbers for a batch [B > 1, F, t]
+    # than for each of its clips alone (checked in benchmarks/bench_judge.py).
+    contrast = np.stack([librosa.feature.spectral_contrast(
+        S=m, sr=cfg.sr, n_fft=cfg.n_fft, n_bands=CONTRAST_BANDS) for m in mag])  # fmt: skip
     centroid = np.log2(librosa.feature.spectral_centroid(S=mag, sr=cfg.sr, n_fft=cfg.n_fft) + 1.0)
     parts = [mel_db, mfcc, delta, flat, contrast, centroid]
     return np.concatenate([np.concatenate([p.mean(-1), p.std(-1)], axis=1) for p in parts], axis=1)
