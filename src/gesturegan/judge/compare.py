@@ -173,3 +173,16 @@ def compare_paths(a: str, b: str, cfg: JudgeConfig) -> Comparison:
     from .clips import load
 
     return compare(load(a, cfg.sr, cfg.max_s), load(b, cfg.sr, cfg.max_s), cfg)
+
+
+def compare_waves(real: np.ndarray, real_labels: list[str], fake: np.ndarray,
+                  fake_labels: list[str], sr: int, cfg: JudgeConfig) -> Comparison:  # fmt: skip
+    """``compare`` of clips held in arrays (``[N, T]`` at ``sr`` Hz, resampled to ``cfg.sr``)."""
+    from .. import audio
+    from .clips import from_arrays
+
+    def clipset(waves, labels, name):
+        waves = [audio.resample(np.asarray(w, np.float32), sr, cfg.sr) for w in waves]
+        return from_arrays(waves, cfg.sr, labels, name)
+
+    return compare(clipset(real, real_labels, "real"), clipset(fake, fake_labels, "fake"), cfg)
