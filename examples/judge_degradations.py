@@ -3,7 +3,7 @@
 Reproduces the tables of docs/evaluation.md ("The independent judge on real libraries")::
 
     PYTHONPATH=src python examples/judge_degradations.py /work/data/real/sounds OUT \
-        freedesktop icons oxygen hydrogen lmms
+        freedesktop icons oxygen hydrogen lmms   # --sfx adds the aisfx embedding
 
 For each library: up to ``MAX_FILES`` files drawn by a seeded permutation, split into halves A and
 B; ``compare(A, B)`` and ``compare(A, degraded B)`` for every degradation of ``judge.degrade`` at
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -38,8 +39,10 @@ def main() -> None:
     parser.add_argument("root", type=Path, help="folder holding one folder per library")
     parser.add_argument("out", type=Path, help="output folder")
     parser.add_argument("libraries", nargs="+")
+    parser.add_argument("--sfx", action="store_true", help="add the aisfx embedding")
     args = parser.parse_args()
-    embedder = Embedder(CONFIG)
+    cfg = replace(CONFIG, spaces=(*CONFIG.spaces, "sfx")) if args.sfx else CONFIG
+    embedder = Embedder(cfg)
     for lib in args.libraries:
         t0 = time.perf_counter()
         row = measure(args.root / lib, args.out / lib, embedder)
@@ -51,7 +54,7 @@ def main() -> None:
 def measure(folder: Path, out: Path, embedder: Embedder) -> dict:
     """``{"clean": figs, "<degradation>_<s>": figs, "real_vs_real": figs, "real_vs_noise": figs}``
     with ``figs[space][metric] = {median, lo, hi}``."""
-    cfg = CONFIG
+    cfg = embedder.cfg
     every = clips.load(folder, cfg.sr, cfg.max_s)
     idx = np.random.default_rng(0).permutation(len(every))[:MAX_FILES]
     half = len(idx) // 2

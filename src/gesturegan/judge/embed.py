@@ -32,23 +32,24 @@ class Embedder:
         cfg, n = self.cfg, len(clips)
         if clips.sr != cfg.sr:
             raise ValueError(f"clips at {clips.sr} Hz, the judge analyses at {cfg.sr} Hz")
-        rows: dict[str, list[list]] = {"features": [[None] * n]}
+        rows: dict[str, list[list]] = {}
+        if "features" in cfg.spaces:
+            rows["features"] = [[None] * n]
         if self.nets:
             rows["randnet"] = [[None] * n for _ in self.nets]
-        for idx in _chunks(clips.waves):
+        for idx in _chunks(clips.waves) if rows else []:
             waves = np.stack([clips.waves[i] for i in idx])
             mag = features.spectrum(waves, cfg)
             mel_db = features.log_mel(mag, cfg)
-            spec = features.spectral(mag, mel_db, cfg)
-            for j, i in enumerate(idx):
-                env = features.envelope(clips.waves[i], cfg.sr)
-                rows["features"][0][i] = np.concatenate([spec[j], env])
+            if "features" in rows:
+                spec = features.spectral(mag, mel_db, cfg)
+                for j, i in enumerate(idx):
+                    env = features.envelope(clips.waves[i], cfg.sr)
+                    rows["features"][0][i] = np.concatenate([spec[j], env])
             for view, emb in zip(rows.get("randnet", []), randnets.embed(self.nets, mel_db), strict=True):
                 for j, i in enumerate(idx):
                     view[i] = emb[j]
         out = {space: [np.stack(view) for view in views] for space, views in rows.items()}
-        if "features" not in cfg.spaces:
-            del out["features"]
         if self.sfx_net is not None:
             out["sfx"] = [sfx.embed(self.sfx_net, clips.waves, clips.sr)]
         return out

@@ -7,7 +7,9 @@ is read (``torch.load(weights_only=True)``, with the one numpy global it pickles
 network and the input features (96-band HTK log-mel at 44.1 kHz, frames of 2048 every 1024
 samples, ``log10(10000 · mel + 1)`` scaled by the package's normaliser) are rewritten here after the
 package's own code. A clip's embedding (512-d) is the mean over blocks of 100 frames (2.3 s; shorter
-clips are zero-padded to one block, as the package does).
+clips are zero-padded to one block, as the package does). The judge hands it its clips at the
+judge's rate (22.05 kHz by default), so it sees nothing above 11 kHz; set ``JudgeConfig.sr`` to
+44100 to give it the full band.
 """
 
 from __future__ import annotations
