@@ -207,3 +207,9 @@ def test_sfx_embedding_loads_the_aisfx_weights():
     assert emb.shape == (5, 512) and np.isfinite(emb).all()
     assert np.array_equal(emb, sfx.embed(net, waves + [np.tile(waves[0], 4)], 44100))
     assert np.abs(emb[0] - emb[1]).max() > 0
+
+
+def test_a_prepared_dataset_is_a_set_with_its_labels(tiny_dataset):
+    got = clips.load(tiny_dataset, SR)
+    assert got.classes == ["hit", "tone"] and len(got) == 12 and got.sr == SR
+    assert all(len(w) == round(16384 * SR / 22050) for w in got.waves)
