@@ -39,6 +39,8 @@ class Embedder:
             rows["randnet"] = [[None] * n for _ in self.nets]
         for idx in _chunks(clips.waves) if rows else []:
             waves = np.stack([clips.waves[i] for i in idx])
+            if waves.shape[1] < cfg.n_fft:  # shorter than one frame: pad with silence to one
+                waves = np.pad(waves, ((0, 0), (0, cfg.n_fft - waves.shape[1])))
             mag = features.spectrum(waves, cfg)
             mel_db = features.log_mel(mag, cfg)
             if "features" in rows:

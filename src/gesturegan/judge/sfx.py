@@ -107,6 +107,7 @@ def features(wave: np.ndarray, sr: int) -> np.ndarray:
     """
     x = audio.resample(np.asarray(wave, np.float32), sr, SR)
     x = x / max(float(np.abs(x).max()), 1e-9)
+    x = np.pad(x, (0, max(0, N_FFT - len(x))))  # at least one frame
     mel = librosa.feature.melspectrogram(
         y=x, sr=SR, n_fft=N_FFT, hop_length=HOP, n_mels=N_MELS, fmin=0.0, fmax=SR / 2,
         htk=True, norm=1.0, power=2.0,
