@@ -213,3 +213,8 @@ def test_a_prepared_dataset_is_a_set_with_its_labels(tiny_dataset):
     got = clips.load(tiny_dataset, SR)
     assert got.classes == ["hit", "tone"] and len(got) == 12 and got.sr == SR
     assert all(len(w) == round(16384 * SR / 22050) for w in got.waves)
+
+
+def test_b_made_of_a_few_files_of_a_still_compares(real, embedder):
+    result = compare(real, real.subset([0, 1]), FAST, embedder)
+    assert result.groups[ALL]["n"] == 2 and np.isfinite(kad_of(result, "randnet")["median"])

@@ -113,14 +113,16 @@ def compare_embedded(a: ClipSet, emb_a: dict, emb_n: dict, b: ClipSet, emb_b: di
 def _round(emb_a, emb_b, emb_n, idx_a, idx_b, rng, cfg: JudgeConfig, names_a, names_b) -> dict:
     """One split: ``{space: {metric: {set: value}}}`` (random-net figures averaged over nets).
 
-    Clips of ``b`` named like a clip of the reference half (the same file) are not drawn: a clip
-    is never scored against itself, so ``compare(a, a)`` reads like real-vs-real.
+    Clips of ``b`` named like a clip of the reference half (the same file) are not drawn, unless
+    fewer than ``MIN_OTHER`` would be left: a clip is not scored against itself, so
+    ``compare(a, a)`` reads like real-vs-real.
     """
     perm = rng.permutation(idx_a)
     half = len(perm) // 2
     ref, held = perm[:half], perm[half:]
     in_ref = {names_a[i] for i in ref}
-    idx_b = np.array([i for i in idx_b if names_b[i] not in in_ref], dtype=np.int64)
+    kept = np.array([i for i in idx_b if names_b[i] not in in_ref], dtype=np.int64)
+    idx_b = kept if len(kept) >= MIN_OTHER else idx_b  # B is (nearly) A's reference half itself
     m = min(len(held), len(idx_b))
     held = held[:m]
     other = rng.choice(idx_b, size=m, replace=False)
