@@ -135,6 +135,7 @@ def label_files(
     workers: int | None = 1,
     exclude: str | os.PathLike | None = None,
     progress: Callable[[int, int], None] | None = None,
+    device: str = "cpu",
 ) -> LabelReport:
     """Gesture category (or classifier label) of every audio file under ``src``, with reasons.
 
@@ -148,6 +149,8 @@ def label_files(
         Processes that read and analyse files; ``None`` = available cores, ``1`` = none.
     exclude : str | os.PathLike | None
         A folder under ``src`` to leave out.
+    device : str
+        Where the classifier (``model``) runs (``gesturegan.device.resolve``).
     progress : Callable[[int, int], None] | None
         Called as ``progress(files_done, files_total)``.
 
@@ -160,7 +163,7 @@ def label_files(
     if model is not None:
         from .classifier import Classifier
 
-        clf = Classifier.load(model)
+        clf = Classifier.load(model, device)
     root, rels, errors = find_audio(src, exclude)
     report = LabelReport(root, errors=list(errors))
     tasks = [

@@ -77,6 +77,7 @@ def sort_files(
     model: str | os.PathLike | None = None,
     workers: int | None = 1,
     progress: Callable[[int, int], None] | None = None,
+    device: str = "cpu",
 ) -> SortSummary:
     """Place every audio file of ``src`` in ``out/<category>/`` (see the module docstring).
 
@@ -89,7 +90,8 @@ def sort_files(
     copy : bool
         Copy the files instead of linking them.
     model : str | os.PathLike | None
-        Classifier folder to decide with; ``None`` uses the envelope rules.
+        Classifier folder to decide with; ``None`` uses the envelope rules. It runs on
+        ``device`` (``gesturegan.device.resolve``).
     workers : int | None
         Processes that analyse files (see ``labeling.label_files``).
     progress : Callable[[int, int], None] | None
@@ -110,7 +112,9 @@ def sort_files(
     src_root = src_path if src_path.is_dir() else src_path.parent
     if _same_place(out, src_root):
         raise UserError(f"the output folder must not be the source folder itself ({src_root})")
-    report = label_files(src_path, model, workers=workers, exclude=out, progress=progress)
+    report = label_files(
+        src_path, model, workers=workers, exclude=out, progress=progress, device=device
+    )
     previous = _read_previous(out)
     summary = SortSummary(out, report.counts(), errors=report.errors)
     names = _names(report.decisions)

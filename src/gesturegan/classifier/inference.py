@@ -21,6 +21,7 @@ from safetensors.torch import load_file
 
 from .. import representations
 from ..dataset import Dataset
+from ..device import resolve
 from ..errors import UserError
 from . import metrics
 from .model import GestureCNN
@@ -44,8 +45,9 @@ class Classifier:
         Width of the embedding (the penultimate layer).
     """
 
-    def __init__(self, path: Path, meta: dict, model: GestureCNN):
-        self.path, self.meta, self.model = path, meta, model.eval()
+    def __init__(self, path: Path, meta: dict, model: GestureCNN, device: str = "cpu"):
+        self.device = resolve(device)
+        self.path, self.meta, self.model = path, meta, model.to(self.device).eval()
         self.label_names: list[str] = list(meta["label_names"])
         self.sr, self.length = int(meta["sr"]), int(meta["length"])
         self.align: str = meta.get("align", "start")
@@ -55,8 +57,9 @@ class Classifier:
         )
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> Classifier:
-        """Open the classifier folder ``path`` (``classifier.json`` + ``classifier.safetensors``).
+    def load(cls, path: str | os.PathLike, device: str = "cpu") -> Classifier:
+        """Open the classifier folder ``path`` (``classifier.json`` + ``classifier.safetensors``)
+        onto ``device`` (``gesturegan.device.resolve``).
 
         Raises
         ------
@@ -93,7 +96,7 @@ class Classifier:
             model.load_state_dict(state)
         except RuntimeError as exc:
             raise UserError(f"{path}: weights do not match classifier.json ({exc})") from exc
-        return cls(path, meta, model)
+        return cls(path, meta, model, device)
 
     def outputs(self, waves: np.ndarray | torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         """``(embedding [B, embed_dim], probabilities [B, n_classes])`` of ``waves [B, length]``.
@@ -112,9 +115,10 @@ class Classifier:
         embs, probs = [], []
         with torch.no_grad():
             for start in range(0, len(x), EVAL_BATCH):
-                logits, emb = self.model(self.rep.encode(x[start : start + EVAL_BATCH]))
-                embs.append(emb.numpy())
-                probs.append(torch.softmax(logits, dim=1).numpy())
+                batch = x[start : start + EVAL_BATCH].to(self.device)
+                logits, emb = self.model(self.rep.encode(batch))
+                embs.append(emb.cpu().numpy())
+                probs.append(torch.softmax(logits, dim=1).cpu().numpy())
         if not embs:
             return np.zeros((0, self.embed_dim), np.float32), np.zeros(
                 (0, len(self.label_names)), np.float32
@@ -144,9 +148,9 @@ class Classifier:
         )
 
 
-def load(path: str | os.PathLike) -> Classifier:
-    """``Classifier.load(path)``."""
-    return Classifier.load(path)
+def load(path: str | os.PathLike, device: str = "cpu") -> Classifier:
+    """``Classifier.load(path, device)``."""
+    return Classifier.load(path, device)
 
 
 @dataclass
@@ -170,7 +174,10 @@ class EvalResult:
 
 
 def evaluate(
-    model_dir: str | os.PathLike, data: str | os.PathLike, out: str | os.PathLike | None = None
+    model_dir: str | os.PathLike,
+    data: str | os.PathLike,
+    out: str | os.PathLike | None = None,
+    device: str = "cpu",
 ) -> EvalResult:
     """Measure the classifier ``model_dir`` on the labelled dataset ``data``.
 
@@ -187,6 +194,8 @@ def evaluate(
         Dataset folder (``gesturegan prepare``) with labels, at the classifier's rate and length.
     out : str | os.PathLike | None
         Folder for ``metrics.json`` and ``confusion.png`` (nothing written when ``None``).
+    device : str
+        Where the classifier runs (``gesturegan.device.resolve``).
 
     Returns
     -------
@@ -197,7 +206,7 @@ def evaluate(
     UserError
         Unlabelled dataset, another rate or clip length, or no clip left to measure.
     """
-    clf = Classifier.load(model_dir)
+    clf = Classifier.load(model_dir, device)
     ds = Dataset.open(data)
     if not ds.has_labels:
         raise UserError(f"{ds.path} has no labels: nothing to measure the classifier against")

@@ -38,6 +38,7 @@ from .. import __version__, representations
 from ..atomic import atomic_path, write_text
 from ..config import save_yaml, to_dict
 from ..dataset import Dataset
+from ..device import resolve
 from ..errors import UserError
 from . import metrics
 from .augment import augment, mask_frequencies
@@ -70,6 +71,7 @@ def train(
     *,
     progress: Callable[[int, int], None] | None = None,
     overwrite: bool = False,
+    device: str = "cpu",
 ) -> TrainSummary:
     """Train a classifier on the labelled dataset ``data`` and write it to the folder ``out``.
 
@@ -85,6 +87,9 @@ def train(
         Called as ``progress(epoch, max_epochs)`` after each epoch.
     overwrite : bool
         Replace a classifier already in ``out``.
+    device : str
+        Where the network trains (``gesturegan.device.resolve``); clips are augmented and
+        encoded on the CPU.
 
     Returns
     -------
@@ -124,6 +129,7 @@ def train(
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     n_classes = len(ds.label_names)
+    where = resolve(device)
     model = GestureCNN(
         n_classes,
         rep.shape[0],
@@ -132,12 +138,12 @@ def train(
         cfg.embed_dim,
         cfg.dropout,
         cfg.freq_pool,
-    )
+    ).to(where)
     counts = np.bincount(ds.label_ids[idx["train"]], minlength=n_classes).astype(np.float64)
     weight = None
     if cfg.class_weighting:
         w = np.where(counts > 0, counts.sum() / (n_classes * np.maximum(counts, 1)), 0.0)
-        weight = torch.tensor(w, dtype=torch.float32)
+        weight = torch.tensor(w, dtype=torch.float32, device=where)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=3)
 
@@ -240,6 +246,8 @@ def _train_epoch(model, ds, rep, train_idx, cfg, weight, opt, gen) -> tuple[floa
         y = torch.from_numpy(labels)
         with torch.no_grad():
             images = mask_frequencies(rep.encode(x), cfg.augment.freq_mask, gen)
+        device = next(model.parameters()).device
+        images, y = images.to(device), y.to(device)
         logits, _ = model(images)
         loss = F.cross_entropy(logits, y, weight=weight, label_smoothing=cfg.label_smoothing)
         opt.zero_grad(set_to_none=True)
@@ -259,12 +267,13 @@ def _evaluate(model, ds, rep, indices, weight) -> tuple[float, np.ndarray]:
     for start in range(0, len(indices), EVAL_BATCH):
         batch = indices[start : start + EVAL_BATCH]
         waves, labels = ds.batch(batch)
-        logits, _ = model(rep.encode(torch.from_numpy(waves)))
-        y = torch.from_numpy(labels)
-        w = weight[y] if weight is not None else torch.ones(len(y))
+        device = next(model.parameters()).device
+        logits, _ = model(rep.encode(torch.from_numpy(waves)).to(device))
+        y = torch.from_numpy(labels).to(device)
+        w = weight[y] if weight is not None else torch.ones(len(y), device=device)
         total += float((F.cross_entropy(logits, y, reduction="none") * w).sum())
         weight_sum += float(w.sum())
-        preds.append(logits.argmax(1).numpy())
+        preds.append(logits.argmax(1).cpu().numpy())
     return total / max(weight_sum, 1e-12), np.concatenate(preds)
 
 

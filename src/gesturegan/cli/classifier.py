@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from .parsing import add_device, announce
+
 
 def add_classifier(sub: argparse._SubParsersAction) -> None:
     """Declare `gesturegan classifier` and its flags."""
@@ -28,6 +30,7 @@ def add_classifier(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--config", help="YAML file of classifier options (docs/options.md lists them)")
     t.defer(_add_config_flags)
     t.add_argument("--overwrite", action="store_true", help="replace a classifier in DIR")
+    add_device(t)
     t.set_defaults(func=_classifier_train)
     e = csub.add_parser(
         "eval",
@@ -40,6 +43,7 @@ def add_classifier(sub: argparse._SubParsersAction) -> None:
     e.add_argument("data", help="dataset folder with labels")
     e.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     e.add_argument("--out", help="folder for metrics.json and confusion.png")
+    add_device(e)
     e.set_defaults(func=_classifier_eval)
 
 
@@ -60,8 +64,9 @@ def _classifier_train(a) -> None:
 
     overrides = {"max_epochs": a.epochs, "minutes": a.minutes, "seed": a.seed}
     cfg = load(ClassifierConfig, a.config, overrides)
+    device = announce(a.device)
     with progress("epochs") as cb:
-        s = train(a.data, a.out, cfg, progress=cb, overwrite=a.overwrite)
+        s = train(a.data, a.out, cfg, progress=cb, overwrite=a.overwrite, device=device)
     test = s.metrics.get("test")
     if test is None:
         print(f"trained, but no class had enough files for a test split → {s.out}")
@@ -80,7 +85,7 @@ def _classifier_eval(a) -> None:
 
     from ..classifier import evaluate
 
-    r = evaluate(a.model, a.data, out=a.out)
+    r = evaluate(a.model, a.data, out=a.out, device=announce(a.device))
     if a.json:
         print(json.dumps(r.to_dict()))
         return

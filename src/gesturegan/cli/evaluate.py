@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import UserError
+from .parsing import add_device, announce, say_device
 
 
 def add_compare(sub: argparse._SubParsersAction) -> None:
@@ -67,6 +68,7 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:
         help="also score the generator saved at the end of each growth stage and plot the figures",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    add_device(p)
     p.set_defaults(func=_evaluate)
 
 
@@ -77,7 +79,10 @@ def _evaluate(a) -> None:
     from ..runs import Run
 
     say = None if a.json else (lambda msg: print(msg, file=sys.stderr))
-    ev = evaluate(a.run, a.data, a.n, a.classifier, a.seed, a.over_time, progress=say)
+    device = announce(a.device)
+    ev = evaluate(
+        a.run, a.data, a.n, a.classifier, a.seed, a.over_time, progress=say, device=device
+    )
     if a.json:
         print(json.dumps(ev.to_dict()))
         return
@@ -124,6 +129,7 @@ def _add_study_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--classifier", help=field["classifier"].help)
     p.add_argument("--train-config", help=f"YAML file of {field['train_options'].help}")
     p.add_argument("--out", required=True, help="study folder (created; resumed if it exists)")
+    add_device(p)
 
 
 def _study(a) -> None:
@@ -149,6 +155,8 @@ def _study(a) -> None:
         eval_data=a.eval_data,
         classifier=a.classifier,
         train_options=load_yaml(a.train_config) if a.train_config else {},
+        device=a.device,
     )
+    say_device(a.device)
     run_study(a.out, cfg, say=lambda msg: print(msg, file=sys.stderr))
     print((Path(a.out) / "study.md").read_text(encoding="utf-8"))

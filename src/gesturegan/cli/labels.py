@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .parsing import add_device, announce
+
 
 def add_label(sub: argparse._SubParsersAction) -> None:
     """Declare `gesturegan label` and its flags."""
@@ -23,6 +25,7 @@ def add_label(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--workers", type=int, default=None, help="parallel processes (default: all cores)"
     )
+    add_device(p, "the classifier of --model")
     p.set_defaults(func=_label)
 
 
@@ -30,8 +33,9 @@ def _label(a) -> None:
     from ..console import progress
     from ..labeling import label_files, write_csv
 
+    device = announce(a.device) if a.model else "cpu"  # the rules need no device
     with progress("label") as cb:
-        r = label_files(a.src, a.model, workers=a.workers, progress=cb)
+        r = label_files(a.src, a.model, workers=a.workers, progress=cb, device=device)
     for d in r.decisions:
         print(f"{d.file}\t{d.category}\t{d.explanation}")
     for file, reason in r.errors:
@@ -64,6 +68,7 @@ def add_sort(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--workers", type=int, default=None, help="parallel processes (default: all cores)"
     )
+    add_device(p, "the classifier of --model")
     p.set_defaults(func=_sort)
 
 
@@ -71,8 +76,12 @@ def _sort(a) -> None:
     from ..console import progress
     from ..sorting import sort_files
 
+    device = announce(a.device) if a.model else "cpu"  # the rules need no device
     with progress("sort") as cb:
-        s = sort_files(a.src, a.out, copy=a.copy, model=a.model, workers=a.workers, progress=cb)
+        s = sort_files(
+            a.src, a.out, copy=a.copy, model=a.model, workers=a.workers, progress=cb,
+            device=device,
+        )  # fmt: skip
     counts = ", ".join(f"{k} {v}" for k, v in s.counts.items()) or "none"
     print(
         f"sorted {sum(s.counts.values())} files into {s.out} ({counts}): {s.created} written, "

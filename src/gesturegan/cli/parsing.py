@@ -10,13 +10,13 @@ CATEGORY_HELP = (
 )
 
 
-def add_device(p: argparse.ArgumentParser) -> None:
+def add_device(p: argparse.ArgumentParser, what: str = "models") -> None:
     """``--device``, for a verb that runs a model (``gesturegan.device.resolve`` reads it)."""
     p.add_argument(
         "--device",
         default="auto",
-        help="where models run: auto (a CUDA GPU when present, else the CPU), cpu, cuda, cuda:N, "
-        "mps (default auto)",
+        help=f"where {what} run: auto (a CUDA GPU when present, else the CPU), cpu, cuda, "
+        "cuda:N, mps (default auto)",
     )
 
 

@@ -84,6 +84,7 @@ class Judge:
         categories: tuple[str, ...],
         n: int = 64,
         seed: int = 0,
+        device: str = "cpu",
     ):
         from .. import classifier as clf
 
@@ -91,7 +92,7 @@ class Judge:
             raise UserError(f"n must be at least 2 clips per class, got {n}")
         self.ds = ds = Dataset.open(data)
         self.categories = categories
-        self.model = clf.load(classifier)
+        self.model = clf.load(classifier, device)
         if (self.model.sr, self.model.length) != (ds.sr, ds.length):
             raise UserError(
                 f"the classifier in {classifier} takes {self.model.length} samples at "
@@ -189,8 +190,10 @@ def evaluate(
     over_time: bool = False,
     write_report: bool = True,
     progress: Callable[[str], None] | None = None,
+    device: str = "cpu",
 ) -> Evaluation:
-    """Evaluate the run's generator against ``data``; see the module docstring.
+    """Evaluate the run's generator against ``data``; see the module docstring. The generator
+    and the classifier run on ``device`` (``gesturegan.device.resolve``).
 
     ``over_time`` also scores the generator saved at the end of every growth stage (when the run
     kept those checkpoints) and plots the figures against the training step. The report goes to
@@ -200,7 +203,7 @@ def evaluate(
     from ..generation import load
 
     say = progress or (lambda _: None)
-    gen = load(run)
+    gen = load(run, device)
     ds = Dataset.open(data)
     if (ds.sr, ds.length) != (gen.sr, gen.length):
         raise UserError(
@@ -212,9 +215,9 @@ def evaluate(
     cls_dir = Path(classifier) if classifier else gen.run.eval_dir / "classifier"
     if classifier is None and not (cls_dir / "classifier.json").is_file():
         say(f"training the evaluation classifier on {ds.path} into {cls_dir}")
-        clf.train(ds.path, cls_dir)
+        clf.train(ds.path, cls_dir, device=device)
     say("embedding the reference, held-out and noise sets")
-    judge = Judge(ds.path, cls_dir, gen.categories, n, seed)
+    judge = Judge(ds.path, cls_dir, gen.categories, n, seed, device)
     generated = generate_set(gen, judge.n)
     result = judge.evaluation(judge.score(generated))
     say("the independent judge: generated clips against the real ones (docs/evaluation.md)")

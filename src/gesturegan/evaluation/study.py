@@ -24,7 +24,7 @@ import itertools
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ import numpy as np
 from ..atomic import write_text
 from ..config import from_dict, load_yaml, option, save_yaml
 from ..dataset import Dataset
+from ..device import resolve
 from ..errors import UserError
 from ..models import MODELS
 from ..representations import names as repr_names
@@ -88,6 +89,9 @@ class StudyConfig:
     train_options: dict[str, Any] = option(
         factory=dict, help="training options applied to every run (docs/options.md)"
     )
+    device: str = option(
+        "auto", "where the runs train and are judged: auto, cpu, cuda, cuda:N or mps"
+    )
 
     def __post_init__(self) -> None:
         if not self.data:
@@ -132,17 +136,18 @@ def run_study(
     saved = out / "study.yaml"
     if saved.is_file():
         before = from_dict(StudyConfig, load_yaml(saved), where=str(saved))
-        if before != cfg:
+        if replace(before, device=cfg.device) != cfg:  # any device may go on
             raise UserError(f"{out} holds a different study; choose another --out folder")
     out.mkdir(parents=True, exist_ok=True)
     save_yaml(cfg, saved)
+    device = str(resolve(cfg.device))
     eval_data = cfg.eval_data or cfg.data[0]
     ds = Dataset.open(eval_data)
     cls_dir = Path(cfg.classifier) if cfg.classifier else out / "classifier"
     if cfg.classifier is None and not (cls_dir / "classifier.json").is_file():
         say(f"training the evaluation classifier on {ds.path}")
-        clf.train(ds.path, cls_dir, overwrite=True)
-    judge = Judge(ds.path, cls_dir, tuple(ds.label_names), cfg.n)
+        clf.train(ds.path, cls_dir, overwrite=True, device=device)
+    judge = Judge(ds.path, cls_dir, tuple(ds.label_names), cfg.n, device=device)
     seen: dict[str, np.ndarray] = {}
     rows = []
     combos = cfg.combinations()
@@ -161,6 +166,7 @@ def run_study(
             "repr": combo["repr"],
             "augment": combo["augment"],
             "seed": combo["seed"],
+            "device": device,
         }
         resume = Run(run).has_checkpoint(LATEST)
         result = train(run, combo["data"], overrides=overrides, resume=resume, show_progress=False)
@@ -168,7 +174,7 @@ def run_study(
             raise KeyboardInterrupt
         if combo["data"] not in seen:
             seen[combo["data"]] = _embed_dataset(judge, combo["data"])
-        rows.append(_evaluate_run(judge, run, combo, seen[combo["data"]]))
+        rows.append(_evaluate_run(judge, run, combo, seen[combo["data"]], device))
         write_text(row_file, json.dumps(rows[-1], indent=2))
         write_table(out, rows, judge)
     write_table(out, rows, judge)
@@ -186,11 +192,11 @@ def _embed_dataset(judge: Judge, data: str) -> np.ndarray:
 
 
 def _evaluate_run(
-    judge: Judge, run: Path, combo: dict[str, Any], seen: np.ndarray
+    judge: Judge, run: Path, combo: dict[str, Any], seen: np.ndarray, device: str
 ) -> dict[str, Any]:
     from ..generation import load
 
-    gen = load(run)
+    gen = load(run, device)
     if tuple(gen.categories) != judge.categories:
         raise UserError(
             f"{run} knows classes {gen.categories}, the evaluation data {judge.categories}"

@@ -98,7 +98,7 @@ class Conditioning:
         """The class conditioning ``[B, n_classes]`` of clips conditioned ``cond``."""
         if self.kinds is None or cond is None:
             return cond
-        return cond @ self._kind_class
+        return cond @ self._kind_class.to(cond.device)
 
     def of_fakes(
         self, G: torch.nn.Module, z: torch.Tensor, c: torch.Tensor | None
