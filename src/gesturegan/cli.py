@@ -557,8 +557,26 @@ def _add_classifier(sub) -> None:
     t.add_argument("--epochs", type=int, help="at most this many epochs (default 80)")
     t.add_argument("--minutes", type=float, help="time budget in minutes (default: none)")
     t.add_argument("--seed", type=int, help="random seed for split, init and augmentation")
+    t.add_argument("--holdout-library", metavar="NAME", help="test on this whole library only")
+    t.add_argument("--groups", metavar="CSV", help="file,library CSV (default: 1st folder)")
     t.add_argument("--overwrite", action="store_true", help="replace a classifier in DIR")
     t.set_defaults(func=_classifier_train)
+    lo = csub.add_parser(
+        "lolo",
+        help="leave one library out: train on the others, test on each library in turn",
+        description="One classifier per library of DATA (first folder of each file, or --groups), "
+        "tested on that library and trained on the rest; writes DIR/<library>/ and the table "
+        "DIR/lolo.md + lolo.json (accuracy, macro-F1, recall, confusion per held-out library).",
+    )
+    lo.add_argument("data", help="labelled dataset of files from several libraries")
+    lo.add_argument("--out", required=True, metavar="DIR", help="folder for the folds and table")
+    lo.add_argument("--config", help="YAML file of classifier options")
+    lo.add_argument("--groups", metavar="CSV", help="file,library CSV (default: 1st folder)")
+    lo.add_argument("--library", action="append", help="hold out only these (repeatable)")
+    lo.add_argument("--epochs", type=int, help="at most this many epochs per fold")
+    lo.add_argument("--seed", type=int, help="random seed for split, init and augmentation")
+    lo.add_argument("--overwrite", action="store_true", help="replace folds of an earlier run")
+    lo.set_defaults(func=_classifier_lolo)
     e = csub.add_parser(
         "eval",
         help="measure a classifier on the clips of a dataset it did not learn from",
@@ -579,7 +597,8 @@ def _classifier_train(a) -> None:
     from .console import progress
 
     base = load_yaml(a.config) if a.config else {}
-    overrides = {"max_epochs": a.epochs, "minutes": a.minutes, "seed": a.seed}
+    overrides = {"max_epochs": a.epochs, "minutes": a.minutes, "seed": a.seed,
+                 "holdout_library": a.holdout_library, "groups": a.groups}  # fmt: skip
     cfg = from_dict(ClassifierConfig, merge(base, overrides), where=a.config or "options")
     with progress("epochs") as cb:
         s = train(a.data, a.out, cfg, progress=cb, overwrite=a.overwrite)
@@ -594,6 +613,21 @@ def _classifier_train(a) -> None:
         f"{s.epochs} epochs (best {s.best_epoch}), {s.seconds / 60:.1f} min → {s.out}"
     )
     print(f"test recall: {recall}")
+
+
+def _classifier_lolo(a) -> None:
+    from .classifier import ClassifierConfig
+    from .classifier.lolo import leave_one_library_out
+    from .config import from_dict, load_yaml, merge
+
+    base = load_yaml(a.config) if a.config else {}
+    overrides = {"max_epochs": a.epochs, "seed": a.seed, "groups": a.groups}
+    cfg = from_dict(ClassifierConfig, merge(base, overrides), where=a.config or "options")
+    r = leave_one_library_out(a.data, a.out, cfg, libraries=a.library, overwrite=a.overwrite)
+    for row in [*r.rows, {**r.pooled, "library": "all (pooled)"}]:
+        print(f"{row['library']}: accuracy {row['accuracy']:.1%}, macro-F1 {row['macro_f1']:.2f}, "
+              f"n={row['n']}")  # fmt: skip
+    print(f"table: {r.out / 'lolo.md'}")
 
 
 def _classifier_eval(a) -> None:
