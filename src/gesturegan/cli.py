@@ -474,6 +474,8 @@ def _add_label(sub) -> None:
         "--model", metavar="DIR", help="classifier folder (`classifier train`); default: rules"
     )
     p.add_argument("--csv", metavar="OUT", help="also write decisions and all features to a CSV")
+    p.add_argument("--min-confidence", type=float, metavar="P",
+                   help="with --model: mark files whose top probability is below P unsure")  # fmt: skip
     p.add_argument(
         "--workers", type=int, default=None, help="parallel processes (default: all cores)"
     )
@@ -485,9 +487,10 @@ def _label(a) -> None:
     from .labeling import label_files, write_csv
 
     with progress("label") as cb:
-        r = label_files(a.src, a.model, workers=a.workers, progress=cb)
+        r = label_files(a.src, a.model, workers=a.workers, progress=cb,
+                        min_confidence=a.min_confidence)  # fmt: skip
     for d in r.decisions:
-        print(f"{d.file}\t{d.category}\t{d.explanation}")
+        print(f"{d.file}\t{d.place}\t{d.explanation}")
     for file, reason in r.errors:
         print(f"{file}: skipped ({reason})", file=sys.stderr)
     if a.csv:
@@ -514,6 +517,8 @@ def _add_sort(sub) -> None:
     p.add_argument(
         "--model", metavar="DIR", help="classifier folder (`classifier train`); default: rules"
     )
+    p.add_argument("--min-confidence", type=float, metavar="P",
+                   help="with --model: files whose top probability is below P go to unsure/")  # fmt: skip
     p.add_argument(
         "--workers", type=int, default=None, help="parallel processes (default: all cores)"
     )
@@ -525,7 +530,8 @@ def _sort(a) -> None:
     from .sorting import sort_files
 
     with progress("sort") as cb:
-        s = sort_files(a.src, a.out, copy=a.copy, model=a.model, workers=a.workers, progress=cb)
+        s = sort_files(a.src, a.out, copy=a.copy, model=a.model, workers=a.workers, progress=cb,
+                       min_confidence=a.min_confidence)  # fmt: skip
     counts = ", ".join(f"{k} {v}" for k, v in s.counts.items()) or "none"
     print(
         f"sorted {sum(s.counts.values())} files into {s.out} ({counts}): {s.created} written, "
