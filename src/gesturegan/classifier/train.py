@@ -10,7 +10,7 @@ lowest validation loss (early stopping), and writes the classifier folder:
 - ``classifier.safetensors`` + ``classifier.json`` — weights and how to rebuild the model for
   inference (labels, rate, length, alignment, representation, network sizes);
 - ``split.csv`` — ``id, source, source_hash, label, split`` for every clip (``unused``: unlabelled,
-  or sharing its contents with a held-out library's file);
+  or sharing its contents with a held-out library's file; ``holdout``: kept out by ``prepare``);
 - ``history.csv`` — one row per epoch (losses, accuracies, learning rate, seconds);
 - ``metrics.json`` — accuracy, macro-F1, per-class recall and confusion matrix on train (without
   augmentation), validation and test, and ``gap_points`` = train − test accuracy in points;
@@ -227,11 +227,13 @@ def train(
 
 
 def _split(ds: Dataset, cfg: ClassifierConfig) -> np.ndarray:
-    """``[N]`` split name per clip: ``train``/``val``/``test``, or ``unused`` (see ``split``)."""
-    labelled = np.flatnonzero(ds.label_ids >= 0)
+    """``[N]`` split name per clip: ``train``/``val``/``test``, ``unused`` (see ``split``), or
+    ``holdout`` for the clips ``prepare --holdout`` kept out of all training."""
+    labelled = np.intersect1d(np.flatnonzero(ds.label_ids >= 0), ds.train_ids)
     rows = [ds.manifest[i] for i in labelled]
     keys = [row["source_hash"] or row["source"] for row in rows]
     splits = np.full(len(ds), "unused", dtype=object)
+    splits[ds.holdout_ids] = "holdout"
     if cfg.holdout_library is None:
         splits[labelled] = split_by_source(
             ds.label_ids[labelled], keys, cfg.val_fraction, cfg.test_fraction, cfg.seed

@@ -68,3 +68,18 @@ def split_by_source(
             for i in members[gs[j]]:
                 out[i] = split
     return out.astype(str)
+
+
+def holdout_ids(
+    labels: list[str], keys: list[str], fraction: float, seed: int
+) -> np.ndarray:
+    """``[K]`` sorted row ids of the clips to hold out of training: ``fraction`` of the source files.
+
+    The ``test`` share of ``split_by_source`` (no validation share) over ``labels`` (the class of
+    each clip; one ``""`` class for an unlabelled dataset) grouped by ``keys`` (content hash, else
+    source path): whole source files, about ``fraction`` of each class's, at least one of a class
+    with three or more.
+    """
+    names = {name: i for i, name in enumerate(sorted(set(labels)))}
+    label_ids = np.array([names[name] for name in labels], dtype=np.int64)
+    return np.flatnonzero(split_by_source(label_ids, keys, 0.0, fraction, seed) == "test")
