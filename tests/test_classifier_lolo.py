@@ -188,3 +188,13 @@ def test_library_shift_augmentation_is_seeded_and_bounded():
         from_dict(AugmentConfig, {"reverb_wet": [0.2, 1.5]})
     with pytest.raises(UserError, match="probabilities"):
         from_dict(AugmentConfig, {"band_p": 2})
+
+
+def test_classifier_lolo_cli_prints_the_table(two_libraries, tmp_path, capsys):
+    out = tmp_path / "lolo"
+    args = ["classifier", "lolo", str(two_libraries), "--out", str(out), "--library", "one"]
+    assert main([*args, "--epochs", "1"]) == 0
+    captured = capsys.readouterr()
+    assert "training without one" in captured.err
+    assert "one: accuracy" in captured.out and "all (pooled)" in captured.out
+    assert (out / "lolo.md").is_file() and not (out / "two").exists()

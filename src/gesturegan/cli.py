@@ -636,7 +636,12 @@ def _classifier_lolo(a) -> None:
     base = load_yaml(a.config) if a.config else {}
     overrides = {"max_epochs": a.epochs, "seed": a.seed, "groups": a.groups}
     cfg = from_dict(ClassifierConfig, merge(base, overrides), where=a.config or "options")
-    r = leave_one_library_out(a.data, a.out, cfg, libraries=a.library, overwrite=a.overwrite)
+    def say(lib: str, epoch: int, _: int) -> None:
+        if epoch == 0:
+            print(f"training without {lib} …", file=sys.stderr)
+
+    r = leave_one_library_out(a.data, a.out, cfg, libraries=a.library, progress=say,
+                              overwrite=a.overwrite)  # fmt: skip
     for row in [*r.rows, {**r.pooled, "library": "all (pooled)"}]:
         print(f"{row['library']}: accuracy {row['accuracy']:.1%}, macro-F1 {row['macro_f1']:.2f}, "
               f"n={row['n']}")  # fmt: skip
