@@ -13,7 +13,9 @@ class AugmentConfig:
     """Random changes applied to every training clip, each time it is seen (never to val / test).
 
     They keep the envelope shape — what the gesture categories are about — and change what should
-    not matter: level, placement in time, background noise, colour.
+    not matter: level, placement in time, background noise, colour. The library-shift changes
+    (speed, band limit, room; off by default) touch the envelope a little — a room lengthens a
+    tail, a speed change scales every duration — so their ranges stay mild.
     """
 
     gain_db: float = 6.0  # level drawn uniformly in ±gain_db
