@@ -3,7 +3,17 @@
 ``score`` parses and validates score files; ``mix`` renders them and writes the WAV with its sidecar.
 """
 
-from .mix import DEFAULT_SR, FADE_S, PEAK_DB, Mix, compose, render, save_mix, sidecar_path
+from .mix import (
+    DEFAULT_SR,
+    FADE_S,
+    MAX_MIX_FRAMES,
+    PEAK_DB,
+    Mix,
+    compose,
+    render,
+    save_mix,
+    sidecar_path,
+)
 from .score import (
     DEMO_SCORE_PATH,
     MAX_AT_S,
@@ -23,6 +33,7 @@ __all__ = [
     "DEMO_SCORE_PATH",
     "FADE_S",
     "MAX_AT_S",
+    "MAX_MIX_FRAMES",
     "PEAK_DB",
     "Event",
     "FileEvent",
