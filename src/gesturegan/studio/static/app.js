@@ -11,16 +11,24 @@ const el = (tag, props = {}, ...children) => {
 const qs = (params) => new URLSearchParams(Object.entries(params).filter(([, v]) => v !== "" && v != null)).toString();
 const enc = encodeURIComponent;
 
+// Every request carries the session cookie that opening the printed URL (`/?token=...`) set; the
+// server refuses requests without it (401), and so do <img>/<audio> URLs, which send it too.
 async function api(path, options = {}) {
-  const res = await fetch(path, options);
+  const res = await fetch(path, { credentials: "same-origin", ...options });
   const type = res.headers.get("content-type") || "";
   const body = type.includes("json") ? await res.json() : await res.text();
+  if (res.status === 401 || res.status === 403) noSession(body && body.detail);
   if (!res.ok) {
     const detail = body && body.detail;
     throw new Error(typeof detail === "string" ? detail : Array.isArray(detail)
       ? detail.map((d) => `${(d.loc || []).slice(1).join(".")}: ${d.msg}`).join("; ") : `HTTP ${res.status}`);
   }
   return body;
+}
+function noSession(detail) {
+  if ($("#no-session")) return;
+  document.body.prepend(el("p", { id: "no-session", className: "msg error",
+    textContent: detail || "this studio needs its session token: open the URL that 'gesturegan studio' printed" }));
 }
 const postJSON = (path, data) => api(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(data) });
 const debounce = (fn, ms) => { let t; return (...a) => { clearTimeout(t); t = setTimeout(() => fn(...a), ms); }; };
@@ -216,7 +224,7 @@ function morph() {
   $("#morph-download").href = `${base}.wav?${q}&download=true`;
   playFrom($("#morph-audio"), `${base}.wav?${q}`);
   // Warm the server's cache for the neighbouring stops, so the next move plays at once.
-  for (const n of [p + 1, p - 1]) if (n >= 0 && n <= +$("#morph-slider").max) fetch(`${base}.wav?${qs(morphParams(n))}`).catch(() => {});
+  for (const n of [p + 1, p - 1]) if (n >= 0 && n <= +$("#morph-slider").max) fetch(`${base}.wav?${qs(morphParams(n))}`, { credentials: "same-origin" }).catch(() => {});
 }
 $("#gen-run").addEventListener("change", runChanged);
 $("#gen-play").addEventListener("click", generate);
