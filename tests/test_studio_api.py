@@ -186,6 +186,10 @@ def test_generate_errors_name_the_field(client, tiny_run):
         ("run: run\nevents:\n  - {at: 0.0, file: ../../etc/passwd.wav}\n", "file"),
         ("run: run\nevents: [ {at: 0.0\n", "not valid YAML"),
         ("run: run\n", "events"),
+        ("run: run\nevents:\n  - {at: 0.0, gesture: hit, gain_db: 7000}\n", "gain_db must be"),
+        ("run: run\nevents:\n  - {at: 0, gesture: hit, seed: 100000000000000000000000}\n", "seed"),
+        ("run: run\nsr: 2000000000\nevents:\n  - {at: 0.0, gesture: hit}\n", "sr must be"),
+        ("run: run\nevents:\n  - {at: 3600, gesture: hit}\n", "at most 16777216 frames"),
     ],
 )
 def test_malformed_score_names_the_field(client, score, named):

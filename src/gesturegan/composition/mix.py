@@ -96,15 +96,14 @@ def render(score: Score, source: GestureSource | None, score_dir: Path) -> Mix:
         raise UserError("this score has gesture or morph events, so it needs a model")
     sr = score.sr or (source.sr if source is not None else DEFAULT_SR)
     check_against(score, source)
+    check_length(score, source, score_dir)
 
     placed: list[tuple[int, np.ndarray, Event]] = []  # (start sample, clip [T], event)
     summary: list[dict[str, Any]] = []
     for event in score.events:
         start = round(event.at_s * sr)
-        _check_length(start, event, sr)
         clips = _clips(event, source, sr, score_dir)
         end = max(start + off + len(clip) for off, clip in clips)
-        _check_length(end, event, sr)
         fade_in_s, fade_out_s = _fades(event)
         placed.extend(
             (start + off, _faded(clip, sr, fade_in_s, fade_out_s), event) for off, clip in clips
@@ -148,13 +147,31 @@ def render(score: Score, source: GestureSource | None, score_dir: Path) -> Mix:
 _KIND_NAMES = {GestureEvent: "gesture", MorphEvent: "morph", FileEvent: "file"}
 
 
-def _check_length(frames: int, event: Event, sr: int) -> None:
-    """Refuse an event that would make the mix longer than ``MAX_MIX_FRAMES``."""
-    if frames > MAX_MIX_FRAMES:
-        raise UserError(
-            f"{event.where}: the mix would last {frames / sr:.0f} s; a mix is at most "
-            f"{MAX_MIX_FRAMES} frames ({MAX_MIX_FRAMES / sr:.0f} s at {sr} Hz)"
-        )
+def check_length(score: Score, source: GestureSource | None, score_dir: Path) -> None:
+    """Refuse a score whose mix would be longer than ``MAX_MIX_FRAMES``, naming the first event
+    that ends too late; from the file headers and the model's clip length, before anything is
+    generated or loaded. ``source`` may be None when the score has only file events."""
+    sr = score.sr or (source.sr if source is not None else DEFAULT_SR)
+    for event in score.events:
+        start = round(event.at_s * sr)
+        if isinstance(event, FileEvent):
+            end = start + math.ceil(audio.info(existing_file(event, score_dir)).duration_s * sr)
+        else:
+            assert source is not None  # render() refuses model events without a source
+            clip = math.ceil(source.length * sr / source.sr)
+            end = start + clip
+            if isinstance(event, MorphEvent):
+                end += round((event.steps - 1) * _every_s(event, source) * sr)
+        if end > MAX_MIX_FRAMES:
+            raise UserError(
+                f"{event.where}: the mix would last {end / sr:.0f} s; a mix is at most "
+                f"{MAX_MIX_FRAMES} frames ({MAX_MIX_FRAMES / sr:.0f} s at {sr} Hz)"
+            )
+
+
+def _every_s(event: MorphEvent, source: GestureSource) -> float:
+    """Seconds between a morph's steps: as asked, else one clip (back to back)."""
+    return event.every_s if event.every_s is not None else source.length / source.sr
 
 
 def _clips(
@@ -167,10 +184,8 @@ def _clips(
     would make the mix's peak NaN and defeat the normalisation.
     """
     if isinstance(event, FileEvent):
-        path = existing_file(event, score_dir)
-        head = audio.info(path)
-        _check_length(round(event.at_s * sr) + math.ceil(head.duration_s * sr), event, sr)
-        wave, file_sr = audio.load(path)  # checked at its own rate: resampling smears a NaN
+        # checked at its own rate: resampling would smear one NaN over many samples
+        wave, file_sr = audio.load(existing_file(event, score_dir))
         if len(wave) == 0:
             raise UserError(f"{event.where}: file {event.path} holds no audio")
         return [(0, audio.resample(_finite(wave, event, f"file {event.path}"), file_sr, sr))]
@@ -180,14 +195,12 @@ def _clips(
         every_s = 0.0
     else:
         assert isinstance(event, MorphEvent)
-        every_s = event.every_s if event.every_s is not None else source.length / source.sr
-        last_start = round(event.at_s * sr) + round((event.steps - 1) * every_s * sr)
-        _check_length(last_start + math.ceil(source.length * sr / source.sr), event, sr)
+        every_s = _every_s(event, source)
         waves = source.morph(event.start, event.end, event.steps, event.seed, event.stage)
     return [
         (
             round(k * every_s * sr),
-            _finite(audio.resample(np.asarray(w, np.float32), source.sr, sr), event, "the model"),
+            audio.resample(_finite(np.asarray(w, np.float32), event, "the model"), source.sr, sr),
         )
         for k, w in enumerate(waves)
     ]

@@ -298,8 +298,9 @@ def create_app(
     @app.post("/api/compose/validate")
     def compose_validate(body: ScoreBody) -> dict:
         score = _score(body.score)
-        if score.needs_model and score.run is not None:
-            composition.check_against(score, engine.generator(score.run))
+        source = engine.generator(score.run) if score.needs_model and score.run else None
+        composition.check_against(score, source)
+        composition.check_length(score, source, uploads)
         return {"ok": True, "events": len(score.events)}
 
     @app.post("/api/compose")
