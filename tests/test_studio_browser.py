@@ -205,3 +205,24 @@ def test_survey(page, server, cats):
     page.wait_for_selector("#sv-results table")
     assert "3 answers" in page.text_content("#sv-results")
     _shot(page, "survey-results")
+
+
+def test_a_participant_link_opens_the_survey_alone(page, server):
+    runs = page.request.get(f"{server}/api/state").json()
+    body = {"run": runs["runs"][0]["name"], "dataset": runs["datasets"][0], "real": 1,
+            "generated": 1, "morphs": 0}  # fmt: skip
+    built = page.request.post(f"{server}/api/surveys", data=body).json()["id"]
+    survey = next(s for s in page.request.get(f"{server}/api/surveys").json() if s["id"] == built)
+    context = page.context.browser.new_context()  # another browser: no session cookie
+    try:
+        guest = context.new_page()
+        guest.goto(server + survey["participant_url"])
+        guest.wait_for_selector("#sv-join:not([hidden])")
+        assert not guest.is_visible("nav") and not guest.is_visible("#sv-list")
+        guest.fill("#sv-participant", "guest")
+        guest.click("#sv-start")
+        _has_duration(guest, "#sv-audio")
+        csv_url = f"{server}/api/surveys/{survey['id']}/answers.csv"
+        assert guest.request.get(csv_url).status == 401
+    finally:
+        context.close()

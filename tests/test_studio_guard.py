@@ -236,3 +236,37 @@ def test_messages_name_folders_by_role(tmp_path, monkeypatch):
     roots = {"<runs>": Path("runs"), "<state>": tmp_path / "runs" / ".studio"}
     message = f"cannot read {tmp_path}/runs/.studio/x and {tmp_path.resolve()}/runs/r/g.json"
     assert without_roots(message, roots) == "cannot read <state>/x and <runs>/r/g.json"
+
+
+def test_a_participant_link_reaches_its_survey_and_nothing_else(app, user, tiny_run, tmp_path):
+    body = {"run": tiny_run.name, "dataset": "data", "real": 1, "generated": 1, "morphs": 0}
+    mine, other = (user.post("/api/surveys", json=body).json()["id"] for _ in range(2))
+    links = {s["id"]: s["participant_url"] for s in user.get("/api/surveys").json()}
+    key = links[mine].split("key=")[1].split("#")[0]
+    assert links[mine] == f"/?survey={mine}&key={key}"
+    participant = TestClient(app, base_url=LOOPBACK, headers={"x-survey-key": key})
+    assert participant.get(links[mine]).status_code == 200  # the page opens
+    order = participant.get(f"/api/surveys/{mine}/order?participant=p1").json()["stimuli"]
+    stranger = TestClient(app, base_url=LOOPBACK)
+    wav = f"/api/surveys/{mine}/stimuli/{order[0]}.wav"
+    assert stranger.get(f"{wav}?key={key}").status_code == 200  # an <audio> src carries the key
+    assert stranger.get(wav).status_code == 401
+    answer = {"participant": "p1", "stimulus": order[0], "real": True, "category": "hit",
+              "rating": 4}  # fmt: skip
+    assert participant.post(f"/api/surveys/{mine}/answers", json=answer).status_code == 200
+    for url in [f"/api/surveys/{mine}/answers.csv", f"/api/surveys/{mine}/summary", "/api/surveys",
+                "/api/state", f"/api/surveys/{other}/order?participant=p1", "/api/uploads",
+                f"/?survey={other}"]:  # fmt: skip
+        assert participant.get(url).status_code == 401, url
+    wrong = TestClient(
+        app, base_url=LOOPBACK, headers={"x-survey-key": key[:-1] + ("1" if key[-1] == "0" else "0")}
+    )
+    assert wrong.get(f"/api/surveys/{mine}/order?participant=p1").status_code == 401
+    # the same state folder after a restart: the same links still work
+    again = create_app(tiny_run.parent, None, app.state.mixes.folder.parent, token="other")
+    assert (
+        TestClient(again, base_url=LOOPBACK, headers={"x-survey-key": key})
+        .get(f"/api/surveys/{mine}/order?participant=p1")
+        .status_code
+        == 200
+    )

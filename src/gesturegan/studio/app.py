@@ -32,7 +32,7 @@ from ..errors import UserError
 from ..runs import Run
 from . import survey as survey_mod
 from .engine import MORPH_POSITIONS, Engine
-from .guard import TOKEN_QUERY, Guard, new_token
+from .guard import TOKEN_QUERY, Guard, load_secret, new_token, participant_key
 from .media import thumbnail_png, wav_bytes
 from .mixes import MixCache, mix_key
 from .paths import UnsafePath, safe_join, without_roots
@@ -103,7 +103,8 @@ def create_app(
     )
     app.state.engine, app.state.store, app.state.mixes = engine, store, mixes
     app.state.token = token or new_token()
-    app.add_middleware(Guard, token=app.state.token, hosts=allow_hosts)
+    secret = load_secret(state_root / "participant.secret")
+    app.add_middleware(Guard, token=app.state.token, hosts=allow_hosts, secret=secret)
     roots = {"<runs>": runs_root, "<data>": data_root, "<state>": state_root}
 
     def public(message: str) -> str:
@@ -392,7 +393,11 @@ def create_app(
     # ------------------------------------------------------------------ survey
     @app.get("/api/surveys")
     def survey_list() -> list[dict]:
-        return store.surveys()
+        """The surveys, each with its participant link (the only way in for a participant)."""
+        return [
+            {**s, "participant_url": f"/?survey={s['id']}&key={participant_key(secret, s['id'])}"}
+            for s in store.surveys()
+        ]
 
     @app.post("/api/surveys")
     def survey_build(body: SurveyBody) -> dict:
