@@ -57,9 +57,22 @@ class FakeSource:
         return np.stack([self._tone(f) for f in hz])
 
 
-def test_fake_satisfies_protocol():
-    source: GestureSource = FakeSource()  # type-checks the fake against the protocol
-    assert source.sample("trigger", 0).shape == (2000,)
+def test_the_real_generator_keeps_the_contract_the_fake_stands_in_for(tiny_run, tmp_path):
+    """What every test here assumes of ``FakeSource`` holds for a trained run's generator, and a
+    score renders through it: clips ``[length]`` float32 at ``sr``, morphs ``[steps, length]``."""
+    from gesturegan.generation import load
+
+    source: GestureSource = load(tiny_run)
+    assert isinstance(source.sr, int) and isinstance(source.length, int)
+    assert source.categories == ("hit", "tone") and source.stages[0] == "4x4"
+    clip = np.asarray(source.sample("hit", 3, None))
+    assert clip.shape == (source.length,) and clip.dtype == np.float32
+    assert np.asarray(source.sample("hit", 3, "4x4")).shape == (source.length,)
+    morph = np.asarray(source.morph("hit", "tone", 3, 3, None))
+    assert morph.shape == (3, source.length) and morph.dtype == np.float32
+    score = write_score(tmp_path, "run: run\nevents:\n  - {at: 0.5, gesture: tone, seed: 1}\n")
+    mix = compose(score, tmp_path / "mix.wav", run_override=tiny_run)
+    assert mix.sr == source.sr and mix.stereo.shape == (round(0.5 * source.sr) + source.length, 2)
 
 
 def gesture(at_s: float, **kw) -> GestureEvent:
