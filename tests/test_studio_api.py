@@ -171,6 +171,13 @@ def test_generate_errors_name_the_field(client, tiny_run):
     assert r.status_code == 422 and "unknown class 'nope'" in r.json()["detail"]
     r = client.get(f"/api/runs/{tiny_run.name}/morph.wav?from=hit&to=tone&position=99")
     assert r.status_code == 422 and "position" in r.json()["detail"]
+    for url in ["sample.wav?category=hit&seed=100000000000000000000000",
+                "sample.png?category=hit&seed=4294967296", "sample.wav?category=hit&seed=-1",
+                "morph.wav?from=hit&to=tone&seed=18446744073709551616"]:  # fmt: skip
+        r = client.get(f"/api/runs/{tiny_run.name}/{url}")
+        assert r.status_code == 422 and "seed" in str(r.json()["detail"]), url
+    body = {"run": tiny_run.name, "dataset": "data", "seed": 10**23}
+    assert client.post("/api/surveys", json=body).status_code == 422
 
 
 # ---------------------------------------------------------------------------------- compose

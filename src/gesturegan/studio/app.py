@@ -28,6 +28,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from .. import audio, composition, gestures
+from ..composition.score import MAX_SEED
 from ..errors import UserError
 from ..runs import Run
 from . import survey as survey_mod
@@ -45,6 +46,10 @@ UPLOAD_SUFFIXES = frozenset(audio.AUDIO_EXTENSIONS)
 _SCORE_NAME = "score.yaml"  # how messages name the edited score
 
 
+# Seeds are 32-bit everywhere (scores, CLI, studio), so one seed names one latent.
+Seed = Annotated[int, Query(ge=0, le=MAX_SEED)]
+
+
 class ScoreBody(BaseModel):
     score: str = Field(max_length=MAX_SCORE_CHARS)
 
@@ -55,7 +60,7 @@ class SurveyBody(BaseModel):
     real: int = 3
     generated: int = 3
     morphs: int = 1
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=MAX_SEED)
 
 
 class AnswerBody(BaseModel):
@@ -229,7 +234,7 @@ def create_app(
 
     @app.get("/api/runs/{run}/sample.wav")
     def sample_wav(
-        run: str, category: str | None = None, seed: int = 0, stage: str | None = None,
+        run: str, category: str | None = None, seed: Seed = 0, stage: str | None = None,
         download: bool = False,
     ) -> Response:  # fmt: skip
         wave = engine.sample(run, category or None, seed, _stage(stage))
@@ -238,7 +243,7 @@ def create_app(
 
     @app.get("/api/runs/{run}/sample.png")
     def sample_png(
-        run: str, category: str | None = None, seed: int = 0, stage: str | None = None
+        run: str, category: str | None = None, seed: Seed = 0, stage: str | None = None
     ) -> Response:
         wave = engine.sample(run, category or None, seed, _stage(stage))
         sr = engine.generator(engine.run(run).path).sr
@@ -257,7 +262,7 @@ def create_app(
         run: str,
         start: Annotated[str | None, Query(alias="from")] = None,
         end: Annotated[str | None, Query(alias="to")] = None,
-        position: int = 0, seed: int = 0, stage: str | None = None, mode: str = "class",
+        position: int = 0, seed: Seed = 0, stage: str | None = None, mode: str = "class",
         download: bool = False,
     ) -> Response:  # fmt: skip
         wave = _morph(run, start, end, position, seed, stage, mode)
@@ -269,7 +274,7 @@ def create_app(
         run: str,
         start: Annotated[str | None, Query(alias="from")] = None,
         end: Annotated[str | None, Query(alias="to")] = None,
-        position: int = 0, seed: int = 0, stage: str | None = None, mode: str = "class",
+        position: int = 0, seed: Seed = 0, stage: str | None = None, mode: str = "class",
     ) -> Response:  # fmt: skip
         wave = _morph(run, start, end, position, seed, stage, mode)
         sr = engine.generator(engine.run(run).path).sr
