@@ -100,12 +100,8 @@ def create_app(
     mixes = MixCache(state_root / "mixes")
     upload_lock = threading.Lock()
 
-    app = FastAPI(
-        title="gesturegan studio",
-        docs_url="/api/docs",
-        redoc_url=None,
-        openapi_url="/api/openapi.json",
-    )
+    app = FastAPI(title="gesturegan studio", docs_url="/api/docs", redoc_url=None,
+                  openapi_url="/api/openapi.json")  # fmt: skip
     app.state.engine, app.state.store, app.state.mixes = engine, store, mixes
     app.state.token = token or new_token()
     secret = load_secret(state_root / "participant.secret")
@@ -319,7 +315,10 @@ def create_app(
             for e in score.events
             if isinstance(e, composition.FileEvent)
         ]
-        key = mix_key(body.score, stamp, files)
+        try:
+            key = mix_key(body.score, stamp, files)
+        except FileNotFoundError:  # deleted since the score was checked
+            raise UserError(f"{_SCORE_NAME}: an uploaded sound it plays was just deleted") from None
 
         def render(out: Path) -> None:
             source = engine.generator(score.run) if score.needs_model else None
@@ -349,14 +348,6 @@ def create_app(
             p.name for p in uploads.iterdir() if p.is_file() and not p.name.startswith(".")
         )
 
-    def _uploads_bytes(besides: Path) -> int:
-        """Bytes of all uploads but ``besides`` (the one being replaced)."""
-        return sum(
-            p.stat().st_size
-            for p in uploads.iterdir()
-            if p.is_file() and not p.name.startswith(".") and p != besides
-        )
-
     @app.put("/api/uploads/{name:path}")
     async def upload(name: str, request: Request) -> dict:
         path = safe_join(uploads, name, UPLOAD_SUFFIXES)
@@ -373,7 +364,8 @@ def create_app(
         from ..atomic import atomic_path
 
         with upload_lock:
-            if _uploads_bytes(path) + size > MAX_UPLOADS_BYTES:
+            others = [p for p in uploads.iterdir() if p.name[0] != "." and p != path]
+            if sum(p.stat().st_size for p in others if p.is_file()) + size > MAX_UPLOADS_BYTES:
                 raise HTTPException(
                     413,
                     f"the uploads would exceed {MAX_UPLOADS_BYTES // 2**20} MiB together; "
@@ -390,9 +382,10 @@ def create_app(
     @app.delete("/api/uploads/{name:path}")
     def upload_delete(name: str) -> dict:
         path = safe_join(uploads, name, UPLOAD_SUFFIXES)
-        if not path.is_file():
-            raise HTTPException(404, f"no upload {name}")
-        path.unlink()
+        with upload_lock:
+            if not path.is_file():
+                raise HTTPException(404, f"no upload {name}")
+            path.unlink()
         return {"deleted": path.name}
 
     # ------------------------------------------------------------------ survey
