@@ -636,6 +636,7 @@ def _classifier_lolo(a) -> None:
     base = load_yaml(a.config) if a.config else {}
     overrides = {"max_epochs": a.epochs, "seed": a.seed, "groups": a.groups}
     cfg = from_dict(ClassifierConfig, merge(base, overrides), where=a.config or "options")
+
     def say(lib: str, epoch: int, _: int) -> None:
         if epoch == 0:
             print(f"training without {lib} …", file=sys.stderr)
