@@ -1,5 +1,6 @@
-"""The device path on the CPU: ``--device`` resolved at the edge, absent devices refused in one line,
-precision options checked, checkpoints read onto another device, collectives' backend by device."""
+"""The device path on the CPU: ``--device`` resolved at the edge, absent devices refused in one
+line, precision options checked, checkpoints read onto another device, collectives' backend by
+device, and a step that never reads a tensor on the host."""
 
 from __future__ import annotations
 
@@ -154,3 +155,37 @@ def test_fp16_on_the_cpu_is_refused_before_training(tiny_dataset, tmp_path):
             overrides=tiny_overrides(2, precision="fp16"),
             show_progress=False,
         )
+
+
+@pytest.mark.parametrize("loss", ["ns_r1", "wgan_gp"])
+def test_a_training_step_never_reads_a_tensor_on_the_host(
+    tiny_dataset, tmp_path, monkeypatch, loss
+):
+    """No ``.item()``, ``float()``, ``bool()``, ``.tolist()`` or ``.numpy()`` inside the step: on a
+    GPU each would wait for the device. The figures come back as tensors."""
+    from gesturegan.training import Trainer
+    from gesturegan.training.config import make_config
+    from gesturegan.training.data import BatchLoader
+    from gesturegan.training.step import train_step
+
+    opts = tiny_overrides(10, loss=loss, augment="fixed", augment_p=0.5)
+    cfg = make_config(str(tiny_dataset), overrides=opts)
+    trainer = Trainer(cfg, tmp_path / "run")
+    trainer.counters.stage = len(trainer.stages) - 1
+    loader = BatchLoader(trainer.dataset, trainer.rep, 0)
+    batch = loader.next(4)
+    loader.close()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the step read a tensor on the host")
+
+    for name in ("item", "tolist", "numpy", "__float__", "__int__", "__bool__"):
+        monkeypatch.setattr(torch.Tensor, name, refuse)
+    stats = train_step(
+        trainer.nets, cfg, batch, trainer.counters, len(trainer.stages), 1.0, trainer.cond,
+        trainer.aug, trainer.noise, trainer.world, trainer.precision,
+    )  # fmt: skip
+    monkeypatch.undo()
+    for key in ("d_loss", "g_loss", "grad_d", "penalty"):
+        assert isinstance(stats[key], torch.Tensor), key
+    assert torch.isfinite(stats["d_loss"])
