@@ -115,3 +115,12 @@ def test_holdout_options_are_checked_in_one_line(held_out, tmp_path, capsys):
     prepare(src, tmp_path / "c", workers=1)
     ds = Dataset.open(tmp_path / "c")
     assert len(ds.holdout_ids) == 0 and np.array_equal(ds.train_ids, np.arange(len(ds)))
+
+
+def test_the_independent_judge_grades_against_the_held_out_clips(held_out):
+    from gesturegan.evaluation.run import independent_judge
+
+    ds = Dataset.open(held_out / "data")
+    fake = np.random.default_rng(0).uniform(-0.5, 0.5, (2 * 4, ds.length)).astype(np.float32)
+    comparison, against = independent_judge(ds, ["hit", "tone"], fake, 4, seed=0)
+    assert comparison.n_a == len(ds.holdout_ids) and "held-out" in against
