@@ -177,17 +177,17 @@ def prepare(
     if shard is not None and not (len(shard) == 2 and 1 <= shard[0] <= shard[1]):
         raise UserError(f"shard must be i/n with 1 <= i <= n, got {'/'.join(map(str, shard))}")
     found = scan(src)
-    if not found.audio and not found.broken_links:
+    if not found.audio and not found.skipped:
         kinds = ", ".join(e.lstrip(".") for e in AUDIO_EXTENSIONS)
         raise UserError(f"no audio files ({kinds}) found under {src}")
-    n_all = len(found.audio) + len(found.broken_links)
+    n_all = len(found.audio) + len(found.skipped)
     if shard is not None:
         found = _shard(found, *shard)
-        if not found.audio and not found.broken_links:
+        if not found.audio and not found.skipped:
             raise UserError(f"shard {shard[0]}/{shard[1]} is empty: {src} holds only {n_all} files")
 
     labels = _labels(src, found.audio, labels_csv, labels_from_folders)
-    errors = [(rel, "broken symbolic link") for rel in found.broken_links]
+    errors = list(found.skipped)
     if labels is not None:
         errors += [(rel, NO_LABEL) for rel in found.audio if rel not in labels]
     tasks = [
@@ -296,11 +296,11 @@ def _labels(
 def _shard(found: Scan, i: int, n: int) -> Scan:
     """The ``i``-th of ``n`` consecutive blocks of the files ``found`` (sorted by path), so that the
     shards' datasets, joined in shard order, hold the rows of an unsharded run in the same order."""
-    everything = sorted([*found.audio, *found.broken_links])
+    everything = sorted([*found.audio, *(rel for rel, _ in found.skipped)])
     mine = set(everything[(i - 1) * len(everything) // n : i * len(everything) // n])
     return Scan(
         [r for r in found.audio if r in mine],
-        [r for r in found.broken_links if r in mine],
+        [(r, why) for r, why in found.skipped if r in mine],
         found.n_ignored,
     )
 
