@@ -134,3 +134,232 @@ def test_label_and_sort_list_the_walks_problems(hostile, tmp_path, capsys):
     sort_csv = (out / "sort.csv").read_text(encoding="utf-8").splitlines()
     assert [line.split(",")[0] for line in sort_csv[1:]] == ["a/one.wav", "b/two.wav"]
     assert tree(src) == before
+
+
+# ---------------------------------------------------------------- options and configs
+
+
+def _refused(capsys, argv: list[str], *words: str) -> str:
+    """Run the command line; it must exit 2 with one line naming ``words``, and no traceback."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith(f"gesturegan {argv[0]}: error: ")
+    for word in words:
+        assert word in err, err
+    return err
+
+
+BAD_TRAIN_FLAGS = [
+    (["--log-every-steps", "0"], "log_every_steps: must be ≥ 1, got 0"),
+    (["--checkpoint-every-steps", "0"], "checkpoint_every_steps: must be ≥ 1, got 0"),
+    (["--r1-every", "0"], "r1_every: must be ≥ 1, got 0"),
+    (["--snapshot-per-class", "0"], "snapshot_per_class: must be ≥ 1, got 0"),
+    (["--betas", "[0.5, 1.0]"], "betas: each value must be in [0, 1), got 1.0"),
+    (["--betas", "[-0.1, 0.9]"], "betas: each value must be in [0, 1), got -0.1"),
+    (["--lr", ".nan"], "lr: expected a finite number, got nan"),
+    (["--lr", "0"], "lr: must be > 0, got 0"),
+    (["--minutes", "nan"], "minutes: expected a finite number, got nan"),
+    (["--minutes", "inf"], "minutes: expected a finite number, got inf"),
+    (["--steps", "0"], "steps: must be ≥ 1, got 0"),
+    (["--pgan.z-dim", "0"], "pgan.z_dim: must be ≥ 1, got 0"),
+    (["--pgan.mbstd-group", "0"], "pgan.mbstd_group: must be ≥ 1, got 0"),
+    (["--ema-kimg", "-1"], "ema_kimg: must be ≥ 0, got -1"),
+    (["--monitor-every-minutes", "0"], "monitor_every_minutes: must be > 0, got 0"),
+    (["--batch-size", "4,1"], "batch_size: each value must be ≥ 2, got 1"),
+    (["--dcgan.channels", "0"], "dcgan.channels: must be ≥ 1, got 0"),
+    (["--wavegan.phase-shuffle", "-1"], "wavegan.phase_shuffle: must be ≥ 0, got -1"),
+    (["--repr", "nope"], "nope"),
+]
+
+BAD_TRAIN_YAML = [
+    (b"pgan: 5\n", "pgan: expected a mapping, got 5"),
+    (b"lr: .nan\n", "lr: expected a finite number, got nan"),
+    (b"minutes: .nan\n", "minutes: expected a finite number, got nan"),
+    (b"steps: .inf\n", "steps: expected a finite number, got inf"),
+    (b"seed: 1.0e+23\n", "seed: must be in [0, 4294967295], got 99999999999999991611392"),
+    (b"# r\xe9glages\nlr: 0.01\n", "not UTF-8 text (byte 3)"),
+]
+
+
+@pytest.mark.parametrize("flags,message", BAD_TRAIN_FLAGS, ids=lambda x: str(x))
+def test_train_refuses_a_bad_option_before_writing(tiny_dataset, tmp_path, capsys, flags, message):
+    before = tree(tiny_dataset)
+    out = tmp_path / "run"
+    _refused(capsys, ["train", "--data", str(tiny_dataset), "--out", str(out), *flags], message)
+    assert not out.exists()
+    assert tree(tiny_dataset) == before
+
+
+@pytest.mark.parametrize("text,message", BAD_TRAIN_YAML, ids=lambda x: str(x)[:20])
+def test_train_refuses_a_bad_config_file_before_writing(tiny_dataset, tmp_path, capsys, text, message):
+    config = tmp_path / "train.yaml"
+    config.write_bytes(text)
+    out = tmp_path / "run"
+    argv = ["train", "--data", str(tiny_dataset), "--out", str(out), "--config", str(config)]
+    _refused(capsys, argv, message)
+    assert not out.exists()
+    assert config.read_bytes() == text
+
+
+def test_train_refuses_a_folder_that_is_not_a_dataset_and_leaves_no_run(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    out = tmp_path / "run"
+    _refused(capsys, ["train", "--data", str(tmp_path / "empty"), "--out", str(out)], "dataset")
+    assert not out.exists()
+
+
+def test_every_default_is_within_its_bounds_and_the_bounds_are_documented():
+    from gesturegan.classifier.config import ClassifierConfig
+    from gesturegan.config import check, options
+    from gesturegan.evaluation.study import StudyConfig
+    from gesturegan.training.config import TrainConfig
+
+    for cfg in (TrainConfig(), ClassifierConfig(), StudyConfig(data=("d",))):
+        check(cfg)
+    doc = (Path(__file__).parents[1] / "docs" / "options.md").read_text(encoding="utf-8")
+    assert "| `log_every_steps` | `10` | ≥ 1 |" in doc
+    assert "| `betas` | `[0.0, 0.99]` | in [0, 1) |" in doc
+    bounded = [o.name for o in options(TrainConfig) if o.bounds]
+    assert {"r1_every", "pgan.z_dim", "pgan.mbstd_group", "ema_kimg", "lr"} <= set(bounded)
+
+
+@pytest.mark.parametrize(
+    "option,value,message",
+    [
+        ("dropout", 1.0, "classifier.dropout: must be in [0, 1), got 1.0"),
+        ("lr", float("nan"), "lr: expected a finite number, got nan"),
+        ("max_epochs", 0, "max_epochs: must be ≥ 1, got 0"),
+        ("seed", -1, "seed: must be in [0, 4294967295], got -1"),
+        ("augment", {"noise_p": 2}, "augment.noise_p: must be in [0, 1], got 2"),
+    ],
+)
+def test_classifier_options_are_bounded_from_yaml_and_python(option, value, message):
+    from gesturegan.classifier.config import ClassifierConfig
+    from gesturegan.config import from_dict
+    from gesturegan.errors import UserError
+
+    with pytest.raises(UserError) as caught:
+        from_dict(ClassifierConfig, {option: value}, where="classifier")
+    assert message in str(caught.value)
+    if not isinstance(value, dict) and value == value:  # built directly, as the Python API does
+        with pytest.raises(UserError) as built:
+            ClassifierConfig(**{option: value})
+        assert message.split(": ", 1)[1] in str(built.value)
+
+
+def test_study_refuses_a_bad_budget_in_one_line(tmp_path, capsys):
+    out = tmp_path / "study"
+    argv = ["study", "--data", str(tmp_path), "--out", str(out), "--steps", "0"]
+    _refused(capsys, argv, "steps: must be ≥ 1, got 0")
+    assert not out.exists()
+    _refused(capsys, [*argv[:-2], "--n", "0"], "n: must be ≥ 1, got 0")
+    assert not out.exists()
+
+
+# ---------------------------------------------------------------- merge
+
+
+@pytest.fixture(scope="module")
+def two_sources(tmp_path_factory) -> tuple[Path, Path]:
+    """Two folders of four labelled sounds each, the same files under two paths."""
+    root = tmp_path_factory.mktemp("merge")
+    for name in ("one", "two"):
+        for i in range(4):
+            _tone(root / name / ("hit" if i % 2 else "tone") / f"{i}.wav", 300.0 + 100 * i)
+    (root / "labels.csv").write_text(
+        "file,label\n" + "".join(f"one/{'hit' if i % 2 else 'tone'}/{i}.wav,x\n" for i in range(4))
+    )
+    return root / "one", root / "two"
+
+
+def _shard(src: Path, out: Path, i: int, *flags: str) -> Path:
+    labels = [] if "--labels" in flags else ["--labels-from-folders"]
+    argv = ["prepare", str(src), str(out), *labels, "--workers", "1", "--shard", f"{i}/2", *flags]
+    assert main(argv) == 0
+    return out
+
+
+MISMATCHES = [
+    ("source", lambda one, two: (two, ())),
+    ("sr", lambda one, two: (one, ("--sr", "8000"))),
+    ("length", lambda one, two: (one, ("--length", "4096"))),
+    ("align", lambda one, two: (one, ("--align", "peak"))),
+    ("normalize", lambda one, two: (one, ("--normalize", "rms"))),
+    ("labels_from", lambda one, two: (one, ("--labels", str(one.parent / "labels.csv")))),
+]
+
+
+@pytest.mark.parametrize("key,second", MISMATCHES, ids=[m[0] for m in MISMATCHES])
+def test_merge_refuses_shards_that_differ_naming_the_difference(
+    two_sources, tmp_path, capsys, key, second
+):
+    one, two = two_sources
+    first = _shard(one, tmp_path / "s1", 1)
+    src, flags = second(one, two)
+    other = _shard(src, tmp_path / "s2", 2, *flags)
+    capsys.readouterr()
+    before = tree(tmp_path)
+    out = tmp_path / "merged"
+    _refused(capsys, ["merge", str(first), str(other), "--out", str(out)], f"{key}=")
+    assert not out.exists()
+    assert tree(tmp_path) == before  # no partial folder either
+
+
+def test_merge_refuses_a_shard_of_another_format_version(two_sources, tmp_path, capsys):
+    import json
+
+    one, _ = two_sources
+    first, other = _shard(one, tmp_path / "s1", 1), _shard(one, tmp_path / "s2", 2)
+    info = json.loads((other / "dataset.json").read_text())
+    (other / "dataset.json").write_text(json.dumps({**info, "format_version": 1}))
+    capsys.readouterr()
+    out = tmp_path / "merged"
+    _refused(capsys, ["merge", str(first), str(other), "--out", str(out)], "dataset format 1")
+    assert not out.exists()
+
+
+# ---------------------------------------------------------------- resume on other data
+
+
+@pytest.fixture
+def other_dataset(tmp_path) -> Path:
+    """A dataset like ``tiny_dataset`` (same classes, rate and length) of other sounds."""
+    from gesturegan.dataset import prepare
+
+    from .conftest import write_tiny_sounds
+
+    src = write_tiny_sounds(tmp_path / "other_src", seed=7)
+    prepare(src, tmp_path / "other", labels_from_folders=True, workers=1)
+    return tmp_path / "other"
+
+
+def test_resume_refuses_another_dataset_unless_allowed(
+    tiny_run, tiny_dataset, other_dataset, tmp_path, capsys
+):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    before = tree(run)
+    argv = ["train", "--out", str(run), "--resume", "--steps", "13", "--data", str(other_dataset)]
+    _refused(capsys, argv, "is not the dataset this run was trained on", "--allow-new-data")
+    assert tree(run) == before
+    assert main([*argv, "--allow-new-data"]) == 0
+    capsys.readouterr()  # the new data is the run's own from now on, the old one is not
+    assert main(["train", "--out", str(run), "--resume", "--steps", "14"]) == 0
+    capsys.readouterr()
+    back = ["train", "--out", str(run), "--resume", "--steps", "15", "--data", str(tiny_dataset)]
+    _refused(capsys, back, "is not the dataset this run was trained on")
+
+
+def test_resume_takes_the_same_clips_in_another_folder(tiny_run, tiny_dataset, tmp_path):
+    import shutil
+
+    from gesturegan.training import train
+
+    run, moved = tmp_path / "run", tmp_path / "moved_data"
+    shutil.copytree(tiny_run, run)
+    shutil.copytree(tiny_dataset, moved)
+    assert train(run, data=str(moved), overrides={"steps": 13}, resume=True,
+                 show_progress=False).step == 13  # fmt: skip

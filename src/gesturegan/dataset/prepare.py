@@ -4,7 +4,8 @@ Layout of the dataset directory (``FORMAT_VERSION`` 2):
 
 - ``dataset.json``: ``format_version, sr, length, labels`` (sorted; a label's index is its class id),
   ``counts`` (clips per label), ``n_clips, n_errors, n_ignored, source`` (absolute source folder),
-  ``align, created`` (UTC, ISO 8601), ``gesturegan_version``.
+  ``align``, ``labels_from`` (``folders``, ``csv <xxh3 of the CSV>`` or null), ``created`` (UTC,
+  ISO 8601), ``gesturegan_version``.
 - ``manifest.csv``: one row per clip, row ``id`` = row of ``audio.npy`` (``MANIFEST_COLUMNS``).
 - ``audio.npy``: ``[n_clips, length] float32``, memory-mappable.
 - ``errors.csv``: ``file,reason`` for every audio file that was skipped.
@@ -223,6 +224,7 @@ def prepare(
             "n_ignored": found.n_ignored,
             "source": str(src),
             "align": align,
+            "labels_from": _labels_from(labels_csv, labels_from_folders),
             "shard": list(shard) if shard is not None else None,
             "n_files_total": n_all,  # audio files under ``source``, in every shard
             "min_duration_s": opts.min_duration_s,
@@ -274,6 +276,14 @@ def _check_out(out: Path, overwrite: bool) -> None:
             )
     elif not out.is_dir() or any(out.iterdir()):
         raise UserError(f"{out} exists and is not a gesturegan dataset; choose another folder")
+
+
+def _labels_from(labels_csv, labels_from_folders: bool) -> str | None:
+    """How the clips were labelled, for ``merge`` to compare: ``folders``, ``csv <xxh3 of the
+    CSV>`` or ``None`` (unlabelled)."""
+    if labels_from_folders:
+        return "folders"
+    return f"csv {file_hash(labels_csv)}" if labels_csv is not None else None
 
 
 def _labels(
