@@ -56,9 +56,23 @@ class FakeSource:
         return np.stack([self._tone(f) for f in hz])
 
 
-def test_fake_satisfies_protocol():
-    source: GestureSource = FakeSource()  # type-checks the fake against the protocol
-    assert source.sample("trigger", 0).shape == (2000,)
+def test_a_trained_generator_serves_a_score_as_the_fake_does(tiny_run):
+    """What compose asks of a ``GestureSource``, asked of a trained run's ``Generator`` (the fake
+    above stands in for it everywhere else): the placed clip is its sample of that class and seed."""
+    from gesturegan.generation import load
+
+    source: GestureSource = load(tiny_run)
+    assert source.categories == ("hit", "tone") and source.stages[-1] == "128x128"
+    mix = mix_of(gesture(0.25, category="tone", seed=3), source=source)
+    clip = source.sample("tone", 3)
+    assert mix.sr == source.sr and clip.shape == (source.length,) and clip.dtype == np.float32
+    start, middle = round(0.25 * source.sr), slice(source.length // 4, 3 * source.length // 4)
+    placed = mix.stereo[start : start + source.length]
+    for channel in (0, 1):
+        np.testing.assert_allclose(
+            placed[middle, channel], clip[middle] * math.cos(math.pi / 4), atol=1e-5
+        )
+    assert source.morph("hit", "tone", 3, seed=3).shape == (3, source.length)
 
 
 def gesture(at_s: float, **kw) -> GestureEvent:
