@@ -363,3 +363,27 @@ def test_resume_takes_the_same_clips_in_another_folder(tiny_run, tiny_dataset, t
     shutil.copytree(tiny_dataset, moved)
     assert train(run, data=str(moved), overrides={"steps": 13}, resume=True,
                  show_progress=False).step == 13  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        (b"dropout: 1.0\n", "dropout: must be in [0, 1), got 1.0"),
+        (b"lr: .nan\n", "lr: expected a finite number, got nan"),
+        (b"augment: 5\n", "augment: expected a mapping, got 5"),
+        (b"channels: [8, 0]\n", "channels: each value must be ≥ 1, got 0"),
+        (b"# \xff\n", "not UTF-8 text"),
+    ],
+    ids=lambda x: str(x)[:16],
+)
+def test_classifier_train_refuses_a_bad_config_before_writing(
+    tiny_dataset, tmp_path, capsys, text, message
+):
+    config = tmp_path / "clf.yaml"
+    config.write_bytes(text)
+    out = tmp_path / "clf"
+    argv = ["classifier", "train", str(tiny_dataset), "--out", str(out), "--config", str(config)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and message in err, err
+    assert not out.exists()
