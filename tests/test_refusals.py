@@ -387,3 +387,17 @@ def test_classifier_train_refuses_a_bad_config_before_writing(
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and message in err, err
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "flag,message",
+    [
+        (["--budget", "nan"], "minutes: must be a finite number, got nan"),
+        (["--budget", "inf"], "minutes: must be a finite number, got inf"),
+        (["--seeds", "-1"], "seeds: each value must be in [0, 4294967295], got -1"),
+    ],
+)
+def test_study_built_from_flags_refuses_what_a_yaml_file_would(tmp_path, capsys, flag, message):
+    out = tmp_path / "study"
+    _refused(capsys, ["study", "--data", str(tmp_path), "--out", str(out), *flag], message)
+    assert not out.exists()

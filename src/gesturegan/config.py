@@ -55,7 +55,8 @@ def from_dict(cls: type[T], data: dict[str, Any] | None, where: str = "config") 
 
 
 def check(cfg: Any, where: str = "config") -> None:
-    """Refuse a config (nested ones too) whose numbers lie outside their options' ``Bounds``.
+    """Refuse a config (nested ones too) holding a number that is not finite or lies outside its
+    option's ``Bounds``: ``from_dict`` calls it, and so do configs the Python API builds directly.
 
     Raises
     ------
@@ -66,13 +67,15 @@ def check(cfg: Any, where: str = "config") -> None:
         if dataclasses.is_dataclass(value):
             check(value, name)
             continue
-        bounds = f.metadata.get("bounds")
-        if bounds is None or value is None:
-            continue
         items = value if isinstance(value, list | tuple) else [value]
-        bad = next((x for x in items if not bounds.holds(x)), None)
+        numbers = [x for x in items if isinstance(x, int | float) and not isinstance(x, bool)]
+        each = "each value " if items is value else ""
+        bad = next((x for x in numbers if not math.isfinite(x)), None)
         if bad is not None:
-            each = "each value " if items is value else ""
+            raise UserError(f"{name}: {each}must be a finite number, got {bad!r}")
+        bounds = f.metadata.get("bounds")
+        bad = next((x for x in numbers if bounds and not bounds.holds(x)), None)
+        if bad is not None:
             raise UserError(f"{name}: {each}must be {bounds}, got {show_value(bad)}")
 
 
