@@ -401,3 +401,19 @@ def test_study_built_from_flags_refuses_what_a_yaml_file_would(tmp_path, capsys,
     out = tmp_path / "study"
     _refused(capsys, ["study", "--data", str(tmp_path), "--out", str(out), *flag], message)
     assert not out.exists()
+
+
+# ---------------------------------------------------------------- clip format
+
+
+@pytest.mark.parametrize(
+    "flags,message",
+    [
+        (["--length", "100000000000"], "length must be 1 to 16777216 samples"),
+        (["--sr", "1000000000"], "sr must be 1 to 768000 Hz, got 1000000000"),
+    ],
+)
+def test_corpus_refuses_a_clip_no_memory_holds_before_writing(tmp_path, capsys, flags, message):
+    out = tmp_path / "corpus"
+    _refused(capsys, ["corpus", str(out), "--per-class", "1", *flags], message)
+    assert not out.exists()
