@@ -179,6 +179,12 @@ BAD_TRAIN_YAML = [
     (b"steps: .inf\n", "steps: expected a finite number, got inf"),
     (b"seed: 1.0e+23\n", "seed: must be in [0, 4294967295], got 99999999999999991611392"),
     (b"# r\xe9glages\nlr: 0.01\n", "not UTF-8 text (byte 3)"),
+    (b"repr_options: 5\n", "repr_options: expected a mapping, got 5"),
+    (b"betas: [0.1]\n", "betas: expected 2 values, got [0.1]"),
+    (b"betas: [0.1, 0.2, 0.3]\n", "betas: expected 2 values, got [0.1, 0.2, 0.3]"),
+    (b"pgan: {kernel: [3]}\n", "pgan.kernel: expected 2 values, got [3]"),
+    (b"pgan: {kernels: [[3]]}\n", "pgan.kernels[0]: expected 2 values, got [3]"),
+    (b"pgan: {kernels: {a: 1}}\n", "pgan.kernels: expected a list, got {'a': 1}"),
 ]
 
 

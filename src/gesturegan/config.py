@@ -344,18 +344,29 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
             return None
         if len(args) == 1:
             return _coerce(args[0], value, where)
+        errors = []
         for arg in args:  # the first type the value fits: [] is an empty tuple, "time" text
             try:
                 return _coerce(arg, value, where)
-            except UserError:
-                continue
+            except UserError as exc:
+                errors.append(exc)
+        raise errors[0]  # what the first type says is wrong with it
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise UserError(f"{where}: expected a mapping, got {value!r}")
         return value
     if origin in (tuple, list):
         if not isinstance(value, list | tuple):
             raise UserError(f"{where}: expected a list, got {value!r}")
         args = typing.get_args(hint)
-        item = args[0] if args else Any
-        items = [_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+        if origin is tuple and args and Ellipsis not in args:  # a fixed length: [beta1, beta2]
+            if len(value) != len(args):
+                raise UserError(f"{where}: expected {len(args)} values, got {list(value)!r}")
+            pairs = enumerate(zip(args, value, strict=True))
+            items = [_coerce(a, v, f"{where}[{i}]") for i, (a, v) in pairs]
+        else:
+            item = args[0] if args else Any
+            items = [_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
         return tuple(items) if origin is tuple else items
     if hint is bool:
         if not isinstance(value, bool):
