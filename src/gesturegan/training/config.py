@@ -85,7 +85,7 @@ class TrainConfig:
         at_most=1,
     )
     ada_target: float = option(
-        0.6, "ada raises p while r_t = E[sign D(real)] is above this target", at_least=0, at_most=1
+        0.6, "ada raises p while r_t = E[sign D(real)] is above this target", at_least=-1, at_most=1
     )
     ada_speed_kimg: float = option(
         20.0, "ada can move p from 0 to 1 in this many thousand images", above=0
@@ -94,19 +94,19 @@ class TrainConfig:
         1.0,
         "how often the live quality probe runs (probe_fd, diversity, best.pt)",
         section="the live quality probe, and what the run folder gets how often",
-        above=0,
+        at_least=0,
     )
     until_plateau_minutes: float | None = option(
-        None, "also stop when probe_fd has not improved for this long (null: never)", above=0
+        None, "also stop when probe_fd has not improved for this long (null: never)", at_least=0
     )
     checkpoint_every_steps: int = option(
         500, "write checkpoints/latest.pt every this many steps", at_least=1
     )
     checkpoint_every_minutes: float = option(
-        2.0, "write checkpoints/latest.pt at least every this many minutes", above=0
+        2.0, "write checkpoints/latest.pt at least every this many minutes", at_least=0
     )
     snapshot_every_minutes: float = option(
-        1.0, "how often a grid PNG and one WAV per class go to samples/", above=0
+        1.0, "how often a grid PNG and one WAV per class go to samples/", at_least=0
     )
     log_every_steps: int = option(
         10, "how often a row goes to logs/metrics.csv and TensorBoard", at_least=1
