@@ -51,9 +51,11 @@ class Evaluation:
     n_per_class: int
     classifier: Path
     over_time: list[dict[str, Any]] = field(default_factory=list)
+    independent: Any = None  # the independent judge's Comparison (judge.compare), graded first
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "independent": None if self.independent is None else self.independent.to_dict(),
             **self.figures,
             "per_category": self.per_category,
             "n_per_class": self.n_per_class,
@@ -213,7 +215,10 @@ def evaluate(
         clf.train(ds.path, cls_dir)
     say("embedding the reference, held-out and noise sets")
     judge = Judge(ds.path, cls_dir, gen.categories, n, seed)
-    result = judge.evaluation(judge.score(generate_set(gen, judge.n)))
+    generated = generate_set(gen, judge.n)
+    result = judge.evaluation(judge.score(generated))
+    say("the independent judge: generated clips against the real ones (docs/evaluation.md)")
+    result.independent = independent_judge(ds, gen.categories, generated, judge.n, seed)
     if over_time:
         for stage in gen.stages:
             say(f"scoring the generator saved after stage {stage}")
@@ -222,6 +227,19 @@ def evaluate(
     if write_report:
         write_report_files(gen.run.eval_dir, result)
     return result
+
+
+def independent_judge(ds: Dataset, categories, generated: np.ndarray, n: int, seed: int):
+    """``judge.compare`` of the generated set (``n`` clips per class, class by class) against
+    every real clip of ``categories``: the figures that grade (docs/evaluation.md)."""
+    from ..judge.compare import compare_waves
+    from ..judge.config import JudgeConfig
+
+    keep = np.flatnonzero(np.isin(ds.label_ids, [ds.label_names.index(c) for c in categories]))
+    real_labels = [ds.label_names[i] for i in ds.label_ids[keep]]
+    fake_labels = [c for c in categories for _ in range(n)]
+    real = np.asarray(ds.waves[keep], dtype=np.float32)
+    return compare_waves(real, real_labels, generated, fake_labels, ds.sr, JudgeConfig(seed=seed))
 
 
 def generate_set(gen, n: int, stage: str | None = None) -> np.ndarray:
@@ -302,5 +320,11 @@ over the same for held-out real clips (≈ 1 healthy, ≪ 1 copying) and the sha
 
 ![metrics over training](over-time.png)
 """
+    if ev.independent is not None:
+        from ..judge.report import table
+
+        text = text.replace("# Evaluation\n", "# Evaluation\n\n## The independent judge (grades: "
+                            "docs/evaluation.md)\n\n" + table(ev.independent, "real clips", "generated")
+                            + "\n\n## Training signals (the project's classifier and labeler)\n", 1)
     write_text(folder / "evaluation.json", json.dumps(ev.to_dict(), indent=2))
     return write_text(folder / REPORT_NAME, text)
