@@ -424,3 +424,22 @@ def test_corpus_refuses_a_clip_no_memory_holds_before_writing(tmp_path, capsys, 
     out = tmp_path / "corpus"
     _refused(capsys, ["corpus", str(out), "--per-class", "1", *flags], message)
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "flags,message",
+    [
+        (["--length", "100000000000"], "length must be 1 to 16777216 samples"),
+        (["--sr", "1000000000"], "sr must be 1 to 768000 Hz, got 1000000000"),
+        (["--level-db", "nan"], "level_db is in dBFS and must be a finite number ≤ 0, got nan"),
+        (["--level-db=-inf"], "level_db is in dBFS and must be a finite number ≤ 0, got -inf"),
+        (["--min-duration", "inf"], "min_duration_s must be 0 or more seconds, got inf"),
+    ],
+)
+def test_prepare_refuses_a_bad_clip_format_before_writing(hostile, tmp_path, capsys, flags, message):
+    src, _ = hostile
+    before = tree(src)
+    out = tmp_path / "data"
+    _refused(capsys, ["prepare", str(src), str(out), "--workers", "1", *flags], message)
+    assert not out.exists() and not list(tmp_path.glob("data*"))  # no .partial either
+    assert tree(src) == before

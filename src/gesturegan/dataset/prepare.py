@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import math
 import os
 import sys
 import time
@@ -38,7 +39,7 @@ import xxhash
 
 from .. import __version__
 from ..atomic import write_text
-from ..audio import AUDIO_EXTENSIONS
+from ..audio import AUDIO_EXTENSIONS, check_clip_format
 from ..errors import UserError
 from .clip import ALIGN_MODES, NORMALIZE_MODES, Clip, SkipFile, fit_file
 from .install import check_out, install
@@ -166,9 +167,9 @@ def prepare(
     workers = _check_options(src, out, sr, length, labels_csv, labels_from_folders, align, workers)
     if normalize not in NORMALIZE_MODES:
         raise UserError(f"normalize must be one of {', '.join(NORMALIZE_MODES)}, got {normalize!r}")
-    if level_db is not None and level_db > 0:
-        raise UserError(f"level_db is in dBFS and must be at most 0, got {level_db}")
-    if not min_duration_s >= 0:
+    if level_db is not None and not (math.isfinite(level_db) and level_db <= 0):
+        raise UserError(f"level_db is in dBFS and must be a finite number ≤ 0, got {level_db}")
+    if not (math.isfinite(min_duration_s) and min_duration_s >= 0):
         raise UserError(f"min_duration_s must be 0 or more seconds, got {min_duration_s}")
     opts = _Options(sr, length, align, float(min_duration_s), normalize, level_db)
     check_out(out, overwrite)
@@ -258,8 +259,7 @@ def _check_options(src, out, sr, length, labels_csv, labels_from_folders, align,
     """Validate what the user asked for; return the worker count to use."""
     if not src.is_dir():
         raise UserError(f"source {src} is not a folder")
-    if sr < 1 or length < 1:
-        raise UserError(f"sr and length must be positive (got sr={sr} Hz, length={length})")
+    check_clip_format(sr, length)  # before audio.npy is sized: 1e11 samples was a MemoryError
     if align not in ALIGN_MODES:
         raise UserError(f"align must be one of {', '.join(ALIGN_MODES)}, got {align!r}")
     if labels_csv is not None and labels_from_folders:
