@@ -63,6 +63,29 @@ def test_the_training_loader_never_reads_a_held_out_clip(held_out):
     assert not set(seen.tolist()) & set(ds.holdout_ids.tolist())
 
 
+def test_the_gan_probe_and_kinds_never_look_at_held_out_clips(held_out, monkeypatch):
+    from gesturegan.representations import get
+    from gesturegan.training import kinds
+    from gesturegan.training.probes import Probes
+
+    ds = Dataset.open(held_out / "data")
+    held = set(ds.holdout_ids.tolist())
+    asked = []
+    batch = ds.batch
+    monkeypatch.setattr(ds, "batch", lambda ids: asked.extend(ids.tolist()) or batch(ids))
+    probes = Probes(None, ds, get("logmel_gl", sr=ds.sr, length=ds.length), ds.label_names, 8, 0)
+    probes._real_probe()  # noqa: SLF001
+    assert asked and not set(asked) & held
+
+    # Every held-out clip gets one rule, every training clip a rule of its own: counted, the
+    # held-out rule would be each class's largest kind.
+    calls = iter(range(len(ds)))
+    monkeypatch.setattr(kinds.gestures, "features", lambda wave, sr: next(calls))
+    monkeypatch.setattr(kinds.gestures, "rule", lambda i: "held" if i in held else f"kept{i}")
+    table = kinds.find(ds).table
+    assert table and all(k["rule"].startswith("kept") for k in table)
+
+
 def test_the_classifier_neither_learns_nor_validates_on_held_out_clips(held_out):
     from gesturegan.classifier import ClassifierConfig, evaluate, train
     from gesturegan.config import from_dict
@@ -92,3 +115,12 @@ def test_holdout_options_are_checked_in_one_line(held_out, tmp_path, capsys):
     prepare(src, tmp_path / "c", workers=1)
     ds = Dataset.open(tmp_path / "c")
     assert len(ds.holdout_ids) == 0 and np.array_equal(ds.train_ids, np.arange(len(ds)))
+
+
+def test_the_independent_judge_grades_against_the_held_out_clips(held_out):
+    from gesturegan.evaluation.run import independent_judge
+
+    ds = Dataset.open(held_out / "data")
+    fake = np.random.default_rng(0).uniform(-0.5, 0.5, (2 * 4, ds.length)).astype(np.float32)
+    comparison, against = independent_judge(ds, ["hit", "tone"], fake, 4, seed=0)
+    assert comparison.n_a == len(ds.holdout_ids) and "held-out" in against
