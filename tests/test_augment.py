@@ -32,7 +32,9 @@ def test_augment_is_reproducible_from_the_generator():
     x = torch.randn(4, 1, 32, 32)
     a = augment(x, 0.5, torch.Generator().manual_seed(7))
     b = augment(x, 0.5, torch.Generator().manual_seed(7))
+    other = augment(x, 0.5, torch.Generator().manual_seed(8))
     assert torch.equal(a, b)
+    assert not torch.equal(a, x) and not torch.equal(a, other)  # it augments, by the seed
 
 
 def test_strength_rises_when_d_overfits_and_stays_low_otherwise():

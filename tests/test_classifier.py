@@ -191,6 +191,8 @@ def test_eval_measures_only_held_out_clips(tiny_classifier, tiny_dataset, tmp_pa
 
 
 def test_label_and_sort_with_a_model(tiny_classifier, tmp_path, capsys):
+    from gesturegan.classifier import Classifier
+    from gesturegan.dataset.clip import fit_file
     from gesturegan.labeling import label_files
     from gesturegan.sorting import sort_files
 
@@ -199,10 +201,15 @@ def test_label_and_sort_with_a_model(tiny_classifier, tmp_path, capsys):
     src = write_tiny_sounds(tmp_path / "new", per_class=2, seed=5)
     report = label_files(src, tiny_classifier)
     assert len(report.decisions) == 4
-    for d in report.decisions:
-        assert d.method == "classifier" and d.category in ("hit", "tone")
-        assert 0.5 <= d.confidence <= 1.0
-        assert d.explanation.startswith("classifier: ") and "envelope rules say" in d.explanation
+    clf = Classifier.load(tiny_classifier)
+    for d in report.decisions:  # the classifier's own verdict on the file's clip, and its odds
+        clip = fit_file(str(d.path), clf.sr, clf.length, clf.align).wave
+        probs = clf.probabilities(clip[None])[0]
+        best = int(np.argmax(probs))
+        assert d.method == "classifier" and d.category == clf.label_names[best]
+        assert d.confidence == pytest.approx(float(probs[best]), abs=1e-6)
+        top = f"classifier: {clf.label_names[best]} {probs[best]:.2f}, "
+        assert d.explanation.startswith(top) and "envelope rules say" in d.explanation
     s = sort_files(src, tmp_path / "sorted", model=tiny_classifier)
     assert sum(s.counts.values()) == 4
     assert main(["label", str(src), "--model", str(tiny_classifier)]) == 0

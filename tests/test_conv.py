@@ -176,11 +176,24 @@ def test_phase_shuffle_shifts_each_clip_by_its_own_offset():
         torch.testing.assert_close(out[i], padded[i, :, 2 - s : 2 - s + 40])
 
 
-def test_gradient_penalty_accepts_waveforms():
+def test_gradient_penalty_of_waveforms_matches_plain_autograd():
+    """The penalty of 1-D inputs, and its gradient for the critic's weights (through ``conv``'s
+    fast double backward), equal those of plain ``F.conv1d`` at the same interpolates."""
     torch.manual_seed(0)
-    critic = Conv1d(1, 1, 5, padding=2)
+    critic = Conv1d(1, 2, 5, padding=2)
     real, fake = torch.randn(4, 1, 64), torch.randn(4, 1, 64)
-    gp = gradient_penalty(lambda x: critic(x).sum(dim=(1, 2)), real, fake)
-    assert gp.shape == () and torch.isfinite(gp)
+    gp = gradient_penalty(
+        lambda x: critic(x).square().sum(dim=(1, 2)), real, fake, torch.Generator().manual_seed(5)
+    )
     gp.backward()
-    assert critic.weight.grad is not None
+
+    weight = critic.weight.detach().clone().requires_grad_(True)
+    eps = torch.rand((4, 1, 1), generator=torch.Generator().manual_seed(5))
+    mixed = (real + eps * (fake - real)).requires_grad_(True)
+    score = F.conv1d(mixed, weight, critic.bias.detach(), padding=2).square().sum(dim=(1, 2))
+    (grad,) = torch.autograd.grad(score.sum(), mixed, create_graph=True)
+    want = (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
+    want.backward()
+    assert gp.shape == () and want > 1  # far from a unit gradient: the penalty is not trivial
+    torch.testing.assert_close(gp, want)
+    torch.testing.assert_close(critic.weight.grad, weight.grad)

@@ -438,7 +438,7 @@ def test_labels_from_a_csv_with_paths_relative_to_it(labelled_source, tmp_path):
         ({"labels_csv": "nowhere.csv"}, "does not exist"),
         ({"labels_csv": "x", "labels_from_folders": True}, "not both"),
         ({"align": "middle"}, "align must be one of"),
-        ({"sr": 0}, "must be positive"),
+        ({"sr": 0}, "sr must be 1 to 768000 Hz, got 0"),
         ({"workers": 0}, "workers"),
     ],
 )

@@ -19,6 +19,24 @@ from .atomic import atomic_path
 from .errors import UserError
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".aifc", ".mp3")
+MAX_SR = 768_000  # Hz: the highest rate audio interfaces record at
+MAX_CLIP_LENGTH = 2**24  # samples per clip: 6 min 20 s at 44.1 kHz, 64 MiB as float32
+
+
+def check_clip_format(sr: int, length: int) -> None:
+    """Refuse a clip rate ``sr`` (Hz) or ``length`` (samples) outside 1..``MAX_SR`` and
+    1..``MAX_CLIP_LENGTH``, before anything is allocated or written.
+
+    Raises
+    ------
+    UserError : naming the value and its range.
+    """
+    if not 1 <= sr <= MAX_SR:
+        raise UserError(f"sr must be 1 to {MAX_SR} Hz, got {sr}")
+    if not 1 <= length <= MAX_CLIP_LENGTH:
+        raise UserError(
+            f"length must be 1 to {MAX_CLIP_LENGTH} samples (6 min 20 s at 44.1 kHz), got {length}"
+        )
 
 
 @dataclass(frozen=True)

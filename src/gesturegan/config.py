@@ -1,8 +1,10 @@
 """Dataclass configs: built from YAML plus overrides, validated in one place, saved with every output.
 
-Every config in gesturegan is a (possibly nested) ``@dataclass``. ``from_dict`` refuses unknown keys
-and wrong types with a ``UserError`` naming the field, so a typo in a YAML file is a clear one-line
-error instead of a silently ignored option.
+Every config in gesturegan is a (possibly nested) ``@dataclass``. ``from_dict`` refuses unknown keys,
+wrong types, numbers that are not finite and numbers outside an option's ``Bounds`` with a
+``UserError`` naming the field, so a typo in a YAML file is a clear one-line error instead of a
+silently ignored option or a crash after the run folder was written. The bounds are declared once,
+on the field (``option(4, "...", at_least=1)``), and shown by ``--help`` and ``docs/options.md``.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
+import math
 import os
 import types
 import typing
@@ -30,10 +33,11 @@ def to_dict(cfg: Any) -> dict[str, Any]:
 
 
 def from_dict(cls: type[T], data: dict[str, Any] | None, where: str = "config") -> T:
-    """Build ``cls`` from ``data``; missing keys keep their defaults, unknown keys are an error."""
+    """Build ``cls`` from ``data``; missing keys keep their defaults, unknown keys are an error,
+    and every number must be finite and within its option's bounds (``check``)."""
+    if data is not None and not isinstance(data, dict):
+        raise UserError(f"{where}: expected a mapping, got {data!r}")
     data = dict(data or {})
-    if not isinstance(data, dict):
-        raise UserError(f"{where}: expected a mapping, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(data) - set(fields))
@@ -43,9 +47,36 @@ def from_dict(cls: type[T], data: dict[str, Any] | None, where: str = "config") 
         )
     kwargs = {name: _coerce(hints[name], value, f"{where}.{name}") for name, value in data.items()}
     try:
-        return cls(**kwargs)
+        cfg = cls(**kwargs)
     except (TypeError, ValueError) as exc:
         raise UserError(f"{where}: {exc}") from exc
+    check(cfg, where)
+    return cfg
+
+
+def check(cfg: Any, where: str = "config") -> None:
+    """Refuse a config (nested ones too) holding a number that is not finite or lies outside its
+    option's ``Bounds``: ``from_dict`` calls it, and so do configs the Python API builds directly.
+
+    Raises
+    ------
+    UserError : naming the first such option, its bounds and the value.
+    """
+    for f in dataclasses.fields(cfg):
+        value, name = getattr(cfg, f.name), f"{where}.{f.name}"
+        if dataclasses.is_dataclass(value):
+            check(value, name)
+            continue
+        items = value if isinstance(value, list | tuple) else [value]
+        numbers = [x for x in items if isinstance(x, int | float) and not isinstance(x, bool)]
+        each = "each value " if items is value else ""
+        bad = next((x for x in numbers if not math.isfinite(x)), None)
+        if bad is not None:
+            raise UserError(f"{name}: {each}must be a finite number, got {bad!r}")
+        bounds = f.metadata.get("bounds")
+        bad = next((x for x in numbers if bounds and not bounds.holds(x)), None)
+        if bad is not None:
+            raise UserError(f"{name}: {each}must be {bounds}, got {show_value(bad)}")
 
 
 def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
@@ -55,6 +86,8 @@ def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise UserError(f"{path}: cannot read ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from exc
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -95,18 +128,63 @@ def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+@dataclasses.dataclass(frozen=True)
+class Bounds:
+    """The numbers an option takes: from ``low`` to ``high`` (``None``: no limit on that side),
+    each end included unless ``*_open``. Shown as ``≥ 1``, ``> 0`` or ``in [0, 1)``."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def holds(self, x: float) -> bool:
+        """Whether the number ``x`` is within the bounds."""
+        if self.low is not None and (x <= self.low if self.low_open else x < self.low):
+            return False
+        return self.high is None or (x < self.high if self.high_open else x <= self.high)
+
+    def __str__(self) -> str:
+        low, high = _number(self.low), _number(self.high)
+        if self.low is not None and self.high is not None:
+            left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
+            return f"in {left}{low}, {high}{right}"
+        if self.low is not None:
+            return f"{'>' if self.low_open else '≥'} {low}"
+        return f"{'<' if self.high_open else '≤'} {high}"
+
+
+def _number(x: float | None) -> str:
+    if x is None:
+        return ""
+    return str(int(x)) if x == int(x) else f"{x:g}"
+
+
 def option(
     default: Any = dataclasses.MISSING,
     help: str = "",
     *,
     factory: Any = dataclasses.MISSING,
     section: str | None = None,
+    at_least: float | None = None,
+    above: float | None = None,
+    at_most: float | None = None,
+    below: float | None = None,
 ) -> Any:
     """A config field that carries its own description: ``lr: float = option(0.002, "Adam
-    learning rate")``. The help sentence (and ``section``, a heading that starts a group of
+    learning rate", above=0)``. The help sentence (and ``section``, a heading that starts a group of
     options) is what `--help`, ``examples/train.yaml`` and ``docs/options.md`` show, so each option
-    is described once. ``factory`` makes mutable defaults (``factory=dict``)."""
-    metadata = {"help": help, "section": section}
+    is described once. ``factory`` makes mutable defaults (``factory=dict``). ``at_least``,
+    ``above``, ``at_most`` and ``below`` bound a number (each number of a list), checked by
+    ``from_dict`` before anything uses the config."""
+    metadata: dict[str, Any] = {"help": help, "section": section}
+    if (at_least, above, at_most, below) != (None,) * 4:
+        metadata["bounds"] = Bounds(
+            above if above is not None else at_least,
+            below if below is not None else at_most,
+            low_open=above is not None,
+            high_open=below is not None,
+        )
     if factory is not dataclasses.MISSING:
         return dataclasses.field(default_factory=factory, metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
@@ -115,13 +193,15 @@ def option(
 @dataclasses.dataclass(frozen=True)
 class Option:
     """One leaf option of a config: dotted ``name`` (``pgan.z_dim``), type ``hint``, plain
-    ``default`` (tuples as lists), its ``help`` sentence and the ``section`` it opens (or None)."""
+    ``default`` (tuples as lists), its ``help`` sentence, the ``section`` it opens (or None) and
+    the ``bounds`` of its numbers (or None)."""
 
     name: str
     hint: Any
     default: Any
     help: str
     section: str | None
+    bounds: Bounds | None = None
 
 
 def options(cls: type, prefix: str = "") -> list[Option]:
@@ -142,7 +222,8 @@ def options(cls: type, prefix: str = "") -> list[Option]:
         has_factory = f.default_factory is not dataclasses.MISSING
         default = _plain(f.default_factory() if has_factory else f.default)
         help = f.metadata.get("help", "")
-        out.append(Option(prefix + f.name, hints[f.name], default, help, section))
+        bounds = f.metadata.get("bounds")
+        out.append(Option(prefix + f.name, hints[f.name], default, help, section, bounds))
     return out
 
 
@@ -238,7 +319,8 @@ def _with_default(opt: Option) -> str:
     if opt.default == "":  # no default: the text must be given (``data``)
         return _qualified_help(opt).replace("%", "%%")
     shown = opt.default if isinstance(opt.default, str) else show_value(opt.default)
-    return f"{_qualified_help(opt)} (default {shown})".replace("%", "%%")
+    bounds = f"; {opt.bounds}" if opt.bounds else ""
+    return f"{_qualified_help(opt)} (default {shown}{bounds})".replace("%", "%%")
 
 
 def _metavar(hint: Any) -> str:
@@ -262,18 +344,29 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
             return None
         if len(args) == 1:
             return _coerce(args[0], value, where)
+        errors = []
         for arg in args:  # the first type the value fits: [] is an empty tuple, "time" text
             try:
                 return _coerce(arg, value, where)
-            except UserError:
-                continue
+            except UserError as exc:
+                errors.append(exc)
+        raise errors[0]  # what the first type says is wrong with it
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise UserError(f"{where}: expected a mapping, got {value!r}")
         return value
     if origin in (tuple, list):
         if not isinstance(value, list | tuple):
             raise UserError(f"{where}: expected a list, got {value!r}")
         args = typing.get_args(hint)
-        item = args[0] if args else Any
-        items = [_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+        if origin is tuple and args and Ellipsis not in args:  # a fixed length: [beta1, beta2]
+            if len(value) != len(args):
+                raise UserError(f"{where}: expected {len(args)} values, got {list(value)!r}")
+            pairs = enumerate(zip(args, value, strict=True))
+            items = [_coerce(a, v, f"{where}[{i}]") for i, (a, v) in pairs]
+        else:
+            item = args[0] if args else Any
+            items = [_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
         return tuple(items) if origin is tuple else items
     if hint is bool:
         if not isinstance(value, bool):
@@ -282,6 +375,8 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
     if hint in (int, float):
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise UserError(f"{where}: expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise UserError(f"{where}: expected a finite number, got {value!r}")
         if hint is int and float(value) != int(value):
             raise UserError(f"{where}: expected a whole number, got {value!r}")
         return hint(value)

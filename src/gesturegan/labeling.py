@@ -117,7 +117,8 @@ def find_audio(
 
     ``src`` is one file (root = its folder) or a folder walked as ``prepare`` walks it (recursive,
     links followed, hidden names skipped, sorted). Anything under ``exclude`` (e.g. the output
-    folder of ``sort`` inside ``src``) is left out. Broken links are returned as errors.
+    folder of ``sort`` inside ``src``) is left out. What the walk skipped (``scan.Scan.skipped``:
+    broken links, loops, unreadable folders, …) is returned as errors.
 
     Raises
     ------
@@ -135,17 +136,17 @@ def find_audio(
     if not src.is_dir():
         raise UserError(f"{src}: no such file or folder")
     found = scan(src)
-    rels, broken = found.audio, found.broken_links
+    rels, skipped = found.audio, found.skipped
     if exclude is not None:
         ex = Path(os.path.abspath(exclude))
         if ex == src or src in ex.parents:
             prefix = ex.relative_to(src).as_posix() + "/"
             rels = [r for r in rels if not r.startswith(prefix)]
-            broken = [r for r in broken if not r.startswith(prefix)]
-    if not rels and not broken:
+            skipped = [(r, why) for r, why in skipped if not r.startswith(prefix)]
+    if not rels and not skipped:
         kinds = ", ".join(e.lstrip(".") for e in audio.AUDIO_EXTENSIONS)
         raise UserError(f"no audio files ({kinds}) found under {src}")
-    return src, rels, [(r, "broken symbolic link") for r in broken]
+    return src, rels, skipped
 
 
 def label_files(

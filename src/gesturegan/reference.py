@@ -125,12 +125,13 @@ def _commented(line: str, help: str) -> str:
 
 
 def _table(opts: list[Option]) -> str:
-    rows = ["| option | default | meaning |", "|---|---|---|"]
+    rows = ["| option | default | takes | meaning |", "|---|---|---|---|"]
     for o in opts:
         if o.section:
-            rows.append(f"| **{o.section}** | | |")
+            rows.append(f"| **{o.section}** | | | |")
         meaning = o.help.replace("|", "\\|")
-        rows.append(f"| `{o.name}` | `{show_value(o.default)}` | {meaning} |")
+        takes = str(o.bounds) if o.bounds else ""
+        rows.append(f"| `{o.name}` | `{show_value(o.default)}` | {takes} | {meaning} |")
     return "\n".join(rows) + "\n"
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..config import option
+from ..config import check, option
 
 
 @dataclass
@@ -20,44 +20,51 @@ class AugmentConfig:
     tail, a speed change scales every duration — so their ranges stay mild.
     """
 
-    gain_db: float = option(6.0, "level drawn uniformly in ±gain_db")
+    gain_db: float = option(6.0, "level drawn uniformly in ±gain_db", at_least=0)
     shift_s: tuple[float, float] = option(
         (-0.02, 0.1), "time shift range in seconds (negative: earlier), zero-filled"
     )
-    noise_p: float = option(0.5, "probability of mixing in coloured noise ...")
+    noise_p: float = option(
+        0.5, "probability of mixing in coloured noise ...", at_least=0, at_most=1
+    )
     noise_snr_db: tuple[float, float] = option(
         (20.0, 50.0), "... this far below the clip's peak, in dB [low, high]"
     )
-    eq_p: float = option(0.8, "probability of a random EQ: a spectral tilt and one bell ...")
-    eq_db: float = option(9.0, "... each of up to ±eq_db")
+    eq_p: float = option(
+        0.8, "probability of a random EQ: a spectral tilt and one bell ...", at_least=0, at_most=1
+    )
+    eq_db: float = option(9.0, "... each of up to ±eq_db", at_least=0)
     freq_mask: float = option(
-        0.2, "blank a band of up to this share of the image rows (frequencies)"
+        0.2, "blank a band of up to this share of the image rows (frequencies)", at_least=0, below=1
     )
     # Library shift: how another library's recordings differ from this one's.
-    reverb_p: float = option(0.0, "probability of adding a room: exponentially decaying noise ...")
+    reverb_p: float = option(
+        0.0, "probability of adding a room: exponentially decaying noise ...", at_least=0, at_most=1
+    )
     reverb_rt60_s: tuple[float, float] = option(
         (0.1, 0.6), "... that falls 60 dB in this many seconds [low, high] ..."
     )
-    reverb_wet: tuple[float, float] = option((0.05, 0.3), "... mixed in at this share of the energy")
+    reverb_wet: tuple[float, float] = option(
+        (0.05, 0.3), "... mixed in at this share of the energy"
+    )
     band_p: float = option(
-        0.0, "probability of a band limit, as from a file recorded at a lower rate: ..."
+        0.0,
+        "probability of a band limit, as from a file recorded at a lower rate: ...",
+        at_least=0,
+        at_most=1,
     )
     band_hz: tuple[float, float] = option(
         (4000.0, 11025.0), "... nothing above a cut-off in this range of Hz"
     )
     speed_p: float = option(
-        0.0, "probability of playing the clip faster or slower (pitch and time) ..."
+        0.0,
+        "probability of playing the clip faster or slower (pitch and time) ...",
+        at_least=0,
+        at_most=1,
     )
     speed: tuple[float, float] = option((0.94, 1.06), "... by a factor in this range")
 
     def __post_init__(self) -> None:
-        if not 0 <= self.freq_mask < 1:
-            raise ValueError(f"freq_mask must be in [0, 1), got {self.freq_mask}")
-        if self.gain_db < 0 or self.eq_db < 0:
-            raise ValueError("gain_db and eq_db must be non-negative")
-        probabilities = ("noise_p", "eq_p", "reverb_p", "band_p", "speed_p")
-        if not all(0 <= getattr(self, name) <= 1 for name in probabilities):
-            raise ValueError(f"{', '.join(probabilities)} are probabilities in [0, 1]")
         if len(self.shift_s) != 2 or self.shift_s[0] > self.shift_s[1]:
             raise ValueError(f"shift_s must be a range [low, high], got {list(self.shift_s)}")
         ranges = {"noise_snr_db": (-np.inf, np.inf), "reverb_rt60_s": (1e-3, 10.0),
@@ -89,31 +96,46 @@ class ClassifierConfig:
         factory=dict, help="keyword options of the representation, as a YAML mapping"
     )
     freq_pool: int = option(
-        2, "average this many neighbouring image rows (frequencies) first", section="network"
+        2,
+        "average this many neighbouring image rows (frequencies) first",
+        section="network",
+        at_least=1,
     )
     channels: tuple[int, ...] = option(
-        (12, 24, 48, 64), "channels of each convolution block (one block per value)"
+        (12, 24, 48, 64), "channels of each convolution block (one block per value)", at_least=1
     )
-    time_steps: int = option(8, "time slots the pooled features keep (their order survives)")
-    embed_dim: int = option(128, "width of the embedding before the class layer")
-    dropout: float = option(0.3, "dropout before the class layer")
-    batch_size: int = option(32, "clips per step", section="training")
-    lr: float = option(0.002, "AdamW learning rate")
-    weight_decay: float = option(0.01, "AdamW weight decay")
-    label_smoothing: float = option(0.05, "label smoothing of the cross-entropy loss")
-    class_weighting: bool = option(
-        True, "loss weights ∝ 1 / class frequency in the training split"
+    time_steps: int = option(
+        8, "time slots the pooled features keep (their order survives)", at_least=1
     )
-    max_epochs: int = option(80, "at most this many epochs")
+    embed_dim: int = option(128, "width of the embedding before the class layer", at_least=1)
+    dropout: float = option(0.3, "dropout before the class layer", at_least=0, below=1)
+    batch_size: int = option(32, "clips per step", section="training", at_least=1)
+    lr: float = option(0.002, "AdamW learning rate", above=0)
+    weight_decay: float = option(0.01, "AdamW weight decay", at_least=0)
+    label_smoothing: float = option(
+        0.05, "label smoothing of the cross-entropy loss", at_least=0, below=1
+    )
+    class_weighting: bool = option(True, "loss weights ∝ 1 / class frequency in the training split")
+    max_epochs: int = option(80, "at most this many epochs", at_least=1)
     # Batch-norm statistics settle in the first epochs.
-    min_epochs: int = option(12, "never stop earlier than this many epochs")
-    patience: int = option(10, "epochs without a better validation loss before stopping")
-    minutes: float | None = option(None, "time budget in minutes")
-    val_fraction: float = option(
-        0.15, "share of source files held out for validation (early stopping)", section="split"
+    min_epochs: int = option(12, "never stop earlier than this many epochs", at_least=0)
+    patience: int = option(
+        10, "epochs without a better validation loss before stopping", at_least=1
     )
-    test_fraction: float = option(0.15, "share of source files held out for the test figures")
-    seed: int = option(0, "seeds the split, the weights and the augmentation")
+    minutes: float | None = option(None, "time budget in minutes", above=0)
+    val_fraction: float = option(
+        0.15,
+        "share of source files held out for validation (early stopping)",
+        section="split",
+        at_least=0,
+        below=1,
+    )
+    test_fraction: float = option(
+        0.15, "share of source files held out for the test figures", at_least=0, below=1
+    )
+    seed: int = option(
+        0, "seeds the split, the weights and the augmentation", at_least=0, at_most=2**32 - 1
+    )
     holdout_library: str | None = option(
         None, "test on this whole library only and train on the others"
     )
@@ -127,28 +149,9 @@ class ClassifierConfig:
     )
 
     def __post_init__(self) -> None:
-        if not self.channels or min(self.channels) < 1:
+        check(self, "classifier")  # the Python API builds it directly, not through from_dict
+        if not self.channels:
             raise ValueError("channels must list at least one positive width")
-        for name in (
-            "freq_pool",
-            "time_steps",
-            "embed_dim",
-            "batch_size",
-            "max_epochs",
-            "patience",
-        ):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.min_epochs < 0:
-            raise ValueError(f"min_epochs must be non-negative, got {self.min_epochs}")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.lr <= 0 or self.weight_decay < 0:
-            raise ValueError("lr must be positive and weight_decay non-negative")
-        if not 0 <= self.label_smoothing < 1:
-            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
-        if self.minutes is not None and self.minutes <= 0:
-            raise ValueError(f"minutes must be positive, got {self.minutes}")
         fractions = (self.val_fraction, self.test_fraction)
         if min(fractions) < 0 or sum(fractions) >= 1:
             raise ValueError("val_fraction and test_fraction must be ≥ 0 and sum to less than 1")

@@ -40,6 +40,11 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
         "--until-plateau", type=float, metavar="MIN", help=described("until_plateau_minutes")
     )
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument(
+        "--allow-new-data",
+        action="store_true",
+        help="with --resume: go on with a dataset other than the run's own (refused otherwise)",
+    )
     group = p.add_argument_group(
         "training options",
         "Every option of the run; each can also go in the --config YAML file (the command line "
@@ -65,7 +70,10 @@ def _train(a) -> None:
         "until_plateau_minutes": a.until_plateau,
         "seed": a.seed,
     }
-    r = train(a.out, data=a.data, config_path=a.config, overrides=overrides, resume=a.resume)
+    r = train(
+        a.out, data=a.data, config_path=a.config, overrides=overrides, resume=a.resume,
+        allow_new_data=a.allow_new_data,
+    )  # fmt: skip
     if not r.interrupted:
         how = "done"
     elif r.saved:

@@ -113,6 +113,7 @@ def write_corpus(
         raise UserError(f"--per-class must be at least 1, got {per_class}")
     if seed < 0:
         raise UserError(f"--seed must be a non-negative integer, got {seed}")
+    audio.check_clip_format(sr, length)
     out = Path(out)
     total = per_class * len(CATEGORIES)
     rows = []

@@ -23,8 +23,12 @@ from ..errors import UserError
 from .install import check_out, install
 from .prepare import FORMAT_VERSION, MANIFEST_COLUMNS, PrepareSummary
 
-# dataset.json keys every shard must agree on: the clips would not be comparable otherwise.
-SAME_KEYS = ("format_version", "sr", "length", "align", "min_duration_s", "normalize", "level_db")
+# dataset.json keys every shard must agree on: shards of one ``prepare`` (the same source folder
+# with the same file count, labelled the same way), whose clips are comparable.
+SAME_KEYS = (
+    "format_version", "source", "n_files_total", "labels_from", "sr", "length", "align",
+    "min_duration_s", "normalize", "level_db",
+)  # fmt: skip
 _COPY_BYTES = 16 * 2**20  # audio is copied this many bytes at a time
 
 

@@ -4,8 +4,9 @@ Layout of the dataset directory (``FORMAT_VERSION`` 2):
 
 - ``dataset.json``: ``format_version, sr, length, labels`` (sorted; a label's index is its class id),
   ``counts`` (clips per label), ``n_clips, n_errors, n_ignored, source`` (absolute source folder),
-  ``align, created`` (UTC, ISO 8601), ``gesturegan_version``, and ``holdout``: ``fraction, seed,
-  n_clips, ids`` — the rows kept out of training (whole source files; ``Dataset.holdout_ids``).
+  ``align``, ``labels_from`` (``folders``, ``csv <xxh3 of the CSV>`` or null), ``created`` (UTC,
+  ISO 8601), ``gesturegan_version``, and ``holdout``: ``fraction, seed, n_clips, ids`` — the rows
+  kept out of training (whole source files; ``Dataset.holdout_ids``).
 - ``manifest.csv``: one row per clip, row ``id`` = row of ``audio.npy`` (``MANIFEST_COLUMNS``).
 - ``audio.npy``: ``[n_clips, length] float32``, memory-mappable.
 - ``errors.csv``: ``file,reason`` for every audio file that was skipped.
@@ -22,6 +23,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import math
 import os
 import sys
 import time
@@ -37,7 +39,7 @@ import xxhash
 
 from .. import __version__
 from ..atomic import write_text
-from ..audio import AUDIO_EXTENSIONS
+from ..audio import AUDIO_EXTENSIONS, check_clip_format
 from ..errors import UserError
 from .clip import ALIGN_MODES, NORMALIZE_MODES, Clip, SkipFile, fit_file
 from .install import check_out, install
@@ -165,9 +167,9 @@ def prepare(
     workers = _check_options(src, out, sr, length, labels_csv, labels_from_folders, align, workers)
     if normalize not in NORMALIZE_MODES:
         raise UserError(f"normalize must be one of {', '.join(NORMALIZE_MODES)}, got {normalize!r}")
-    if level_db is not None and level_db > 0:
-        raise UserError(f"level_db is in dBFS and must be at most 0, got {level_db}")
-    if not min_duration_s >= 0:
+    if level_db is not None and not (math.isfinite(level_db) and level_db <= 0):
+        raise UserError(f"level_db is in dBFS and must be a finite number ≤ 0, got {level_db}")
+    if not (math.isfinite(min_duration_s) and min_duration_s >= 0):
         raise UserError(f"min_duration_s must be 0 or more seconds, got {min_duration_s}")
     opts = _Options(sr, length, align, float(min_duration_s), normalize, level_db)
     check_out(out, overwrite)
@@ -178,17 +180,17 @@ def prepare(
     if holdout and shard is not None:
         raise UserError("hold out a share of a whole dataset, not of a shard (no --holdout with --shard)")
     found = scan(src)
-    if not found.audio and not found.broken_links:
+    if not found.audio and not found.skipped:
         kinds = ", ".join(e.lstrip(".") for e in AUDIO_EXTENSIONS)
         raise UserError(f"no audio files ({kinds}) found under {src}")
-    n_all = len(found.audio) + len(found.broken_links)
+    n_all = len(found.audio) + len(found.skipped)
     if shard is not None:
         found = _shard(found, *shard)
-        if not found.audio and not found.broken_links:
+        if not found.audio and not found.skipped:
             raise UserError(f"shard {shard[0]}/{shard[1]} is empty: {src} holds only {n_all} files")
 
     labels = _labels(src, found.audio, labels_csv, labels_from_folders)
-    errors = [(rel, "broken symbolic link") for rel in found.broken_links]
+    errors = list(found.skipped)
     if labels is not None:
         errors += [(rel, NO_LABEL) for rel in found.audio if rel not in labels]
     tasks = [
@@ -224,6 +226,7 @@ def prepare(
             "n_ignored": found.n_ignored,
             "source": str(src),
             "align": align,
+            "labels_from": _labels_from(labels_csv, labels_from_folders),
             "shard": list(shard) if shard is not None else None,
             "n_files_total": n_all,  # audio files under ``source``, in every shard
             "min_duration_s": opts.min_duration_s,
@@ -256,8 +259,7 @@ def _check_options(src, out, sr, length, labels_csv, labels_from_folders, align,
     """Validate what the user asked for; return the worker count to use."""
     if not src.is_dir():
         raise UserError(f"source {src} is not a folder")
-    if sr < 1 or length < 1:
-        raise UserError(f"sr and length must be positive (got sr={sr} Hz, length={length})")
+    check_clip_format(sr, length)  # before audio.npy is sized: 1e11 samples was a MemoryError
     if align not in ALIGN_MODES:
         raise UserError(f"align must be one of {', '.join(ALIGN_MODES)}, got {align!r}")
     if labels_csv is not None and labels_from_folders:
@@ -273,6 +275,14 @@ def _check_options(src, out, sr, length, labels_csv, labels_from_folders, align,
     if workers < 1:
         raise UserError(f"workers must be at least 1, got {workers}")
     return workers
+
+
+def _labels_from(labels_csv, labels_from_folders: bool) -> str | None:
+    """How the clips were labelled, for ``merge`` to compare: ``folders``, ``csv <xxh3 of the
+    CSV>`` or ``None`` (unlabelled)."""
+    if labels_from_folders:
+        return "folders"
+    return f"csv {file_hash(labels_csv)}" if labels_csv is not None else None
 
 
 def _labels(
@@ -295,11 +305,11 @@ def _labels(
 def _shard(found: Scan, i: int, n: int) -> Scan:
     """The ``i``-th of ``n`` consecutive blocks of the files ``found`` (sorted by path), so that the
     shards' datasets, joined in shard order, hold the rows of an unsharded run in the same order."""
-    everything = sorted([*found.audio, *found.broken_links])
+    everything = sorted([*found.audio, *(rel for rel, _ in found.skipped)])
     mine = set(everything[(i - 1) * len(everything) // n : i * len(everything) // n])
     return Scan(
         [r for r in found.audio if r in mine],
-        [r for r in found.broken_links if r in mine],
+        [(r, why) for r, why in found.skipped if r in mine],
         found.n_ignored,
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -95,6 +96,17 @@ class Dataset:
                 f"{stray['label']!r}, not one of dataset.json's labels; prepare it again"
             )
         return cls(path, info, waves, manifest)
+
+    def content_hash(self) -> str:
+        """SHA-256 (hex) of the clips' identity: ``manifest.csv`` (every clip's source hash, label,
+        offset, level) and the options that made the audio from it. The same clips give the same
+        hash wherever the folder lies; a dataset prepared again from changed sources does not."""
+        keys = ("format_version", "sr", "length", "labels", "align", "normalize", "level_db",
+                "min_duration_s")  # fmt: skip
+        options = json.dumps({k: self.info.get(k) for k in keys}, sort_keys=True)
+        digest = hashlib.sha256(options.encode())
+        digest.update((self.path / "manifest.csv").read_bytes())
+        return digest.hexdigest()
 
     @property
     def has_labels(self) -> bool:

@@ -9,7 +9,9 @@ the order — and hence clip ids — never depends on the file system.
 from __future__ import annotations
 
 import csv
+import errno
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -26,12 +28,18 @@ class Scan:
     """What a walk of the source folder found (paths relative to it, POSIX style)."""
 
     audio: list[str] = field(default_factory=list)  # readable candidates, sorted
-    broken_links: list[str] = field(default_factory=list)  # audio names whose link target is gone
+    # (name, reason) of what the walk could not take: broken links, link loops, unreadable
+    # folders, audio names that are not regular files or not UTF-8; sorted by name
+    skipped: list[tuple[str, str]] = field(default_factory=list)
     n_ignored: int = 0  # visible files without an audio extension
 
 
 def scan(src: Path) -> Scan:
     """Walk ``src`` (see module docstring) and list its audio files.
+
+    Nothing under ``src`` stops the walk: what it cannot take is listed in ``Scan.skipped`` with a
+    reason, under a printable name (``shown_name``) — a name that is not UTF-8 is skipped, since
+    manifests and CSVs are UTF-8, and its reason gives its exact bytes.
 
     Parameters
     ----------
@@ -39,7 +47,11 @@ def scan(src: Path) -> Scan:
 
     Returns
     -------
-    Scan : audio files, broken links with audio names, and the count of other files.
+    Scan : audio files, skipped entries with reasons, and the count of other files.
+
+    Raises
+    ------
+    UserError : ``src`` itself cannot be read.
     """
     found = Scan()
     seen_dirs: set[str] = set()
@@ -49,24 +61,76 @@ def scan(src: Path) -> Scan:
         if real in seen_dirs:  # a link back up the tree would otherwise loop forever
             return
         seen_dirs.add(real)
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                if entry.name.startswith("."):
-                    continue
-                path, rel_path = folder / entry.name, rel / entry.name
-                if entry.is_dir():  # follows links
-                    walk(path, rel_path)
-                elif not audio.is_audio_file(entry.name):
-                    found.n_ignored += 1
-                elif entry.is_file():
-                    found.audio.append(str(rel_path))
-                elif entry.is_symlink():
-                    found.broken_links.append(str(rel_path))
+        try:
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda e: e.name)
+        except OSError as exc:
+            if not rel.parts:
+                raise UserError(f"{src}: cannot read the folder ({exc.strerror})") from exc
+            found.skipped.append(_skip(f"{rel}/", f"folder not readable ({exc.strerror})"))
+            return
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            path, rel_path = folder / entry.name, rel / entry.name
+            kind, problem = _kind(entry)
+            if kind == "dir":
+                walk(path, rel_path)
+            elif problem and (kind == "loop" or audio.is_audio_file(entry.name)):
+                found.skipped.append(_skip(str(rel_path), problem))
+            elif not audio.is_audio_file(entry.name):
+                found.n_ignored += 1
+            elif not _is_utf8(str(rel_path)):
+                raw = os.fsencode(str(rel_path)).hex(" ")
+                found.skipped.append(_skip(str(rel_path), f"name is not UTF-8 (bytes {raw})"))
+            else:
+                found.audio.append(str(rel_path))
 
     walk(src, PurePosixPath())
     found.audio.sort()
-    found.broken_links.sort()
+    found.skipped.sort()
     return found
+
+
+def shown_name(rel: str) -> str:
+    """``rel`` as UTF-8 text: bytes that are not UTF-8 (kept by the file system's surrogate escapes)
+    shown as ``\\xff``."""
+    return os.fsencode(rel).decode("utf-8", "backslashreplace")
+
+
+def _skip(rel: str, reason: str) -> tuple[str, str]:
+    return shown_name(rel), reason
+
+
+def _is_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: a byte the file system name could not decode
+        return False
+    return True
+
+
+def _kind(entry: os.DirEntry) -> tuple[str, str]:
+    """``(kind, problem)`` of what ``entry`` points at (links followed): kind ``dir``, ``file``,
+    ``loop`` (a link loop), or ``other`` (a FIFO, a device, a broken link); problem is "" when it is
+    a folder or a regular file."""
+    if not entry.is_symlink():  # the listing's file type: no system call
+        if entry.is_dir(follow_symlinks=False):
+            return "dir", ""
+        if entry.is_file(follow_symlinks=False):
+            return "file", ""
+        return "other", "not a regular file (a FIFO, socket or device)"
+    try:
+        mode = os.stat(entry.path).st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "loop", "symbolic link loop"
+        return "other", "broken symbolic link"
+    if stat.S_ISDIR(mode):
+        return "dir", ""
+    if stat.S_ISREG(mode):
+        return "file", ""
+    return "other", "link to something that is not a regular file (a FIFO, socket or device)"
 
 
 def read_labels_csv(csv_path: Path, base: Path | None = None) -> dict[Path, str]:

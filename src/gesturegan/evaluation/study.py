@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from ..atomic import write_text
-from ..config import from_dict, load_yaml, option, save_yaml
+from ..config import check, from_dict, load_yaml, option, save_yaml
 from ..dataset import Dataset
 from ..device import resolve
 from ..errors import UserError
@@ -76,13 +76,13 @@ class StudyConfig:
     augment: tuple[str, ...] = option(
         ("off",), "training augmentation modes to compare (off, ada, fixed)"
     )
-    seeds: tuple[int, ...] = option((0,), "training seeds")
-    minutes: float | None = option(3.0, "training budget per run in minutes (steps wins when given)")
-    steps: int | None = option(None, "training budget per run in steps (deterministic)")
-    n: int = option(64, "clips per class in every evaluated set")
-    eval_data: str | None = option(
-        None, "dataset the runs are judged on (null: the first of data)"
+    seeds: tuple[int, ...] = option((0,), "training seeds", at_least=0, at_most=2**32 - 1)
+    minutes: float | None = option(
+        3.0, "training budget per run in minutes (steps wins when given)", above=0
     )
+    steps: int | None = option(None, "training budget per run in steps (deterministic)", at_least=1)
+    n: int = option(64, "clips per class in every evaluated set", at_least=1)
+    eval_data: str | None = option(None, "dataset the runs are judged on (null: the first of data)")
     classifier: str | None = option(
         None, "evaluation classifier folder (null: train one into the study's classifier/)"
     )
@@ -94,6 +94,7 @@ class StudyConfig:
     )
 
     def __post_init__(self) -> None:
+        check(self, "study")  # the command line builds it directly, not through from_dict
         if not self.data:
             raise UserError("a study needs at least one --data dataset")
         unknown = [r for r in self.reprs if r not in repr_names()]

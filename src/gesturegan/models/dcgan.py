@@ -25,11 +25,17 @@ from .conv import Conv2d, leaky_relu
 class DCGANConfig:
     """Architecture of the DCGAN. Saved into every run's config.yaml."""
 
-    z_dim: int = option(128, "latent size")
-    embed_dim: int = option(32, "size of the class embedding fed to G beside the latent")
-    channels: int = option(256, "channels at 4x4, halved at every doubling of resolution")
-    min_channels: int = option(16, "fewest channels of any layer")
-    kernel: tuple[int, int] = option((3, 3), "[frequency, time] kernel of every convolution")
+    z_dim: int = option(128, "latent size", at_least=1)
+    embed_dim: int = option(
+        32, "size of the class embedding fed to G beside the latent", at_least=1
+    )
+    channels: int = option(
+        256, "channels at 4x4, halved at every doubling of resolution", at_least=1
+    )
+    min_channels: int = option(16, "fewest channels of any layer", at_least=1)
+    kernel: tuple[int, int] = option(
+        (3, 3), "[frequency, time] kernel of every convolution", at_least=1
+    )
 
     def channels_at(self, level: int) -> int:
         return max(self.min_channels, self.channels >> level)

@@ -36,21 +36,25 @@ from .layers import (
 class PGANConfig:
     """Architecture of the progressive GAN. Saved into every run's config.yaml."""
 
-    z_dim: int = option(128, "latent size")
-    embed_dim: int = option(32, "size of the class embedding fed to G beside the latent")
+    z_dim: int = option(128, "latent size", at_least=1)
+    embed_dim: int = option(
+        32, "size of the class embedding fed to G beside the latent", at_least=1
+    )
     # 64 channels up to 32x32, then 32 and 16. Narrower last stages (8 channels at 128x128) were
     # memory-bound: a training step there ran at 30 % of this CPU's matmul rate, against 50 % with
     # 16 channels for 3x the FLOPs in 1.8x the time.
     channel_base: int = option(
-        2048, "channels at resolution r are min(channel_max, channel_base / r)"
+        2048, "channels at resolution r are min(channel_max, channel_base / r)", at_least=1
     )
-    channel_max: int = option(64, "most channels of any layer")
-    kernel: tuple[int, int] = option((3, 3), "[frequency, time] kernel of every convolution")
+    channel_max: int = option(64, "most channels of any layer", at_least=1)
+    kernel: tuple[int, int] = option(
+        (3, 3), "[frequency, time] kernel of every convolution", at_least=1
+    )
     # "time" = the original project's time-favouring kernels (see KERNEL_PRESETS).
     kernels: tuple[tuple[int, int], ...] | str = option(
         (), "per-stage kernels from 4x4 up (last repeats), or a preset: square, time"
     )
-    mbstd_group: int = option(4, "group size of D's minibatch standard deviation")
+    mbstd_group: int = option(4, "group size of D's minibatch standard deviation", at_least=1)
     # ``envelope_autocorr``: D's convolutions hardly notice how the level repeats along time, so
     # uneven pulses pass for a loop. Off in runs saved before it existed.
     d_periodicity: bool = option(True, "D also sees the autocorrelation of the level along time")

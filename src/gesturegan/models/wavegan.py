@@ -24,11 +24,17 @@ from .conv import Conv1d, leaky_relu
 class WaveGANConfig:
     """Architecture of WaveGAN. Saved into every run's config.yaml."""
 
-    z_dim: int = option(100, "latent size")
-    embed_dim: int = option(32, "size of the class embedding fed to G beside the latent")
-    model_size: int = option(16, "d of the paper (64 there); layer i has d * 2^i channels")
-    kernel: int = option(25, "kernel length of the 1-D convolutions")
-    phase_shuffle: int = option(2, "D shifts each layer's input by -n..n samples (0: off)")
+    z_dim: int = option(100, "latent size", at_least=1)
+    embed_dim: int = option(
+        32, "size of the class embedding fed to G beside the latent", at_least=1
+    )
+    model_size: int = option(
+        16, "d of the paper (64 there); layer i has d * 2^i channels", at_least=1
+    )
+    kernel: int = option(25, "kernel length of the 1-D convolutions", at_least=1)
+    phase_shuffle: int = option(
+        2, "D shifts each layer's input by -n..n samples (0: off)", at_least=0
+    )
 
 
 def _layers(shape: tuple[int, ...]) -> int:

@@ -36,14 +36,17 @@ class TrainConfig:
     repr_options: dict[str, Any] = option(
         factory=dict, help="keyword options of the representation, as a YAML mapping"
     )
-    seed: int = option(0, "seeds the weights, the latents and the data order")
+    seed: int = option(
+        0, "seeds the weights, the latents and the data order", at_least=0, at_most=2**32 - 1
+    )
     steps: int | None = option(
         None,
         "total steps (one D and one G update each); stages get equal shares",
         section=f"how long (give one; neither means minutes: {DEFAULT_MINUTES:g})",
+        at_least=1,
     )
     minutes: float | None = option(
-        None, "training time budget in minutes; stage s of n gets a share ∝ 1 + s"
+        None, "training time budget in minutes; stage s of n gets a share ∝ 1 + s", above=0
     )
     # 32 at 128x128 too: a step there ran at 56 % of the matmul rate against 50 % at 16, for 3–6 %
     # more images per second.
@@ -51,31 +54,43 @@ class TrainConfig:
         (32,),
         "clips per step, one value per growth stage from 4x4 up; the last repeats",
         section="optimisation",
+        at_least=2,
     )
     loss: str = option("ns_r1", "ns_r1 (non-saturating + lazy R1) or wgan_gp (WGAN-GP + drift)")
-    gp_lambda: float = option(10.0, "gradient-penalty weight (wgan_gp)")
-    lr: float = option(0.002, "Adam learning rate of G and D")
-    betas: tuple[float, float] = option((0.0, 0.99), "Adam betas [beta1, beta2] of G and D")
-    r1_gamma: float = option(1.0, "R1 penalty weight on real images (ns_r1; 0 turns it off)")
-    r1_every: int = option(4, "apply R1 every this many steps (lazy regularisation)")
+    gp_lambda: float = option(10.0, "gradient-penalty weight (wgan_gp)", at_least=0)
+    lr: float = option(0.002, "Adam learning rate of G and D", above=0)
+    betas: tuple[float, float] = option(
+        (0.0, 0.99), "Adam betas [beta1, beta2] of G and D", at_least=0, below=1
+    )
+    r1_gamma: float = option(
+        1.0, "R1 penalty weight on real images (ns_r1; 0 turns it off)", at_least=0
+    )
+    r1_every: int = option(4, "apply R1 every this many steps (lazy regularisation)", at_least=1)
     ema_kimg: float = option(
-        2.0, "half-life of the generator's moving average (EMA G), in thousands of images"
+        2.0,
+        "half-life of the generator's moving average (EMA G), in thousands of images",
+        at_least=0,
     )
     ema_rampup: float = option(
-        0.05, "EMA half-life is at most this fraction of the images seen so far"
+        0.05, "EMA half-life is at most this fraction of the images seen so far", at_least=0
     )
     augment: str = option(
         "off",
-        "off, ada (adaptive strength) or fixed (always augment_p); YAML needs \"off\" quoted",
+        'off, ada (adaptive strength) or fixed (always augment_p); YAML needs "off" quoted',
         section="augmentation of what D sees (small datasets: try ada)",
     )
     augment_p: float = option(
-        0.0, "starting (ada) or constant (fixed) probability of each transform, 0..1"
+        0.0,
+        "starting (ada) or constant (fixed) probability of each transform, 0..1",
+        at_least=0,
+        at_most=1,
     )
     ada_target: float = option(
-        0.6, "ada raises p while r_t = E[sign D(real)] is above this target"
+        0.6, "ada raises p while r_t = E[sign D(real)] is above this target", at_least=-1, at_most=1
     )
-    ada_speed_kimg: float = option(20.0, "ada can move p from 0 to 1 in this many thousand images")
+    ada_speed_kimg: float = option(
+        20.0, "ada can move p from 0 to 1 in this many thousand images", above=0
+    )
     device: str = option(
         "auto",
         "auto (a CUDA GPU when present, else the CPU), cpu, cuda, cuda:N or mps; the config "
@@ -90,21 +105,24 @@ class TrainConfig:
         1.0,
         "how often the live quality probe runs (probe_fd, diversity, best.pt)",
         section="the live quality probe, and what the run folder gets how often",
+        at_least=0,
     )
     until_plateau_minutes: float | None = option(
-        None, "also stop when probe_fd has not improved for this long (null: never)"
+        None, "also stop when probe_fd has not improved for this long (null: never)", at_least=0
     )
     checkpoint_every_steps: int = option(
-        500, "write checkpoints/latest.pt every this many steps"
+        500, "write checkpoints/latest.pt every this many steps", at_least=1
     )
     checkpoint_every_minutes: float = option(
-        2.0, "write checkpoints/latest.pt at least every this many minutes"
+        2.0, "write checkpoints/latest.pt at least every this many minutes", at_least=0
     )
     snapshot_every_minutes: float = option(
-        1.0, "how often a grid PNG and one WAV per class go to samples/"
+        1.0, "how often a grid PNG and one WAV per class go to samples/", at_least=0
     )
-    log_every_steps: int = option(10, "how often a row goes to logs/metrics.csv and TensorBoard")
-    snapshot_per_class: int = option(4, "fixed latents per class in the snapshot grids")
+    log_every_steps: int = option(
+        10, "how often a row goes to logs/metrics.csv and TensorBoard", at_least=1
+    )
+    snapshot_per_class: int = option(4, "fixed latents per class in the snapshot grids", at_least=1)
     pgan: PGANConfig = option(
         factory=PGANConfig,
         help="progressive GAN (model pgan)",
@@ -116,16 +134,10 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.steps is None and self.minutes is None:
             self.minutes = DEFAULT_MINUTES
-        if self.steps is not None and self.steps < 1:
-            raise UserError(f"steps must be at least 1, got {self.steps}")
-        if self.minutes is not None and self.minutes <= 0:
-            raise UserError(f"minutes must be positive, got {self.minutes}")
-        if not self.batch_size or min(self.batch_size) < 2:
+        if not self.batch_size:
             raise UserError("batch_size must list per-stage sizes of at least 2")
         if self.augment not in ("off", "ada", "fixed"):
             raise UserError(f"augment must be off, ada or fixed; got {self.augment!r}")
-        if not 0.0 <= self.augment_p <= 1.0:
-            raise UserError(f"augment_p must be in [0, 1], got {self.augment_p}")
         if self.model not in MODELS:
             raise UserError(f"model must be one of {', '.join(MODELS)}; got {self.model!r}")
         if self.loss not in LOSSES:
@@ -134,8 +146,6 @@ class TrainConfig:
             raise UserError(
                 f"precision must be one of {', '.join(PRECISIONS)}; got {self.precision!r}"
             )
-        if self.lr <= 0:
-            raise UserError(f"lr must be positive, got {self.lr}")
 
     def batch_for_stage(self, stage: int) -> int:
         return self.batch_size[min(stage, len(self.batch_size) - 1)]

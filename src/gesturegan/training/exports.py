@@ -37,6 +37,7 @@ class Facts:
     length: int
     stages: tuple[str, ...]
     kinds: list[dict] | None
+    data_hash: str  # ``Dataset.content_hash`` of the data: ``--resume`` refuses other data
 
     def checkpoint_part(self, cfg: TrainConfig) -> dict[str, Any]:
         """The checkpoint's keys that describe the run (``training.state``)."""
@@ -48,6 +49,7 @@ class Facts:
             "length": self.length,
             "stages": list(self.stages),
             "kinds": self.kinds,
+            "data_hash": self.data_hash,
         }
 
 

@@ -88,8 +88,9 @@ class Trainer:
         self.nets = build_nets(cfg, self.rep.shape, n_classes, self.cond.table, self.world)
         self.stages = self.nets.G.stages
         self.facts = Facts(
-            self.label_names, self.rep.shape, ds.sr, ds.length, self.stages, self.cond.table
-        )
+            self.label_names, self.rep.shape, ds.sr, ds.length, self.stages, self.cond.table,
+            ds.content_hash(),
+        )  # fmt: skip
         # Each rank draws its own latents; rank 0's stream is the single-process one.
         self.noise = torch.Generator(self.device).manual_seed(cfg.seed + 1 + 7919 * self.world.rank)
         self.counters = Counters()

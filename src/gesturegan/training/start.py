@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import load_yaml, merge
+from ..dataset import Dataset
 from ..device import describe
 from ..errors import UserError
 from ..runs import LATEST, Run
@@ -24,11 +25,14 @@ def train(
     overrides: dict[str, Any] | None = None,
     resume: bool = False,
     show_progress: bool = True,
+    allow_new_data: bool = False,
 ) -> TrainResult:
     """Train a model into the run folder ``run_dir`` (``runs``), or continue one with ``resume``.
 
     On resume the saved config is the base; ``overrides`` may change the budget (``steps`` or
-    ``minutes``) to train longer. A fresh run refuses a folder that already holds checkpoints.
+    ``minutes``) to train longer, and the data must be the run's own (its content hash, recorded in
+    the checkpoint) unless ``allow_new_data``. A fresh run refuses a folder that already holds
+    checkpoints. Every refusal comes before anything is written.
     Under ``torchrun`` it trains data-parallel across the ranks (see ``distributed``).
 
     The device (``device`` option, ``auto`` by default) is resolved here and the one used is
@@ -41,6 +45,8 @@ def train(
             raise UserError(f"{run.path}: nothing to resume (no checkpoint in it)")
         changes = merge(load_yaml(config_path) if config_path else {}, overrides or {})
         changes.setdefault("device", "auto")  # the saved device records where it ran
+        if data:  # the dataset moved: its content must still be the run's (_check_same_data)
+            changes["data"] = str(data)
         saved = load_yaml(run.config_path)
         cfg = resume_config(saved, changes, where=str(run.config_path))
     else:
@@ -54,9 +60,13 @@ def train(
         cfg = make_config(data, config_path, overrides)
     world = dist.init_from_env(cfg.device)
     cfg = dataclasses.replace(cfg, device=str(world.device))
-    run.path.mkdir(parents=True, exist_ok=True)
     ckpt = run.load_checkpoint(LATEST) if resume else None
+    if ckpt and not allow_new_data:
+        _check_same_data(ckpt, cfg.data)
+    # The data, representation and models are checked before the run folder is made: a refused
+    # start leaves nothing behind.
     trainer = Trainer(cfg, run, world, ckpt.get("kinds") if ckpt else None)
+    run.path.mkdir(parents=True, exist_ok=True)
     if world.is_main and show_progress:
         print(f"device: {describe(world.device)}, precision {cfg.precision}", file=sys.stderr)
     if world.is_main:
@@ -69,3 +79,13 @@ def train(
         return trainer.fit(show_progress)
     finally:
         dist.shutdown(world)
+
+
+def _check_same_data(ckpt: dict[str, Any], data: str) -> None:
+    """Refuse to resume on data other than the checkpoint's (runs saved before the hash pass)."""
+    saved = ckpt.get("data_hash")
+    if saved and Dataset.open(data).content_hash() != saved:
+        raise UserError(
+            f"{data} is not the dataset this run was trained on (its content differs); "
+            "resume with the run's own data, or pass --allow-new-data to go on with this one"
+        )
