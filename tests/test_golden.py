@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import load_file
+
+from gesturegan.runs import Run
 
 from .conftest import TINY_MODEL, tiny_overrides
 
@@ -98,9 +99,8 @@ def computed_rows(run: Path) -> list[dict[str, float | str]]:
     ]
 
 
-def weight_sums(path: Path) -> dict[str, float]:
-    """Sum and sum of squares over every tensor of a safetensors file (float64)."""
-    tensors = load_file(str(path))
+def weight_sums(tensors: dict[str, torch.Tensor]) -> dict[str, float]:
+    """Sum and sum of squares over every tensor of a state dict (float64)."""
     flat = torch.cat([t.double().flatten() for t in tensors.values()])
     return {"sum": flat.sum().item(), "sq": (flat**2).sum().item()}
 
@@ -121,10 +121,10 @@ def wave_sums(wave: np.ndarray) -> dict[str, float]:
 
 def measure(model: str, run: Path) -> dict:
     """What the reference holds of one pinned run."""
-    meta = json.loads((run / "generator.json").read_text(encoding="utf-8"))
+    weights, meta = Run(run).read_generator()
     return {
         "rows": computed_rows(run),
-        "generator": weight_sums(run / "generator.safetensors"),
+        "generator": weight_sums(weights),
         "generator_json": meta,
         "listing": listing(run),
     }
@@ -178,8 +178,10 @@ def test_a_stopped_and_resumed_run_equals_a_straight_one(golden_runs, tiny_datas
     train_golden("pgan", tiny_dataset, split, stop_at=STOP_AT)
     straight = golden_runs["pgan"]
     assert_rows_equal(computed_rows(split), computed_rows(straight))
-    for name in ("generator.safetensors", "discriminator.safetensors"):
-        a, b = load_file(str(straight / name)), load_file(str(split / name))
+    (g_a, meta), (g_b, _) = Run(straight).read_generator(), Run(split).read_generator()
+    d_a = Run(straight).read_discriminator(meta["step"])
+    d_b = Run(split).read_discriminator(meta["step"])
+    for name, a, b in (("generator", g_a, g_b), ("discriminator", d_a, d_b)):
         assert a.keys() == b.keys()
         for k in a:
             assert torch.equal(a[k], b[k]), f"{name}: {k} differs after resume"
@@ -215,7 +217,10 @@ def test_a_run_of_the_previous_format_resumes(old_run, tiny_dataset):
         show_progress=False,
     )
     assert result.step == saved + 2 and not result.interrupted
-    assert json.loads((old_run / "generator.json").read_text(encoding="utf-8"))["step"] == saved + 2
+    # Its next export is the one-file bundle: the previous layout's two other files are gone.
+    assert Run(old_run).generator_meta()["step"] == saved + 2
+    assert not (old_run / "generator.json").exists()
+    assert not (old_run / "discriminator.safetensors").exists()
 
 
 # ------------------------------------------------------------------------------- recording

@@ -19,6 +19,7 @@ checkpoint instead of starting over, giving the same dataset an uninterrupted ru
 from __future__ import annotations
 
 import csv
+import glob
 import hashlib
 import json
 import os
@@ -36,7 +37,7 @@ import numpy as np
 import xxhash
 
 from .. import __version__
-from ..atomic import write_text
+from ..atomic import clean_temps, disk_full, process_alive, write_text
 from ..audio import AUDIO_EXTENSIONS
 from ..errors import UserError
 from .clip import ALIGN_MODES, NORMALIZE_MODES, Clip, SkipFile, fit_file
@@ -173,6 +174,7 @@ def prepare(
     if not min_duration_s >= 0:
         raise UserError(f"min_duration_s must be 0 or more seconds, got {min_duration_s}")
     opts = _Options(sr, length, align, float(min_duration_s), normalize, level_db)
+    _restore_killed_install(out)
     _check_out(out, overwrite)
     if shard is not None and not (len(shard) == 2 and 1 <= shard[0] <= shard[1]):
         raise UserError(f"shard must be i/n with 1 <= i <= n, got {'/'.join(map(str, shard))}")
@@ -211,6 +213,12 @@ def prepare(
         except UserError:
             state.discard()
             raise
+        except Exception as exc:  # a full disk: free what we took, say so in one line
+            full = disk_full(partial / "audio.npy", exc)
+            if full is None:
+                raise
+            state.discard()
+            raise full from exc
         n_clips = sum(counts.values())
         info = {
             "format_version": FORMAT_VERSION,
@@ -231,7 +239,11 @@ def prepare(
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "gesturegan_version": __version__,
         }
-        write_text(partial / "dataset.json", json.dumps(info, indent=2) + "\n")
+        try:
+            write_text(partial / "dataset.json", json.dumps(info, indent=2) + "\n")
+        except UserError:
+            state.discard()
+            raise
         state.finish()
         _install(partial, out, overwrite)
     return PrepareSummary(
@@ -261,6 +273,18 @@ def _check_options(src, out, sr, length, labels_csv, labels_from_folders, align,
     if workers < 1:
         raise UserError(f"workers must be at least 1, got {workers}")
     return workers
+
+
+def _restore_killed_install(out: Path) -> None:
+    """A prepare killed between ``_install``'s two renames left no ``out`` but ``out.old-<pid>``:
+    put the previous dataset back (the finished new one in ``OUT.partial`` is made again)."""
+    if out.exists():
+        return
+    for old in sorted(out.parent.glob(f"{glob.escape(out.name)}.old-*")):
+        pid = old.name.rsplit("-", 1)[1]
+        if pid.isdigit() and not process_alive(int(pid)) and (old / "dataset.json").is_file():
+            os.replace(old, out)
+            return
 
 
 def _check_out(out: Path, overwrite: bool) -> None:
@@ -341,9 +365,7 @@ class _Partial:
         had_lock = (self.path / ".lock").exists()
         self._lock()
         try:
-            for name in ("resume.json", "dataset.json"):  # temporaries of a killed atomic write
-                for tmp in self.path.glob(f".{name}.*"):
-                    tmp.unlink()
+            clean_temps(self.path, recursive=False)  # of a killed atomic write
             state = self._read_state()
             if state is None or state.get("fingerprint") != self.fingerprint:
                 self._clear()

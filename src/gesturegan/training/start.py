@@ -7,7 +7,7 @@ from typing import Any
 
 from ..config import load_yaml, merge
 from ..errors import UserError
-from ..runs import LATEST, Run
+from ..runs import Run
 from . import distributed as dist
 from .config import make_config, resume_config
 from .exports import TrainResult
@@ -24,19 +24,21 @@ def train(
 ) -> TrainResult:
     """Train a model into the run folder ``run_dir`` (``runs``), or continue one with ``resume``.
 
-    On resume the saved config is the base; ``overrides`` may change the budget (``steps`` or
+    On resume the saved config is the base and training goes on from ``Run.resume_point``
+    (``latest.pt``, else the furthest of ``best.pt`` and the stage checkpoints); ``overrides`` may change the budget (``steps`` or
     ``minutes``) to train longer. A fresh run refuses a folder that already holds checkpoints.
     Under ``torchrun`` it trains data-parallel across the ranks (see ``distributed``).
     """
     run = Run(run_dir)
+    point = run.resume_point()
     if resume:
-        if not run.has_checkpoint(LATEST):
+        if point is None:
             raise UserError(f"{run.path}: nothing to resume (no checkpoint in it)")
         changes = merge(load_yaml(config_path) if config_path else {}, overrides or {})
         saved = load_yaml(run.config_path)
         cfg = resume_config(saved, changes, where=str(run.config_path))
     else:
-        if run.has_checkpoint(LATEST):
+        if point is not None:
             raise UserError(
                 f"{run.path} already holds a training run; pass --resume to continue it "
                 "or choose another --out folder"
@@ -46,7 +48,9 @@ def train(
         cfg = make_config(data, config_path, overrides)
     world = dist.init_from_env()
     run.path.mkdir(parents=True, exist_ok=True)
-    ckpt = run.load_checkpoint(LATEST) if resume else None
+    if world.is_main:
+        run.clean_temps()  # of a writer killed in an earlier run
+    ckpt = run.load_checkpoint(point) if resume else None
     trainer = Trainer(cfg, run, world, ckpt.get("kinds") if ckpt else None)
     if world.is_main:
         run.write_config(cfg)
