@@ -19,7 +19,6 @@ import tempfile
 from pathlib import Path
 
 from common import emit, load_1m, quick, timeit
-
 from gesturegan import atomic
 
 SIZES = {"json": 20 * 1024, "checkpoint": 5 * 1024 * 1024}

@@ -8,9 +8,9 @@ loaded back (``torch.jit.load`` / onnxruntime) and run on a few seeds, one per c
 output is compared with gesturegan's own generation; beyond ``tolerance`` the export fails and no
 file is left. What a user needs — rate, classes in input order, shapes, and the figures of the
 check — is embedded in the graph file itself (``described``), so graph and description appear in
-one rename; the JSON sidecar ``<file>.json`` is a copy of it, moved aside before the new graph goes in
-and written after, so it never stands beside a graph it does not describe. docs/export.md has a
-10-line example.
+one rename; the JSON sidecar ``<file>.json`` is a copy of it, moved aside before the new graph
+goes in and written after, so it never stands beside a graph it does not describe.
+docs/export.md has a 10-line example.
 
 Representations whose decoder uses PGHI (``logmel_pghi``, ``daisukelab_mel``) cannot be exported:
 ``Representation.untraceable`` says why.

@@ -19,7 +19,7 @@ import torch
 
 from . import audio
 from .allocator import keep_freed_memory
-from .atomic import write_text
+from .atomic import clean_temps, write_text
 from .config import from_dict
 from .errors import UserError
 from .models import MODEL_CONFIGS, build, use_fast_layout
@@ -310,6 +310,7 @@ def generate(
         raise UserError(f"--n must be at least 1, got {n}")
     gen = load(run_dir)
     out = Path(out)
+    clean_temps(out, recursive=False)  # of a generate killed before
     cats = [category] if category is not None else (list(gen.categories) or [None])
     stage_name = stage or gen.final_stage
     seeds = list(range(seed, seed + n))

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from .atomic import atomic_path, write_text
+from .atomic import atomic_path, clean_temps, write_text
 from .errors import UserError
 from .labeling import Decision, errors_text, label_files
 
@@ -112,6 +112,7 @@ def sort_files(
         raise UserError(f"the output folder must not be the source folder itself ({src_root})")
     report = label_files(src_path, model, workers=workers, exclude=out, progress=progress)
     previous = _read_previous(out)
+    clean_temps(out)  # of a sort killed before
     summary = SortSummary(out, report.counts(), errors=report.errors)
     names = _names(report.decisions)
     rows: list[tuple[Decision, _Entry]] = []
