@@ -240,23 +240,29 @@ class Run:
 
     def _bundle_meta(self) -> dict[str, Any] | None:
         """The meta of a one-file export; ``None`` for the previous layout (weights only)."""
+        return self._read_bundle(None)[0]
+
+    def _read_bundle(
+        self, prefix: str | None
+    ) -> tuple[dict[str, Any] | None, dict[str, torch.Tensor]]:
+        """The bundle's meta and its tensors under ``prefix`` (none for ``None``), read through
+        one open file so both are of one export; ``(None, {})`` for the previous layout."""
+        path = self.path / _GENERATOR
         try:
-            with safe_open(str(self.path / _GENERATOR), "pt") as f:
+            with safe_open(str(path), "pt") as f:
                 stamp = f.metadata() or {}
+                if stamp.get("format") != _EXPORT_FORMAT:
+                    return None, {}
+                names = [k for k in f.keys() if prefix is not None and k.startswith(prefix)]
+                tensors = {k[len(prefix or "") :]: f.get_tensor(k) for k in names}
         except Exception as exc:
-            raise UserError(f"{self.path / _GENERATOR}: damaged generator file ({exc})") from exc
-        if stamp.get("format") != _EXPORT_FORMAT:
-            return None
+            raise UserError(f"{path}: damaged generator file ({exc})") from exc
         try:
             meta = json.loads(stamp["meta"])
             int(meta["step"])
         except (KeyError, TypeError, ValueError) as exc:
-            raise UserError(f"{self.path / _GENERATOR}: export without a step ({exc})") from exc
-        return meta
-
-    def _bundle_part(self, prefix: str) -> dict[str, torch.Tensor]:
-        with safe_open(str(self.path / _GENERATOR), "pt") as f:
-            return {k[len(prefix) :]: f.get_tensor(k) for k in f.keys() if k.startswith(prefix)}
+            raise UserError(f"{path}: export without a step ({exc})") from exc
+        return meta, tensors
 
     def generator_meta(self) -> dict[str, Any]:
         """How to rebuild the exported generator (``generator.json`` in runs of the previous
@@ -278,9 +284,9 @@ class Run:
                 "train with `gesturegan train`"
             )
         try:
-            meta = self._bundle_meta()
+            meta, tensors = self._read_bundle(_G_PREFIX)
             if meta is not None:
-                return self._bundle_part(_G_PREFIX), meta
+                return tensors, meta
             meta = json.loads((self.path / _GENERATOR_META).read_text(encoding="utf-8"))
             return load_file(str(weights)), meta
         except UserError:
@@ -292,9 +298,10 @@ class Run:
         """D saved with the generator of training step ``step``; a ``UserError`` when there is
         none or it is from another step (a run exported before discriminators were saved, or an
         export that replaced the one the generator was read from)."""
-        meta = self._bundle_meta() if (self.path / _GENERATOR).is_file() else None
+        meta, weights = (
+            self._read_bundle(_D_PREFIX) if (self.path / _GENERATOR).is_file() else (None, {})
+        )
         if meta is not None:
-            weights = self._bundle_part(_D_PREFIX)
             if int(meta["step"]) != step:
                 raise UserError(
                     f"{self.path / _GENERATOR}: exported again at step {meta['step']} since its "
