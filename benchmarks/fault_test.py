@@ -22,7 +22,7 @@ dataset ``train`` reads) have the checksums they had at the start.
 Usage::
 
     python benchmarks/fault_test.py                  # 20 kills per verb (a few minutes)
-    python benchmarks/fault_test.py --kills 2        # the short form (tests/test_faults.py)
+    python benchmarks/fault_test.py --kills 1 --session-steps 2   # the short form (tests/test_faults.py)
 
 Prints one JSON line: per verb the kills survived and the checks failed, and ``data_lost``; exits
 1 when a check failed.
@@ -50,7 +50,6 @@ from gesturegan.atomic import TEMP_MARK
 
 SR, LENGTH = 22050, 16384
 TINY = {
-    "steps": 6,
     "batch_size": [4],
     "pgan": {"channel_base": 512, "channel_max": 16, "z_dim": 32, "embed_dim": 8},
     "checkpoint_every_steps": 2,  # many checkpoint writes: many chances to kill one midway
@@ -182,9 +181,13 @@ def leftovers(root: Path) -> list[str]:
 
 
 # ------------------------------------------------------------------------------ the phases
-def phase(name: str, argv, check, kills: int, rng: random.Random, report: dict) -> None:
-    """Calibrate ``argv()``'s duration, then kill it ``kills`` times and check after each."""
-    _, duration = run_child(argv(), None)
+def phase(
+    name: str, argv, check, kills: int, rng: random.Random, report: dict, duration: float = 0.0
+) -> None:
+    """Kill ``argv()`` ``kills`` times and check after each; ``duration``: its unkilled run's
+    seconds (0: measure one first)."""
+    if not duration:
+        _, duration = run_child(argv(), None)
     got = report[name] = {"kills": 0, "finished": 0, "failed": [], "seconds": round(duration, 2)}
     tries = 0
     while got["kills"] < kills and tries < 4 * kills:
@@ -204,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Kill train, export and prepare; check.")
     parser.add_argument("--kills", type=int, default=20, help="kills per verb")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--session-steps", type=int, default=4, help="steps per train session")
     parser.add_argument("--work", type=Path, help="work folder (default: a temporary one)")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
@@ -216,7 +220,8 @@ def main(argv: list[str] | None = None) -> int:
         config = work / "tiny.yaml"
         config.write_text(json.dumps(TINY), encoding="utf-8")  # JSON is YAML
         run_child(["prepare", str(src), str(data), "--labels-from-folders"], None)
-        run_child(["train", "--data", str(data), "--out", str(run), "--config", str(config)], None)
+        first = ["train", "--data", str(data), "--out", str(run), "--config", str(config)]
+        _, train_s = run_child([*first, "--steps", str(args.session_steps)], None)
         before = {"src": digest(src), "data": digest(data)}
         n_clips = 8
         report: dict = {}
@@ -228,15 +233,16 @@ def main(argv: list[str] | None = None) -> int:
         )  # fmt: skip
         floor = {"step": 0}
         reached = work / "reached.txt"  # the resume point's step after the last check
-        reached.write_text(str(TINY["steps"]))
+        reached.write_text(str(args.session_steps))
 
         def train_argv() -> list[str]:
             floor["step"] = int(reached.read_text()) if reached.exists() else 0
-            return ["train", "--out", str(run), "--resume", "--steps", str(floor["step"] + 4)]
+            steps = floor["step"] + args.session_steps
+            return ["train", "--out", str(run), "--resume", "--steps", str(steps)]
 
         phase(
             "train", train_argv, lambda: check_run(run, floor["step"], reached), args.kills, rng,
-            report,
+            report, train_s,
         )  # fmt: skip
         phase(
             "export", lambda: ["export", str(run), "--out", str(graph)],

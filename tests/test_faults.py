@@ -24,7 +24,7 @@ def test_killed_verbs_leave_whole_files_a_resumable_run_and_no_temps(tmp_path):
     paths = [str(Path(gesturegan.__file__).parents[1]), str(ROOT / "benchmarks")]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "fault_test.py"), "--kills", "1", "--seed", "3",
+        [sys.executable, str(ROOT / "benchmarks" / "fault_test.py"), "--kills", "1", "--seed", "3", "--session-steps", "2",
          "--work", str(tmp_path / "work")],
         capture_output=True, text=True, env=env, timeout=300,
     )  # fmt: skip
