@@ -13,7 +13,8 @@ Everything is written into ``OUT.partial`` beside ``OUT`` and renamed into place
 ``OUT`` is either absent, the previous dataset, or the complete new one. ``OUT.partial`` also holds
 ``resume.json``, a checkpoint written about once a second: a run that is killed (or fails) leaves
 it behind, and the next run with the same options and unchanged sources continues from the last
-checkpoint instead of starting over, giving the same dataset an uninterrupted run gives.
+checkpoint instead of starting over, giving the same dataset an uninterrupted run gives. A full
+disk is the exception: ``OUT.partial`` is what fills it, so it is removed (``DiskFull``).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import numpy as np
 import xxhash
 
 from .. import __version__
-from ..atomic import clean_temps, disk_full, process_alive, write_text
+from ..atomic import DiskFull, clean_temps, disk_full, process_alive, write_text
 from ..audio import AUDIO_EXTENSIONS
 from ..errors import UserError
 from .clip import ALIGN_MODES, NORMALIZE_MODES, Clip, SkipFile, fit_file
@@ -241,7 +242,7 @@ def prepare(
         }
         try:
             write_text(partial / "dataset.json", json.dumps(info, indent=2) + "\n")
-        except UserError:
+        except DiskFull:
             state.discard()
             raise
         state.finish()

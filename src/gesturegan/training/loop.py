@@ -32,8 +32,9 @@ from .state import Counters, build_nets, load_rng_state, load_weights, rng_state
 from .step import STAT_KEYS, train_step
 
 FIRST_CHECKPOINT_S = 30.0
-"""The first ``latest.pt`` of a run (or of a resumed session) comes after this many seconds at most,
-so a run killed early has something to resume from; later ones every ``checkpoint_every_minutes``."""
+"""The first ``latest.pt`` of a run (or of a resumed session) comes after this many seconds at
+most, so a run killed early has something to resume from; later ones every
+``checkpoint_every_minutes``."""
 
 
 class TrainingDiverged(UserError):

@@ -25,8 +25,9 @@ def train(
     """Train a model into the run folder ``run_dir`` (``runs``), or continue one with ``resume``.
 
     On resume the saved config is the base and training goes on from ``Run.resume_point``
-    (``latest.pt``, else the furthest of ``best.pt`` and the stage checkpoints); ``overrides`` may change the budget (``steps`` or
-    ``minutes``) to train longer. A fresh run refuses a folder that already holds checkpoints.
+    (``latest.pt``, else the furthest of ``best.pt`` and the stage checkpoints); ``overrides`` may
+    change the budget (``steps`` or ``minutes``) to train longer. A fresh run refuses a folder that
+    already holds a checkpoint of any kind. Temporary files of a killed writer are removed first.
     Under ``torchrun`` it trains data-parallel across the ranks (see ``distributed``).
     """
     run = Run(run_dir)
