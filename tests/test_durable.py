@@ -116,6 +116,22 @@ def test_a_full_disk_is_one_line_and_keeps_the_previous_file(tmp_path, monkeypat
     assert atomic.disk_full(target, UserError("ours")) is None
 
 
+def test_a_writer_in_c_that_loses_the_errno_on_a_full_disk_is_still_told_as_one(
+    tmp_path, monkeypatch
+):
+    class NoSpace:  # what os.statvfs says of a full file system
+        f_bavail, f_frsize = 0, 4096
+
+    with pytest.raises(RuntimeError, match="writer failed"), atomic_path(tmp_path / "a.pt") as t:
+        t.write_bytes(b"x")
+        raise RuntimeError("writer failed")  # with space left: a bug, kept as it is
+    monkeypatch.setattr(os, "statvfs", lambda _: NoSpace)
+    with pytest.raises(DiskFull, match="disk full"), atomic_path(tmp_path / "a.pt") as t:
+        t.write_bytes(b"x")
+        raise RuntimeError("PytorchStreamWriter failed writing file data/0: file write failed")
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.slow
 def test_every_verb_on_a_full_disk_exits_2_with_one_line_and_nothing_half_written(
     tiny_run, tiny_dataset, tmp_path, monkeypatch, capsys
