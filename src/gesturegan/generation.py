@@ -67,7 +67,7 @@ class Generator:
         return net.eval().requires_grad_(False)
 
     def _discriminator(self) -> torch.nn.Module:
-        """D as it was when the generator was exported (``RUN/discriminator.safetensors``)."""
+        """D as it was when the generator was exported (in the same export bundle)."""
         if self._judge is None:
             step = int(self.meta.get("step", -1))
             self._judge = self._build(self.run.read_discriminator(step), which=1)
