@@ -249,3 +249,57 @@ def test_classifier_generalises_to_held_out_corpus_clips(tmp_path):
     assert test["accuracy"] >= 0.90, test
     assert test["macro_f1"] >= 0.90, test
     assert s.gap_points <= 10, s.gap_points
+
+
+def test_min_confidence_sends_the_doubtful_files_to_unsure(tiny_classifier, tmp_path, capsys):
+    import csv
+    import hashlib
+
+    from gesturegan.labeling import label_files
+    from gesturegan.sorting import sort_files
+
+    from .conftest import write_tiny_sounds
+
+    src = write_tiny_sounds(tmp_path / "new", per_class=3, seed=5)
+    before = {p: hashlib.sha1(p.read_bytes()).hexdigest() for p in src.rglob("*.wav")}
+    sure = label_files(src, tiny_classifier)
+    p = float(np.median([d.confidence for d in sure.decisions]))
+    doubtful = {d.file for d in sure.decisions if d.confidence < p}
+    assert 0 < len(doubtful) < len(sure.decisions)
+    report = label_files(src, tiny_classifier, min_confidence=p)
+    assert {d.file for d in report.decisions if d.unsure} == doubtful
+    for d, plain in zip(report.decisions, sure.decisions, strict=True):
+        assert d.category == plain.category and set(d.scores) == {"hit", "tone"}
+        assert d.place == ("unsure" if d.unsure else d.category)
+        assert ("unsure (best" in d.explanation) == d.unsure
+    assert report.counts()["unsure"] == len(doubtful)
+
+    s = sort_files(src, tmp_path / "sorted", model=tiny_classifier, min_confidence=p)
+    unsure = {q.name for q in (tmp_path / "sorted" / "unsure").iterdir()}
+    assert unsure == {f.split("/")[-1] for f in doubtful} and s.counts["unsure"] == len(doubtful)
+    with open(tmp_path / "sorted" / "sort.csv", newline="") as f:
+        rows = {row["file"]: row for row in csv.DictReader(f)}
+    for f in doubtful:
+        assert rows[f]["placed"].startswith("unsure/") and "hit " in rows[f]["scores"]
+    # Without the minimum the doubtful files move to their best guess; the sources never change.
+    s = sort_files(src, tmp_path / "sorted", model=tiny_classifier)
+    assert s.removed == len(doubtful) and not (tmp_path / "sorted" / "unsure").exists()
+    assert before == {q: hashlib.sha1(q.read_bytes()).hexdigest() for q in src.rglob("*.wav")}
+
+    assert main(["label", str(src), "--model", str(tiny_classifier), "--min-confidence", str(p)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert sum(line.split("\t")[1] == "unsure" for line in lines) == len(doubtful)
+
+
+@pytest.mark.parametrize("p", ["1.5", "-0.1"])
+def test_min_confidence_outside_0_1_is_a_one_line_error(tiny_classifier, tmp_path, capsys, p):
+    from .conftest import write_tiny_sounds
+
+    src = write_tiny_sounds(tmp_path / "new", per_class=1)
+    for verb in (["label", str(src)], ["sort", str(src), str(tmp_path / "out")]):
+        assert main([*verb, "--model", str(tiny_classifier), "--min-confidence", p]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and "probability in [0, 1]" in err
+    assert not (tmp_path / "out").exists()
+    assert main(["sort", str(src), str(tmp_path / "out"), "--min-confidence", "0.5"]) == 2
+    assert "needs --model" in capsys.readouterr().err

@@ -13,6 +13,7 @@ import soundfile as sf
 from gesturegan.composition import (
     DEMO_SCORE_PATH,
     FADE_S,
+    MAX_MIX_FRAMES,
     FileEvent,
     GestureEvent,
     GestureSource,
@@ -56,9 +57,22 @@ class FakeSource:
         return np.stack([self._tone(f) for f in hz])
 
 
-def test_fake_satisfies_protocol():
-    source: GestureSource = FakeSource()  # type-checks the fake against the protocol
-    assert source.sample("trigger", 0).shape == (2000,)
+def test_the_real_generator_keeps_the_contract_the_fake_stands_in_for(tiny_run, tmp_path):
+    """What every test here assumes of ``FakeSource`` holds for a trained run's generator, and a
+    score renders through it: clips ``[length]`` float32 at ``sr``, morphs ``[steps, length]``."""
+    from gesturegan.generation import load
+
+    source: GestureSource = load(tiny_run)
+    assert isinstance(source.sr, int) and isinstance(source.length, int)
+    assert source.categories == ("hit", "tone") and source.stages[0] == "4x4"
+    clip = np.asarray(source.sample("hit", 3, None))
+    assert clip.shape == (source.length,) and clip.dtype == np.float32
+    assert np.asarray(source.sample("hit", 3, "4x4")).shape == (source.length,)
+    morph = np.asarray(source.morph("hit", "tone", 3, 3, None))
+    assert morph.shape == (3, source.length) and morph.dtype == np.float32
+    score = write_score(tmp_path, "run: run\nevents:\n  - {at: 0.5, gesture: tone, seed: 1}\n")
+    mix = compose(score, tmp_path / "mix.wav", run_override=tiny_run)
+    assert mix.sr == source.sr and mix.stereo.shape == (round(0.5 * source.sr) + source.length, 2)
 
 
 def gesture(at_s: float, **kw) -> GestureEvent:
@@ -90,22 +104,93 @@ def test_gesture_placed_at_its_sample():
     mix = mix_of(gesture(0.3, seed=4), source=source)
     start = round(0.3 * 8000)
     assert np.all(mix.stereo[:start] == 0)
-    assert np.all(mix.stereo[start] != 0)  # the fade starts just above zero
     clip = source.sample("trigger", 4)
-    fade = round(FADE_S * 8000)
-    body = slice(start + fade, start + len(clip) - fade)
-    expected = clip[fade : len(clip) - fade] * math.cos(math.pi / 4)
+    fade = round(FADE_S * 8000)  # only the cut end of a generated clip fades
+    body = slice(start, start + len(clip) - fade)
+    expected = clip[: len(clip) - fade] * math.cos(math.pi / 4)
     np.testing.assert_allclose(mix.stereo[body, 0], expected, atol=1e-6)
     np.testing.assert_allclose(mix.stereo[body, 1], expected, atol=1e-6)
+    assert mix.stereo[start, 0] == pytest.approx(clip[0] * math.cos(math.pi / 4), rel=1e-6)
+    tail = mix.stereo[start + len(clip) - fade :, 0] / (clip[-fade:] * math.cos(math.pi / 4))
+    assert np.all(np.diff(tail) < 0) and tail[-1] < 0.01  # the fade-out
     assert mix.events == [
         {
             "kind": "gesture",
             "at_s": 0.3,
+            "start_sample": start,
             "duration_s": 0.25,
             "gain_db": 0.0,
             "pan": 0.0,
+            "fade_in_s": 0.0,
+            "fade_out_s": FADE_S,
             "detail": "trigger, seed 4",
         }
+    ]
+
+
+class ImpulseSource(FakeSource):
+    """Every clip is one sample at ``level`` followed by silence."""
+
+    level = 0.5
+
+    def _tone(self, hz: float, amp: float = 0.5) -> np.ndarray:
+        clip = np.zeros(self.length, np.float32)
+        clip[0] = self.level
+        return clip
+
+
+def _pan_gains(pan: float) -> tuple[float, float]:
+    theta = (pan + 1.0) * math.pi / 4.0
+    return math.cos(theta), math.sin(theta)
+
+
+@pytest.mark.parametrize("kind", ["gesture", "file"])
+@pytest.mark.parametrize("pan", [0.0, -0.5, 0.7, 1.0])
+@pytest.mark.parametrize("at_s", [5.5, 0.123457])
+def test_an_impulse_peaks_at_its_sample_with_its_full_level(tmp_path, kind, pan, at_s):
+    sr, level, gain_db = 8000, 0.5, -3.0
+    if kind == "file":
+        impulse = np.zeros(800, np.float32)
+        impulse[0] = level
+        sf.write(tmp_path / "click.wav", impulse, sr, subtype="FLOAT")
+        event = FileEvent(at_s=at_s, gain_db=gain_db, pan=pan, path=Path("click.wav"))
+    else:
+        event = gesture(at_s, gain_db=gain_db, pan=pan)
+    mix = mix_of(event, sr=sr, source=ImpulseSource(sr=sr), score_dir=tmp_path)
+    at = round(at_s * sr)
+    for channel, pan_gain in enumerate(_pan_gains(pan)):
+        expected = level * 10 ** (gain_db / 20) * pan_gain
+        column = np.abs(mix.stereo[:, channel])
+        if expected < 1e-6:
+            assert column.max() < 1e-6
+            continue
+        assert int(np.argmax(column)) == at
+        assert column[at] == pytest.approx(expected, rel=1e-6)
+        assert np.count_nonzero(column) == 1  # nothing smeared before or after
+    assert mix.gain_db_applied == 0.0
+
+
+def test_fades_only_where_the_score_asks(tmp_path):
+    score = write_score(
+        tmp_path,
+        "sr: 8000\nevents:\n  - {at: 0.1, file: tone.wav, fade_in: 0.05}\n"
+        "  - {at: 1.0, file: tone.wav, fade_out: 0.1}\n  - {at: 2.0, file: tone.wav}\n",
+    )
+    sf.write(tmp_path / "tone.wav", np.full(4000, 0.25, np.float32), 8000, subtype="FLOAT")
+    mix = compose(score, tmp_path / "mix.wav", load_source=lambda run: None)
+    left = mix.stereo[:, 0] / (0.25 * math.cos(math.pi / 4))
+    faded_in = left[800 : 800 + 4000]
+    assert faded_in[0] < 0.01 and np.all(np.diff(faded_in[:400]) > 0)
+    np.testing.assert_allclose(faded_in[400:], 1.0, rtol=1e-6)  # the rest at full level
+    faded_out = left[8000 : 8000 + 4000]
+    np.testing.assert_allclose(faded_out[:3200], 1.0, rtol=1e-6)  # onset at full level
+    assert faded_out[-1] < 0.01 and np.all(np.diff(faded_out[3200:]) < 0)
+    np.testing.assert_allclose(left[16000:20000], 1.0, rtol=1e-6)  # a file: no fade at all
+    sidecar = json.loads((tmp_path / "mix.wav.json").read_text())
+    assert [(e["fade_in_s"], e["fade_out_s"]) for e in sidecar["events"]] == [
+        (0.05, 0.0),
+        (0.0, 0.1),
+        (0.0, 0.0),
     ]
 
 
@@ -309,7 +394,36 @@ def test_run_is_relative_to_score_and_can_be_overridden(tmp_path):
             "run: run\nevents: [{at: 0, file: a.wav, stage: 4x4}]\n",
             ["'stage'", "a file event takes"],
         ),
-        ("sr: -5\nevents: [{at: 0, file: a.wav}]\n", ["line 1", "sr must be a positive"]),
+        ("sr: -5\nevents: [{at: 0, file: a.wav}]\n", ["line 1", "sr must be a whole number"]),
+        (
+            "sr: 2000000000\nevents: [{at: 0, file: a.wav}]\n",
+            ["line 1", "sr must be a whole number of Hz from 8000 to 192000, got 2000000000"],
+        ),
+        ("sr: 2e9\nevents: [{at: 0, file: a.wav}]\n", ["line 1", "sr", "got '2e9'"]),
+        (
+            "events:\n  - {at: 0, file: a.wav, gain_db: 7000}\n",
+            ["event 1 (line 2)", "gain_db must be between -120 and 40 dB, got 7000"],
+        ),
+        (
+            "events:\n  - {at: 0, file: a.wav, gain_db: .nan}\n",
+            ["event 1 (line 2)", "gain_db must be a number"],
+        ),
+        (
+            "run: run\nevents:\n  - {at: 0, gesture: trigger, seed: 100000000000000000000000}\n",
+            ["event 1 (line 3)", "seed must be a whole number from 0 to 4294967295"],
+        ),
+        (
+            "run: run\nevents:\n  - {at: 0, gesture: trigger, seed: 1e23}\n",
+            ["event 1 (line 3)", "seed must be a whole number", "'1e23'"],
+        ),
+        (
+            "run: run\nevents:\n  - {at: 0, morph: {from: a, to: b, seed: 4294967296}}\n",
+            ["event 1 (line 3)", "seed must be a whole number from 0 to 4294967295"],
+        ),
+        (
+            "events:\n  - {at: 0, file: a.wav, fade_in: -1}\n",
+            ["event 1 (line 2)", "fade_in must be between 0 and 60 seconds, got -1"],
+        ),
     ],
 )
 def test_malformed_score_errors_name_event_and_field(tmp_path, text, fragments):
@@ -370,6 +484,86 @@ def test_missing_override_run_folder(tmp_path):
     score = write_score(tmp_path, "events: [{at: 0, gesture: trigger}]\n")
     with pytest.raises(UserError, match="no run folder at .*elsewhere"):
         load_score(score, run_override=tmp_path / "elsewhere")
+
+
+def test_bad_fields_are_one_line_exit_2_and_nothing_written(tmp_path, capsys):
+    from gesturegan.cli import main
+
+    for field in ("gain_db: 7000", "pan: 9"):
+        score = write_score(tmp_path, f"events:\n  - {{at: 0, file: a.wav, {field}}}\n")
+        assert main(["compose", str(score), "--out", str(tmp_path / "mix.wav")]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and field.split(":")[0] in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "score.yaml"]
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_file_with_a_non_finite_sample_is_refused(tmp_path, bad):
+    wave = np.full(800, 0.1, np.float32)
+    wave[17] = bad
+    sf.write(tmp_path / "bad.wav", wave, 8000, subtype="FLOAT")
+    score = write_score(tmp_path, "events:\n  - {at: 0, file: bad.wav}\n")
+    with pytest.raises(UserError, match=r"event 1 \(line 2\): file bad.wav gave 1 non-finite"):
+        compose(score, tmp_path / "mix.wav", load_source=lambda run: None)
+    assert not (tmp_path / "mix.wav").exists() and not (tmp_path / "mix.wav.json").exists()
+
+
+def test_a_model_giving_nan_is_refused():
+    class NanSource(FakeSource):
+        def _tone(self, hz: float, amp: float = 0.5) -> np.ndarray:
+            return np.full(self.length, np.nan, np.float32)
+
+    with pytest.raises(UserError, match="the model gave 2000 non-finite samples"):
+        mix_of(gesture(0.0), source=NanSource())
+
+
+def test_the_sidecar_is_strict_json(tmp_path):
+    score = write_score(tmp_path, "run: run\nevents:\n  - {at: 0, gesture: trigger, gain_db: 30}\n")
+    compose(score, tmp_path / "mix.wav", load_source=lambda run: FakeSource())
+
+    def refuse(name):
+        raise AssertionError(f"{name} in the sidecar")
+
+    sidecar = json.loads((tmp_path / "mix.wav.json").read_text(), parse_constant=refuse)
+    assert sidecar["gain_db_applied"] < -20
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("run: run\nevents:\n  - {at: 3600, gesture: trigger}\n", "would last 3600 s"),
+        (
+            "run: run\nevents:\n  - {at: 0, morph: {from: trigger, to: trigger, steps: 9000}}\n",
+            "would last 2250 s",
+        ),
+        ("sr: 8000\nevents:\n  - {at: 2097, file: tone.wav}\n", "would last 2098 s"),
+    ],
+)
+def test_the_mix_length_is_bounded_before_anything_is_rendered(tmp_path, text, fragment):
+    sf.write(tmp_path / "tone.wav", np.full(8000, 0.1, np.float32), 8000)
+    score = write_score(tmp_path, text)
+    source = FakeSource()
+    with pytest.raises(UserError) as info:
+        compose(score, tmp_path / "mix.wav", load_source=lambda run: source)
+    assert fragment in str(info.value) and f"at most {MAX_MIX_FRAMES} frames" in str(info.value)
+    assert source.calls == [] and not (tmp_path / "mix.wav").exists()
+
+
+@pytest.mark.parametrize("score_sr", [None, 16000, 44100])
+def test_a_model_at_another_rate_is_resampled_never_sped_up(score_sr):
+    class Sine(FakeSource):
+        def _tone(self, hz: float, amp: float = 0.5) -> np.ndarray:
+            return (amp * np.sin(2 * np.pi * 1000.0 * np.arange(self.length) / self.sr)).astype(
+                np.float32
+            )
+
+    mix = mix_of(gesture(0.0), sr=score_sr, source=Sine(sr=8000, length=8000))
+    sr = score_sr or 8000
+    assert mix.sr == sr
+    assert mix.duration_s == pytest.approx(1.0, abs=1e-3)  # the same length in seconds
+    left = mix.stereo[:, 0]
+    spectrum = np.abs(np.fft.rfft(left))
+    assert np.argmax(spectrum) * sr / len(left) == pytest.approx(1000.0, abs=2)  # the same pitch
 
 
 def test_file_event_missing_at_render_time(tmp_path):

@@ -33,6 +33,10 @@ def test_evaluate_reports_every_metric_beside_its_references(
     assert set(d["per_category"]) == {"hit", "tone"}
     report = (tiny_run / "eval" / "report.md").read_text()
     assert "| frechet |" in report and "real vs noise" in report
+    # the independent judge grades first, overall and per class
+    assert set(d["independent"]["figures"]) == {"all", "hit", "tone"}
+    assert "training clips" in d["judged_against"]  # the tiny dataset keeps no clip out
+    assert report.index("independent judge") < report.index("| frechet |")
 
 
 def test_evaluate_is_deterministic(tiny_run, tiny_dataset, tiny_classifier):

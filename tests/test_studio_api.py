@@ -22,6 +22,13 @@ from gesturegan.studio.paths import UnsafePath, safe_join
 from gesturegan.studio.survey import mean_ci
 
 
+def studio_client(app) -> TestClient:
+    """A client that talks to ``app`` as its user does: a loopback host and the session token."""
+    return TestClient(
+        app, base_url="http://127.0.0.1:7860", headers={"x-studio-token": app.state.token}
+    )
+
+
 @pytest.fixture(scope="module")
 def state(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("studio-state")
@@ -29,7 +36,7 @@ def state(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def client(tiny_run, tiny_dataset, state) -> TestClient:
-    return TestClient(create_app(tiny_run.parent, tiny_dataset, state))
+    return studio_client(create_app(tiny_run.parent, tiny_dataset, state))
 
 
 def _wav(response) -> tuple[np.ndarray, int]:
@@ -126,7 +133,7 @@ def test_uploads_are_limited_and_checked(client, monkeypatch):
 
 
 def test_no_run_gives_a_clear_page(tmp_path):
-    empty = TestClient(create_app(tmp_path, tmp_path, tmp_path / "state"))
+    empty = studio_client(create_app(tmp_path, tmp_path, tmp_path / "state"))
     s = empty.get("/api/state").json()
     assert s["runs"] == [] and s["datasets"] == []
     assert "No training run here yet" in empty.get("/").text
@@ -164,6 +171,13 @@ def test_generate_errors_name_the_field(client, tiny_run):
     assert r.status_code == 422 and "unknown class 'nope'" in r.json()["detail"]
     r = client.get(f"/api/runs/{tiny_run.name}/morph.wav?from=hit&to=tone&position=99")
     assert r.status_code == 422 and "position" in r.json()["detail"]
+    for url in ["sample.wav?category=hit&seed=100000000000000000000000",
+                "sample.png?category=hit&seed=4294967296", "sample.wav?category=hit&seed=-1",
+                "morph.wav?from=hit&to=tone&seed=18446744073709551616"]:  # fmt: skip
+        r = client.get(f"/api/runs/{tiny_run.name}/{url}")
+        assert r.status_code == 422 and "seed" in str(r.json()["detail"]), url
+    body = {"run": tiny_run.name, "dataset": "data", "seed": 10**23}
+    assert client.post("/api/surveys", json=body).status_code == 422
 
 
 # ---------------------------------------------------------------------------------- compose
@@ -179,6 +193,10 @@ def test_generate_errors_name_the_field(client, tiny_run):
         ("run: run\nevents:\n  - {at: 0.0, file: ../../etc/passwd.wav}\n", "file"),
         ("run: run\nevents: [ {at: 0.0\n", "not valid YAML"),
         ("run: run\n", "events"),
+        ("run: run\nevents:\n  - {at: 0.0, gesture: hit, gain_db: 7000}\n", "gain_db must be"),
+        ("run: run\nevents:\n  - {at: 0, gesture: hit, seed: 100000000000000000000000}\n", "seed"),
+        ("run: run\nsr: 2000000000\nevents:\n  - {at: 0.0, gesture: hit}\n", "sr must be"),
+        ("run: run\nevents:\n  - {at: 3600, gesture: hit}\n", "at most 16777216 frames"),
     ],
 )
 def test_malformed_score_names_the_field(client, score, named):
@@ -267,7 +285,7 @@ def test_concurrent_submissions_are_all_stored(client, survey_id, tiny_run, tiny
     assert mine == {(j["participant"], j["stimulus"], str(j["rating"])) for j in jobs}
 
     # a restart (a new app on the same folders) still has every answer
-    again = TestClient(create_app(tiny_run.parent, tiny_dataset, state))
+    again = studio_client(create_app(tiny_run.parent, tiny_dataset, state))
     rows_after = list(
         csv.DictReader(io.StringIO(again.get(f"/api/surveys/{survey_id}/answers.csv").text))
     )

@@ -22,6 +22,7 @@ import pytest
 
 CHROMIUM = os.environ.get("GESTUREGAN_CHROMIUM", "/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parent.parent / "docs" / "img"
+TOKEN = "browser-test-token"
 
 pytestmark = [
     pytest.mark.slow,
@@ -46,7 +47,7 @@ def server(tiny_run, tiny_dataset, tmp_path_factory):
 
     runs = os.environ.get("GESTUREGAN_STUDIO_RUNS", tiny_run.parent)
     data = os.environ.get("GESTUREGAN_STUDIO_DATA", tiny_dataset)
-    app = create_app(runs, data, tmp_path_factory.mktemp("studio-browser"))
+    app = create_app(runs, data, tmp_path_factory.mktemp("studio-browser"), token=TOKEN)
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
@@ -73,7 +74,7 @@ def page(server):
         pg.set_default_timeout(30_000)
         errors: list[str] = []
         pg.on("pageerror", lambda exc: errors.append(str(exc)))
-        pg.goto(server + "/#generate")
+        pg.goto(server + "/?token=" + TOKEN + "#generate")
         yield pg
         browser.close()
         assert not errors, errors
@@ -96,6 +97,11 @@ def _has_duration(page, selector: str) -> None:
 def cats(page, server) -> list[str]:
     """The first run's categories (the tiny run's: hit, tone)."""
     return page.request.get(f"{server}/api/state").json()["runs"][0]["categories"]
+
+
+def test_the_page_opened_with_the_token_drops_it_from_the_address(page, server):
+    assert "token" not in page.url  # redirected to / with the session cookie
+    assert page.request.get(f"{server}/api/state").ok  # the page's context carries the cookie
 
 
 def test_generate_and_morph(page, cats):
@@ -199,3 +205,24 @@ def test_survey(page, server, cats):
     page.wait_for_selector("#sv-results table")
     assert "3 answers" in page.text_content("#sv-results")
     _shot(page, "survey-results")
+
+
+def test_a_participant_link_opens_the_survey_alone(page, server):
+    runs = page.request.get(f"{server}/api/state").json()
+    body = {"run": runs["runs"][0]["name"], "dataset": runs["datasets"][0], "real": 1,
+            "generated": 1, "morphs": 0}  # fmt: skip
+    built = page.request.post(f"{server}/api/surveys", data=body).json()["id"]
+    survey = next(s for s in page.request.get(f"{server}/api/surveys").json() if s["id"] == built)
+    context = page.context.browser.new_context()  # another browser: no session cookie
+    try:
+        guest = context.new_page()
+        guest.goto(server + survey["participant_url"])
+        guest.wait_for_selector("#sv-join:not([hidden])")
+        assert not guest.is_visible("nav") and not guest.is_visible("#sv-list")
+        guest.fill("#sv-participant", "guest")
+        guest.click("#sv-start")
+        _has_duration(guest, "#sv-audio")
+        csv_url = f"{server}/api/surveys/{survey['id']}/answers.csv"
+        assert guest.request.get(csv_url).status == 401
+    finally:
+        context.close()

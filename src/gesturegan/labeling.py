@@ -5,7 +5,9 @@ rules of ``gestures`` on the **whole file** (``gestures.features_file``: any len
 or — with ``model`` — with a trained ``classifier`` on the clip it was trained on (the file fit to
 its rate and length with its dataset's alignment, as ``prepare`` does). The envelope features and the
 rules' verdict are reported either way, so a classifier's decision always comes with the numbers a
-person can check. Files that cannot be read are listed with a reason; they never stop the run.
+person can check. With ``min_confidence``, a classifier's decision whose top probability is below it
+is marked ``unsure`` (with every class's probability), so a person reviews only the doubtful files.
+Files that cannot be read are listed with a reason; they never stop the run.
 
 >>> report = label_files("sounds/")  # doctest: +SKIP
 >>> report.decisions[0].category, report.decisions[0].explanation  # doctest: +SKIP
@@ -28,8 +30,15 @@ from . import audio, gestures
 from .atomic import write_text
 from .errors import UserError
 
-CSV_COLUMNS = ("file", "category", "method", "confidence", "rules_category", "explanation")
-"""Leading columns of the labels CSV; the envelope features (``gestures.features`` keys) follow."""
+CSV_COLUMNS = (
+    "file", "category", "method", "confidence", "rules_category", "explanation", "unsure", "scores",
+)  # fmt: skip
+"""Leading columns of the labels CSV; the envelope features (``gestures.features`` keys) follow.
+``unsure`` is ``yes`` for a decision below the minimum confidence; ``scores`` lists a classifier's
+probability of every class (``name p; name p; …``, most probable first)."""
+
+UNSURE = "unsure"
+"""Where a decision below the minimum confidence is counted (and ``sort`` places its file)."""
 
 CLASSIFIER_BATCH = 32
 """Clips the classifier sees at once (bounded memory whatever the number of files)."""
@@ -44,7 +53,9 @@ class Decision:
     ``file`` is the path relative to the source folder (POSIX style; the file name when the source
     is one file). ``method`` is ``"rules"`` or ``"classifier"``; ``confidence`` is the classifier's
     probability of ``category`` (``None`` for the rules). ``rules_category`` and ``features`` are
-    the envelope rules' verdict and the features of the whole file, whatever decided.
+    the envelope rules' verdict and the features of the whole file, whatever decided. ``scores`` is
+    the classifier's probability of every class (``None`` for the rules); ``unsure`` is true when
+    ``confidence`` fell below the minimum asked for — ``category`` is then only the best guess.
     """
 
     file: str
@@ -55,6 +66,13 @@ class Decision:
     explanation: str
     rules_category: str
     features: dict[str, float]
+    scores: dict[str, float] | None = None
+    unsure: bool = False
+
+    @property
+    def place(self) -> str:
+        """Where the file belongs: its category, or ``UNSURE`` when the classifier was not sure."""
+        return UNSURE if self.unsure else self.category
 
 
 @dataclass
@@ -66,10 +84,12 @@ class LabelReport:
     errors: list[tuple[str, str]] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
-        """Files per category, in category order (``gestures.CATEGORIES`` first, then others)."""
-        found = [d.category for d in self.decisions]
+        """Files per category, in category order (``gestures.CATEGORIES`` first, then others, then
+        ``UNSURE`` for the decisions below the minimum confidence)."""
+        found = [d.place for d in self.decisions]
         order = [c for c in gestures.CATEGORIES if c in found]
-        order += sorted(set(found) - set(order))
+        order += sorted(set(found) - set(order) - {UNSURE})
+        order += [UNSURE] if UNSURE in found else []
         return {c: found.count(c) for c in order}
 
 
@@ -135,6 +155,7 @@ def label_files(
     workers: int | None = 1,
     exclude: str | os.PathLike | None = None,
     progress: Callable[[int, int], None] | None = None,
+    min_confidence: float | None = None,
 ) -> LabelReport:
     """Gesture category (or classifier label) of every audio file under ``src``, with reasons.
 
@@ -150,12 +171,20 @@ def label_files(
         A folder under ``src`` to leave out.
     progress : Callable[[int, int], None] | None
         Called as ``progress(files_done, files_total)``.
+    min_confidence : float | None
+        With ``model``: a decision whose top probability is below this (in [0, 1]) is ``unsure``.
 
     Returns
     -------
     LabelReport
         Decisions in file order, and the files that could not be used with a reason each.
+
+    Raises
+    ------
+    UserError
+        ``min_confidence`` outside [0, 1] or without a model; see also ``find_audio``.
     """
+    check_min_confidence(min_confidence, model)
     clf = None
     if model is not None:
         from .classifier import Classifier
@@ -182,7 +211,7 @@ def label_files(
             return
         probs = clf.probabilities(np.stack([r.clip for r in pending]))
         for r, p in zip(pending, probs, strict=True):
-            report.decisions.append(_classifier_decision(r, p, clf.label_names))
+            report.decisions.append(_classifier_decision(r, p, clf.label_names, min_confidence))
         pending.clear()
 
     for done, result in enumerate(_analyse_all(tasks, _workers(workers, len(tasks))), 1):
@@ -224,8 +253,26 @@ def csv_text(report: LabelReport) -> str:
     for d in report.decisions:
         conf = "" if d.confidence is None else f"{d.confidence:.4f}"
         feats = [f"{d.features[k]:.6g}" for k in keys]
-        w.writerow([d.file, d.category, d.method, conf, d.rules_category, d.explanation, *feats])
+        w.writerow([d.file, d.category, d.method, conf, d.rules_category, d.explanation,
+                    "yes" if d.unsure else "no", scores_text(d.scores), *feats])  # fmt: skip
     return buf.getvalue()
+
+
+def scores_text(scores: dict[str, float] | None) -> str:
+    """``"trigger 0.48; trigger_continuous 0.41; …"``, most probable first (``""`` for none)."""
+    if not scores:
+        return ""
+    return "; ".join(f"{k} {v:.2f}" for k, v in sorted(scores.items(), key=lambda kv: -kv[1]))
+
+
+def check_min_confidence(min_confidence: float | None, model: str | os.PathLike | None) -> None:
+    """Refuse a minimum confidence outside [0, 1], or one without a classifier to give it."""
+    if min_confidence is None:
+        return
+    if not 0.0 <= min_confidence <= 1.0:
+        raise UserError(f"--min-confidence is a probability in [0, 1], got {min_confidence}")
+    if model is None:
+        raise UserError("--min-confidence needs --model: the envelope rules give no probability")
 
 
 def write_csv(report: LabelReport, path: str | os.PathLike) -> Path:
@@ -243,16 +290,22 @@ def errors_text(errors: list[tuple[str, str]]) -> str:
 # --- Internals ----------------------------------------------------------------------------------
 
 
-def _classifier_decision(r: _Result, probs: np.ndarray, names: list[str]) -> Decision:
+def _classifier_decision(
+    r: _Result, probs: np.ndarray, names: list[str], min_confidence: float | None
+) -> Decision:
     order = np.argsort(-probs)
-    best = names[order[0]]
+    best, confidence = names[order[0]], float(probs[order[0]])
+    unsure = min_confidence is not None and confidence < min_confidence
     rules = gestures.decide(r.features)
-    top = ", ".join(f"{names[i]} {probs[i]:.2f}" for i in order[:2])
+    shown = order if unsure else order[:2]  # a doubtful file shows every class's probability
+    top = ", ".join(f"{names[i]} {probs[i]:.2f}" for i in shown)
+    doubt = f"unsure (best {confidence:.2f} < {min_confidence:.2f}): " if unsure else ""
     sentence = gestures.explain(rules, r.features)
-    explanation = f"classifier: {top}; envelope rules say {sentence}"
+    explanation = f"classifier: {doubt}{top}; envelope rules say {sentence}"
+    scores = {names[i]: float(probs[i]) for i in order}
     return Decision(
-        r.task.rel, Path(r.task.path), best, "classifier", float(probs[order[0]]), explanation,
-        rules, r.features,
+        r.task.rel, Path(r.task.path), best, "classifier", confidence, explanation, rules,
+        r.features, scores, unsure,
     )  # fmt: skip
 
 

@@ -2,7 +2,9 @@
 
 ``sort_files(src, out)`` labels every audio file under ``src`` (``labeling.label_files``: envelope
 rules, or a classifier) and places it in ``out/<category>/`` as a symbolic link to the source file
-(absolute path) or, with ``copy=True``, as a copy (contents and modification time). Nothing under
+(absolute path) or, with ``copy=True``, as a copy (contents and modification time). With a classifier
+and ``min_confidence``, a file whose top probability is below it goes to ``out/unsure/`` instead, its
+every class's probability in ``sort.csv``, so a person reviews only the doubtful ones. Nothing under
 ``src`` is ever opened for writing.
 
 ``out/sort.csv`` records every decision (source file, category, where it was placed, how, why) and
@@ -30,17 +32,18 @@ from pathlib import Path, PurePosixPath
 
 from .atomic import atomic_path, clean_temps, write_text
 from .errors import UserError
-from .labeling import Decision, errors_text, label_files
+from .labeling import Decision, check_min_confidence, errors_text, label_files, scores_text
 
 SORT_CSV = "sort.csv"
 ERRORS_CSV = "errors.csv"
 COLUMNS = (
     "file", "category", "placed", "how", "method", "confidence", "source_sha1", "explanation",
-    "source",
+    "source", "scores",
 )  # fmt: skip
-"""Columns of ``sort.csv``: ``file`` relative to the source folder, ``placed`` relative to ``out``,
-``how`` ``link`` or ``copy``, ``source_sha1`` the hash of a copied file (empty for links),
-``source`` the absolute path linked to or copied."""
+"""Columns of ``sort.csv``: ``file`` relative to the source folder, ``category`` the decision (the
+best guess of a file placed in ``unsure/``), ``placed`` relative to ``out``, ``how`` ``link`` or
+``copy``, ``source_sha1`` the hash of a copied file (empty for links), ``source`` the absolute path
+linked to or copied, ``scores`` a classifier's probability of every class."""
 
 
 @dataclass
@@ -77,6 +80,7 @@ def sort_files(
     model: str | os.PathLike | None = None,
     workers: int | None = 1,
     progress: Callable[[int, int], None] | None = None,
+    min_confidence: float | None = None,
 ) -> SortSummary:
     """Place every audio file of ``src`` in ``out/<category>/`` (see the module docstring).
 
@@ -94,6 +98,8 @@ def sort_files(
         Processes that analyse files (see ``labeling.label_files``).
     progress : Callable[[int, int], None] | None
         Called as ``progress(files_done, files_total)`` while labelling.
+    min_confidence : float | None
+        With ``model``: files whose top probability is below this (in [0, 1]) go to ``unsure/``.
 
     Returns
     -------
@@ -102,15 +108,20 @@ def sort_files(
     Raises
     ------
     UserError
-        ``src`` missing or without audio, ``out`` is ``src`` itself or a file.
+        ``src`` missing or without audio, ``out`` is ``src`` itself or a file, ``min_confidence``
+        outside [0, 1] or without a model.
     """
+    check_min_confidence(min_confidence, model)
     src_path, out = Path(src).absolute(), Path(out).absolute()
     if out.exists() and not out.is_dir():
         raise UserError(f"{out} exists and is not a folder")
     src_root = src_path if src_path.is_dir() else src_path.parent
     if _same_place(out, src_root):
         raise UserError(f"the output folder must not be the source folder itself ({src_root})")
-    report = label_files(src_path, model, workers=workers, exclude=out, progress=progress)
+    report = label_files(
+        src_path, model, workers=workers, exclude=out, progress=progress,
+        min_confidence=min_confidence,
+    )  # fmt: skip
     previous = _read_previous(out)
     clean_temps(out)  # of a sort killed before
     summary = SortSummary(out, report.counts(), errors=report.errors)
@@ -138,10 +149,10 @@ def _same_place(a: Path, b: Path) -> bool:
 
 def _names(decisions: list[Decision]) -> dict[str, str]:
     """File name in its category folder for each decision's ``file``."""
-    clashes = Counter((d.category, PurePosixPath(d.file).name.lower()) for d in decisions)
+    clashes = Counter((d.place, PurePosixPath(d.file).name.lower()) for d in decisions)
     return {
         d.file: PurePosixPath(d.file).name
-        if clashes[(d.category, PurePosixPath(d.file).name.lower())] == 1
+        if clashes[(d.place, PurePosixPath(d.file).name.lower())] == 1
         else "__".join(PurePosixPath(d.file).parts)
         for d in decisions
     }
@@ -171,7 +182,7 @@ def _place(
     source = os.path.abspath(d.path)
     sha1 = _sha1(source) if copy else ""
     want = _Entry("", source, "copy" if copy else "link", sha1)
-    for placed in _candidates(_folder(d.category), name):
+    for placed in _candidates(_folder(d.place), name):
         if placed.lower() in taken:
             continue
         target = out / placed
@@ -269,7 +280,7 @@ def _csv_text(rows: list[tuple[Decision, _Entry]]) -> str:
     for d, e in rows:
         conf = "" if d.confidence is None else f"{d.confidence:.4f}"
         w.writerow([d.file, d.category, e.placed, e.how, d.method, conf, e.sha1, d.explanation,
-                    e.source])  # fmt: skip
+                    e.source, scores_text(d.scores)])  # fmt: skip
     return buf.getvalue()
 
 

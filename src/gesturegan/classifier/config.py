@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from ..config import option
 
 
@@ -13,7 +15,9 @@ class AugmentConfig:
     """Random changes applied to every training clip, each time it is seen (never to val / test).
 
     They keep the envelope shape — what the gesture categories are about — and change what should
-    not matter: level, placement in time, background noise, colour.
+    not matter: level, placement in time, background noise, colour. The library-shift changes
+    (speed, band limit, room; off by default) touch the envelope a little — a room lengthens a
+    tail, a speed change scales every duration — so their ranges stay mild.
     """
 
     gain_db: float = option(6.0, "level drawn uniformly in ±gain_db")
@@ -29,18 +33,42 @@ class AugmentConfig:
     freq_mask: float = option(
         0.2, "blank a band of up to this share of the image rows (frequencies)"
     )
+    # Library shift: how another library's recordings differ from this one's.
+    reverb_p: float = option(0.0, "probability of adding a room: exponentially decaying noise ...")
+    reverb_rt60_s: tuple[float, float] = option(
+        (0.1, 0.6), "... that falls 60 dB in this many seconds [low, high] ..."
+    )
+    reverb_wet: tuple[float, float] = option((0.05, 0.3), "... mixed in at this share of the energy")
+    band_p: float = option(
+        0.0, "probability of a band limit, as from a file recorded at a lower rate: ..."
+    )
+    band_hz: tuple[float, float] = option(
+        (4000.0, 11025.0), "... nothing above a cut-off in this range of Hz"
+    )
+    speed_p: float = option(
+        0.0, "probability of playing the clip faster or slower (pitch and time) ..."
+    )
+    speed: tuple[float, float] = option((0.94, 1.06), "... by a factor in this range")
 
     def __post_init__(self) -> None:
         if not 0 <= self.freq_mask < 1:
             raise ValueError(f"freq_mask must be in [0, 1), got {self.freq_mask}")
         if self.gain_db < 0 or self.eq_db < 0:
             raise ValueError("gain_db and eq_db must be non-negative")
-        if not (0 <= self.noise_p <= 1 and 0 <= self.eq_p <= 1):
-            raise ValueError("noise_p and eq_p are probabilities in [0, 1]")
+        probabilities = ("noise_p", "eq_p", "reverb_p", "band_p", "speed_p")
+        if not all(0 <= getattr(self, name) <= 1 for name in probabilities):
+            raise ValueError(f"{', '.join(probabilities)} are probabilities in [0, 1]")
         if len(self.shift_s) != 2 or self.shift_s[0] > self.shift_s[1]:
             raise ValueError(f"shift_s must be a range [low, high], got {list(self.shift_s)}")
-        if len(self.noise_snr_db) != 2 or self.noise_snr_db[0] > self.noise_snr_db[1]:
-            raise ValueError(f"noise_snr_db must be a range [low, high], got {self.noise_snr_db}")
+        ranges = {"noise_snr_db": (-np.inf, np.inf), "reverb_rt60_s": (1e-3, 10.0),
+                  "reverb_wet": (0.0, 1.0), "band_hz": (1.0, np.inf), "speed": (0.25, 4.0)}  # fmt: skip
+        for name, (lowest, highest) in ranges.items():
+            lo_hi = getattr(self, name)
+            if len(lo_hi) != 2 or not lowest <= lo_hi[0] <= lo_hi[1] <= highest:
+                raise ValueError(
+                    f"{name} must be a range [low, high] within [{lowest}, {highest}], "
+                    f"got {list(lo_hi)}"
+                )
 
 
 @dataclass
@@ -86,6 +114,12 @@ class ClassifierConfig:
     )
     test_fraction: float = option(0.15, "share of source files held out for the test figures")
     seed: int = option(0, "seeds the split, the weights and the augmentation")
+    holdout_library: str | None = option(
+        None, "test on this whole library only and train on the others"
+    )
+    groups: str | None = option(
+        None, "CSV file,library naming each file's library (default: its first folder)"
+    )
     augment: AugmentConfig = option(
         factory=AugmentConfig,
         help="random changes to every training clip, each time it is seen",

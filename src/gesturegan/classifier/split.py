@@ -1,67 +1,133 @@
-"""Train / validation / test split, stratified by class and grouped by source file."""
+"""Which clips a classifier learns from and which it is measured on.
+
+Two ways: by source file within one collection (``dataset.split.split_by_source``), or a whole
+library held out (``split_holding_out``) — the clips of a library no one here made are the test, the
+other libraries are split into training and validation by source file. A clip's library is the first
+folder of its source path, or the ``library`` (or ``group``) column of a CSV (``read_groups``).
+"""
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+import csv
+import os
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-SPLITS = ("train", "val", "test")
+from ..dataset.scan import FILE_COLUMNS
+from ..dataset.split import SPLITS, split_by_source
+from ..errors import UserError
+
+__all__ = ["GROUP_COLUMNS", "SPLITS", "clip_libraries", "read_groups", "split_by_source",
+           "split_holding_out"]  # fmt: skip
+
+GROUP_COLUMNS = ("library", "group")
+"""Accepted names of the group column of a groups CSV, in order of preference."""
 
 
-def split_by_source(
+def read_groups(csv_path: str | os.PathLike, source_root: str | os.PathLike) -> dict[Path, str]:
+    """``{resolved file path: group}`` from a CSV with a file column and a ``library``/``group`` one.
+
+    File paths are relative to the CSV's folder or, failing that, to ``source_root`` (the folder the
+    dataset was prepared from), as in a labels CSV; both readings are kept. Rows with an empty group
+    are skipped.
+
+    Raises
+    ------
+    UserError
+        The CSV is missing, unreadable or lacks the columns.
+    """
+    path = Path(csv_path).absolute()
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.reader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise UserError(f"groups CSV {path} could not be read ({exc})") from exc
+    header = [h.strip().lower() for h in rows[0]] if rows else []
+    file_col = next((header.index(c) for c in FILE_COLUMNS if c in header), None)
+    group_col = next((header.index(c) for c in GROUP_COLUMNS if c in header), None)
+    if file_col is None or group_col is None:
+        raise UserError(
+            f"groups CSV {path} needs a header row with columns file,library (or file,group); "
+            f"found: {','.join(header) or 'nothing'}"
+        )
+    groups: dict[Path, str] = {}
+    for row in rows[1:]:
+        if len(row) <= max(file_col, group_col) or not row[group_col].strip():
+            continue
+        for base in (Path(source_root), path.parent):
+            groups[(base / row[file_col].strip()).resolve()] = row[group_col].strip()
+    return groups
+
+
+def clip_libraries(
+    sources: list[str], source_root: str | os.PathLike, groups: dict[Path, str] | None = None
+) -> list[str]:
+    """The library of each clip, from its ``source`` path (relative to ``source_root``).
+
+    Without ``groups``: the first folder of the path (``""`` for a file at the top). With ``groups``
+    (``read_groups``): the file's group, ``""`` when the CSV does not list it.
+    """
+    if groups is None:
+        return [PurePosixPath(s).parts[0] if len(PurePosixPath(s).parts) > 1 else "" for s in sources]
+    root = Path(source_root)
+    return [groups.get((root / s).resolve(), "") for s in sources]
+
+
+def split_holding_out(
     label_ids: np.ndarray,
-    groups: list[str],
+    keys: list[str],
+    libraries: list[str],
+    holdout: str,
     val_fraction: float,
-    test_fraction: float,
     seed: int,
 ) -> np.ndarray:
-    """Assign every clip to ``train``, ``val`` or ``test``.
+    """Assign every clip to ``train``, ``val``, ``test`` or ``unused``, holding out one library.
 
-    Clips that share a group (the same source file, or identical file contents) always land in the
-    same split, so no sound is both learnt and tested. Groups are split per class (a group's class
-    is its most common label), so every class keeps its share in each split: of a class with ``n``
-    groups, ``round(n * test_fraction)`` go to test and ``round(n * val_fraction)`` to validation,
-    at least one each once the class has three groups, and the rest to training.
+    ``test`` is every clip of the library ``holdout``. A clip of another library whose key (the same
+    file contents) is also a test clip's is ``unused``: it is neither learnt nor measured, so no
+    sound is on both sides. The other libraries' clips are split into ``train`` and ``val`` by key
+    and stratified by class (``split_by_source`` without a test share), so validation — early
+    stopping, any choice of options — only ever sees the training libraries.
 
     Parameters
     ----------
     label_ids : np.ndarray
         ``[N]`` class id per clip.
-    groups : list[str]
-        ``[N]`` group key per clip.
-    val_fraction, test_fraction : float
-        Shares of each class's groups.
+    keys : list[str]
+        ``[N]`` group key per clip (content hash, else source path).
+    libraries : list[str]
+        ``[N]`` library per clip (``clip_libraries``).
+    holdout : str
+        The library to hold out; must be one of ``libraries``.
+    val_fraction : float
+        Share of each class's training-library source files used for validation.
     seed : int
-        Seeds the shuffle of the groups.
+        Seeds the shuffle of the source files.
 
     Returns
     -------
     np.ndarray
-        ``[N]`` strings, one of ``SPLITS``.
+        ``[N]`` strings: ``train``, ``val``, ``test`` or ``unused``.
+
+    Raises
+    ------
+    UserError
+        ``holdout`` is not a library of the clips, or it is the only one.
     """
-    members: dict[str, list[int]] = defaultdict(list)
-    for i, g in enumerate(groups):
-        members[g].append(i)
-    by_class: dict[int, list[str]] = defaultdict(list)
-    for g in sorted(members):
-        label = Counter(int(label_ids[i]) for i in members[g]).most_common(1)[0][0]
-        by_class[label].append(g)
-    rng = np.random.default_rng(seed)
-    out = np.full(len(label_ids), "train", dtype=object)
-    for label in sorted(by_class):
-        gs = by_class[label]
-        order = rng.permutation(len(gs))
-        n = len(gs)
-        n_test = round(n * test_fraction)
-        n_val = round(n * val_fraction)
-        if n >= 3:
-            n_test = max(n_test, 1) if test_fraction > 0 else 0
-            n_val = max(n_val, 1) if val_fraction > 0 else 0
-        n_test = min(n_test, n - 1)
-        n_val = min(n_val, n - 1 - n_test)
-        for rank, j in enumerate(order):
-            split = "test" if rank < n_test else "val" if rank < n_test + n_val else "train"
-            for i in members[gs[j]]:
-                out[i] = split
+    found = sorted(set(libraries))
+    if holdout not in found:
+        raise UserError(
+            f"no clip is in library {holdout!r}; the libraries are {', '.join(map(repr, found))}"
+        )
+    if len(found) < 2:
+        raise UserError(f"{holdout!r} is the only library: nothing is left to train on")
+    test = np.array([lib == holdout for lib in libraries])
+    test_keys = {k for k, t in zip(keys, test, strict=True) if t}
+    rest = np.flatnonzero(~test & np.array([k not in test_keys for k in keys], dtype=bool))
+    out = np.full(len(keys), "unused", dtype=object)
+    out[test] = "test"
+    out[rest] = split_by_source(
+        np.asarray(label_ids)[rest], [keys[i] for i in rest], val_fraction, 0.0, seed
+    )
     return out.astype(str)

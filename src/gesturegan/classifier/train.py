@@ -1,13 +1,16 @@
 """Training a classifier on a prepared dataset, with held-out metrics written beside the weights.
 
-``train(data, out)`` splits the dataset by source file (``split.split_by_source``), trains the CNN on
+``train(data, out)`` splits the dataset by source file (``split.split_by_source``) or, with
+``holdout_library``, tests on one whole library and trains on the others (``split.split_holding_out``),
+trains the CNN on
 augmented training clips with class-weighted cross-entropy, keeps the weights of the epoch with the
 lowest validation loss (early stopping), and writes the classifier folder:
 
 - ``config.yaml`` — the ``ClassifierConfig`` used (everything needed to repeat the run);
 - ``classifier.safetensors`` + ``classifier.json`` — weights and how to rebuild the model for
   inference (labels, rate, length, alignment, representation, network sizes);
-- ``split.csv`` — ``id, source, source_hash, label, split`` for every clip;
+- ``split.csv`` — ``id, source, source_hash, label, split`` for every clip (``unused``: unlabelled,
+  or sharing its contents with a held-out library's file; ``holdout``: kept out by ``prepare``);
 - ``history.csv`` — one row per epoch (losses, accuracies, learning rate, seconds);
 - ``metrics.json`` — accuracy, macro-F1, per-class recall and confusion matrix on train (without
   augmentation), validation and test, and ``gap_points`` = train − test accuracy in points;
@@ -43,7 +46,7 @@ from . import metrics
 from .augment import augment, mask_frequencies
 from .config import ClassifierConfig
 from .model import GestureCNN
-from .split import SPLITS, split_by_source
+from .split import SPLITS, clip_libraries, read_groups, split_by_source, split_holding_out
 
 FORMAT_VERSION = 2  # 2: split.csv groups by ``source_hash`` (datasets of format 2)
 WEIGHTS = "classifier.safetensors"
@@ -108,12 +111,7 @@ def train(
     if len(rep.shape) != 3:
         raise UserError(f"representation {cfg.repr!r} is not an image (shape {rep.shape})")
 
-    labelled = np.flatnonzero(ds.label_ids >= 0)
-    groups = [ds.manifest[i]["source_hash"] or ds.manifest[i]["source"] for i in labelled]
-    splits = np.full(len(ds), "unused", dtype=object)
-    splits[labelled] = split_by_source(
-        ds.label_ids[labelled], groups, cfg.val_fraction, cfg.test_fraction, cfg.seed
-    )
+    splits = _split(ds, cfg)
     idx = {s: np.flatnonzero(splits == s) for s in SPLITS}
     if len(idx["val"]) == 0:
         raise UserError(
@@ -186,6 +184,7 @@ def train(
         "epochs": len(history),
         "best_epoch": best[1],
         "seconds": seconds,
+        "holdout_library": cfg.holdout_library,
         "dataset": str(ds.path.absolute()),
         "labels": ds.label_names,
     }
@@ -195,7 +194,8 @@ def train(
 
         confusion_plot(
             np.array(results["test"]["confusion"]), ds.label_names, out / "confusion.png",
-            title=f"test: accuracy {test_acc:.1%}, macro-F1 {results['test']['macro_f1']:.2f}",
+            title=f"{cfg.holdout_library or 'test'}: accuracy {test_acc:.1%}, "
+            f"macro-F1 {results['test']['macro_f1']:.2f}",
         )  # fmt: skip
     meta = {
         "format_version": FORMAT_VERSION,
@@ -224,6 +224,28 @@ def train(
 
 
 # --- Internals ----------------------------------------------------------------------------------
+
+
+def _split(ds: Dataset, cfg: ClassifierConfig) -> np.ndarray:
+    """``[N]`` split name per clip: ``train``/``val``/``test``, ``unused`` (see ``split``), or
+    ``holdout`` for the clips ``prepare --holdout`` kept out of all training."""
+    labelled = np.intersect1d(np.flatnonzero(ds.label_ids >= 0), ds.train_ids)
+    rows = [ds.manifest[i] for i in labelled]
+    keys = [row["source_hash"] or row["source"] for row in rows]
+    splits = np.full(len(ds), "unused", dtype=object)
+    splits[ds.holdout_ids] = "holdout"
+    if cfg.holdout_library is None:
+        splits[labelled] = split_by_source(
+            ds.label_ids[labelled], keys, cfg.val_fraction, cfg.test_fraction, cfg.seed
+        )
+        return splits
+    root = ds.info.get("source", ".")
+    groups = read_groups(cfg.groups, root) if cfg.groups else None
+    libraries = clip_libraries([row["source"] for row in rows], root, groups)
+    splits[labelled] = split_holding_out(
+        ds.label_ids[labelled], keys, libraries, cfg.holdout_library, cfg.val_fraction, cfg.seed
+    )
+    return splits
 
 
 def _train_epoch(model, ds, rep, train_idx, cfg, weight, opt, gen) -> tuple[float, float]:

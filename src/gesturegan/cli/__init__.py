@@ -36,6 +36,7 @@ VERBS = (
     generate.add_morph,
     compose.add_compose,
     generate.add_export,
+    evaluate.add_compare,
     evaluate.add_evaluate,
     evaluate.add_study,
     studio.add_studio,

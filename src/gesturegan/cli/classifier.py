@@ -1,4 +1,4 @@
-"""`gesturegan` verbs: the CNN classifier: train and eval."""
+"""`gesturegan` verbs: the CNN classifier: train, eval and leave one library out."""
 
 from __future__ import annotations
 
@@ -41,6 +41,22 @@ def add_classifier(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     e.add_argument("--out", help="folder for metrics.json and confusion.png")
     e.set_defaults(func=_classifier_eval)
+    lo = csub.add_parser(
+        "lolo",
+        help="leave one library out: train on the others, test on each library in turn",
+        description="One classifier per library of DATA (first folder of each file, or --groups), "
+        "tested on that library and trained on the rest; writes DIR/<library>/ and the table "
+        "DIR/lolo.md + lolo.json (accuracy, macro-F1, recall, confusion per held-out library).",
+    )
+    lo.add_argument("data", help="labelled dataset of files from several libraries")
+    lo.add_argument("--out", required=True, metavar="DIR", help="folder for the folds and table")
+    lo.add_argument("--config", help="YAML file of classifier options")
+    lo.add_argument("--groups", metavar="CSV", help="file,library CSV (default: each file's first folder)")
+    lo.add_argument("--library", action="append", help="hold out only these (repeatable)")
+    lo.add_argument("--epochs", type=int, help="at most this many epochs per fold")
+    lo.add_argument("--seed", type=int, help="random seed for split, init and augmentation")
+    lo.add_argument("--overwrite", action="store_true", help="replace folds of an earlier run")
+    lo.set_defaults(func=_classifier_lolo)
 
 
 def _add_config_flags(t: argparse.ArgumentParser) -> None:
@@ -51,6 +67,10 @@ def _add_config_flags(t: argparse.ArgumentParser) -> None:
     t.add_argument("--epochs", type=int, help=flag_help(ClassifierConfig, "max_epochs"))
     t.add_argument("--minutes", type=float, help=flag_help(ClassifierConfig, "minutes"))
     t.add_argument("--seed", type=int, help=flag_help(ClassifierConfig, "seed"))
+    t.add_argument(
+        "--holdout-library", metavar="NAME", help=flag_help(ClassifierConfig, "holdout_library")
+    )
+    t.add_argument("--groups", metavar="CSV", help=flag_help(ClassifierConfig, "groups"))
 
 
 def _classifier_train(a) -> None:
@@ -58,7 +78,13 @@ def _classifier_train(a) -> None:
     from ..config import load
     from ..console import progress
 
-    overrides = {"max_epochs": a.epochs, "minutes": a.minutes, "seed": a.seed}
+    overrides = {
+        "max_epochs": a.epochs,
+        "minutes": a.minutes,
+        "seed": a.seed,
+        "holdout_library": a.holdout_library,
+        "groups": a.groups,
+    }
     cfg = load(ClassifierConfig, a.config, overrides)
     with progress("epochs") as cb:
         s = train(a.data, a.out, cfg, progress=cb, overwrite=a.overwrite)
@@ -100,3 +126,28 @@ def _classifier_eval(a) -> None:
             f"  {name:<{width}}  recall {recall} (n={sum(row)})"
             + (f"; taken for {wrong}" if wrong else "")
         )
+
+
+def _classifier_lolo(a) -> None:
+    import sys
+
+    from ..classifier import ClassifierConfig
+    from ..classifier.lolo import leave_one_library_out
+    from ..config import load
+
+    overrides = {"max_epochs": a.epochs, "seed": a.seed, "groups": a.groups}
+    cfg = load(ClassifierConfig, a.config, overrides)
+
+    def say(lib: str, epoch: int, _: int) -> None:
+        if epoch == 0:
+            print(f"training without {lib} …", file=sys.stderr)
+
+    r = leave_one_library_out(
+        a.data, a.out, cfg, libraries=a.library, progress=say, overwrite=a.overwrite
+    )
+    for row in [*r.rows, {**r.pooled, "library": "all (pooled)"}]:
+        print(
+            f"{row['library']}: accuracy {row['accuracy']:.1%}, macro-F1 {row['macro_f1']:.2f}, "
+            f"n={row['n']}"
+        )
+    print(f"table: {r.out / 'lolo.md'}")

@@ -91,6 +91,14 @@ def add_prepare(sub: argparse._SubParsersAction) -> None:
         metavar="I/N",
         help="prepare only the I-th of N blocks of the files (1/N .. N/N); join with merge",
     )
+    p.add_argument(
+        "--holdout",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="keep this share of the source files out of training (default 0)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the --holdout choice (default 0)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset at OUT")
     p.set_defaults(func=_prepare)
 
@@ -115,10 +123,16 @@ def _prepare(a) -> None:
             overwrite=a.overwrite,
             progress=cb,
             shard=a.shard,
+            holdout=a.holdout,
+            seed=a.seed,
         )
     counts = ", ".join(f"{k}: {v}" for k, v in s.counts.items()) or "unlabelled"
     resumed = f" (resumed: {s.n_resumed} files done before)" if s.n_resumed else ""
-    print(f"{s.n_clips} clips → {s.out} ({counts}); {s.n_errors} skipped, see errors.csv{resumed}")
+    held = f"; {s.n_holdout} held out of training" if s.n_holdout else ""
+    print(
+        f"{s.n_clips} clips → {s.out} ({counts}); {s.n_errors} skipped, see errors.csv"
+        f"{resumed}{held}"
+    )
 
 
 def _shard_arg(text: str) -> tuple[int, int]:

@@ -1,4 +1,4 @@
-"""`gesturegan` verbs: judging runs: evaluate one, study many."""
+"""`gesturegan` verbs that judge: compare two sets of audio, evaluate one run, study many."""
 
 from __future__ import annotations
 
@@ -9,12 +9,45 @@ from pathlib import Path
 from ..errors import UserError
 
 
+def add_compare(sub: argparse._SubParsersAction) -> None:
+    """Declare `gesturegan compare` and its flags."""
+    p = sub.add_parser(
+        "compare",
+        help="the independent judge: folder (or dataset) B against A, beside A's halves and noise",
+        description="Fréchet distance, kernel audio distance, precision/recall and density/coverage "
+        "of B against A in weight-free features and random conv nets (and the aisfx embedding with "
+        "--sfx), each beside two halves of A and noise, overall and per class (docs/evaluation.md).",
+    )
+    p.add_argument("a", help="reference folder of audio (class sub-folders) or prepared dataset")
+    p.add_argument("b", help="folder or dataset to judge against A")
+    p.add_argument(
+        "--sfx", action="store_true", help="add the aisfx embedding (pip install --no-deps aisfx)"
+    )
+    p.add_argument("--rounds", type=int, default=20, help="random halves of A (default 20)")
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of halves, subsets and noise (default 0)"
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    p.set_defaults(func=_compare)
+
+
+def _compare(a) -> None:
+    from ..judge import report
+    from ..judge.compare import compare_paths
+    from ..judge.config import JudgeConfig
+
+    spaces = ("features", "randnet", "sfx") if a.sfx else ("features", "randnet")
+    result = compare_paths(a.a, a.b, JudgeConfig(rounds=a.rounds, seed=a.seed, spaces=spaces))
+    print(report.to_json(result, a.a, a.b) if a.json else report.table(result, a.a, a.b))
+
+
 def add_evaluate(sub: argparse._SubParsersAction) -> None:
     """Declare `gesturegan evaluate` and its flags."""
     p = sub.add_parser(
         "evaluate",
         help="quality metrics of a trained model against its data, beside real and noise references",
-        description="Class consistency (labeler and classifier), Fréchet distance, inception score, "
+        description="The independent judge's figures first (as `compare`), then class consistency "
+        "(labeler and classifier), Fréchet distance, inception score, "
         "NDB/K and memorization of generated clips, each beside the same figures for held-out real "
         "clips and for noise (docs/evaluation.md). Writes RUN/eval/evaluation.json and report.md.",
     )

@@ -21,6 +21,12 @@ def add_label(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--csv", metavar="OUT", help="also write decisions and all features to a CSV")
     p.add_argument(
+        "--min-confidence",
+        type=float,
+        metavar="P",
+        help="with --model: mark files whose top probability is below P unsure",
+    )
+    p.add_argument(
         "--workers", type=int, default=None, help="parallel processes (default: all cores)"
     )
     p.set_defaults(func=_label)
@@ -31,9 +37,11 @@ def _label(a) -> None:
     from ..labeling import label_files, write_csv
 
     with progress("label") as cb:
-        r = label_files(a.src, a.model, workers=a.workers, progress=cb)
+        r = label_files(
+            a.src, a.model, workers=a.workers, progress=cb, min_confidence=a.min_confidence
+        )
     for d in r.decisions:
-        print(f"{d.file}\t{d.category}\t{d.explanation}")
+        print(f"{d.file}\t{d.place}\t{d.explanation}")
     for file, reason in r.errors:
         print(f"{file}: skipped ({reason})", file=sys.stderr)
     if a.csv:
@@ -62,6 +70,12 @@ def add_sort(sub: argparse._SubParsersAction) -> None:
         "--model", metavar="DIR", help="classifier folder (`classifier train`); default: rules"
     )
     p.add_argument(
+        "--min-confidence",
+        type=float,
+        metavar="P",
+        help="with --model: files whose top probability is below P go to unsure/",
+    )
+    p.add_argument(
         "--workers", type=int, default=None, help="parallel processes (default: all cores)"
     )
     p.set_defaults(func=_sort)
@@ -72,7 +86,15 @@ def _sort(a) -> None:
     from ..sorting import sort_files
 
     with progress("sort") as cb:
-        s = sort_files(a.src, a.out, copy=a.copy, model=a.model, workers=a.workers, progress=cb)
+        s = sort_files(
+            a.src,
+            a.out,
+            copy=a.copy,
+            model=a.model,
+            workers=a.workers,
+            progress=cb,
+            min_confidence=a.min_confidence,
+        )
     counts = ", ".join(f"{k} {v}" for k, v in s.counts.items()) or "none"
     print(
         f"sorted {sum(s.counts.values())} files into {s.out} ({counts}): {s.created} written, "

@@ -3,7 +3,18 @@
 ``score`` parses and validates score files; ``mix`` renders them and writes the WAV with its sidecar.
 """
 
-from .mix import DEFAULT_SR, FADE_S, PEAK_DB, Mix, compose, render, save_mix, sidecar_path
+from .mix import (
+    DEFAULT_SR,
+    FADE_S,
+    MAX_MIX_FRAMES,
+    PEAK_DB,
+    Mix,
+    check_length,
+    compose,
+    render,
+    save_mix,
+    sidecar_path,
+)
 from .score import (
     DEMO_SCORE_PATH,
     MAX_AT_S,
@@ -23,6 +34,7 @@ __all__ = [
     "DEMO_SCORE_PATH",
     "FADE_S",
     "MAX_AT_S",
+    "MAX_MIX_FRAMES",
     "PEAK_DB",
     "Event",
     "FileEvent",
@@ -32,6 +44,7 @@ __all__ = [
     "MorphEvent",
     "Score",
     "check_against",
+    "check_length",
     "compose",
     "load_score",
     "parse_score",

@@ -32,9 +32,13 @@ import yaml
 from ..errors import UserError
 
 MAX_AT_S = 3600.0  # an event starting later is a typo (ms for s?), not a piece: refuse it
+SR_RANGE = (8000, 192000)  # Hz: what sound cards and WAV players handle
+GAIN_DB_RANGE = (-120.0, 40.0)  # dB: beyond these an event is silent or a typo
+MAX_SEED = 2**32 - 1  # seeds are 32-bit: the same latent from the CLI, the studio and a score
+MAX_FADE_S = 60.0  # s: an explicit fade_in / fade_out longer than this is a typo
 DEMO_SCORE_PATH = Path(__file__).parents[1] / "data" / "demo_score.yaml"
 
-_COMMON_KEYS = {"at", "gain_db", "pan"}
+_COMMON_KEYS = {"at", "gain_db", "pan", "fade_in", "fade_out"}
 _KIND_KEYS = {
     "gesture": _COMMON_KEYS | {"gesture", "seed", "stage"},
     "morph": _COMMON_KEYS | {"morph", "stage"},
@@ -65,7 +69,8 @@ class GestureSource(Protocol):
 
 @dataclass
 class Event:
-    """Fields every event has: start ``at_s`` (s), ``gain_db`` (dB), ``pan`` in [-1, 1].
+    """Fields every event has: start ``at_s`` (s), ``gain_db`` (dB), ``pan`` in [-1, 1], and the
+    fades the score asks for, ``fade_in_s`` / ``fade_out_s`` (s; None: the default of the kind).
 
     ``where`` prefixes messages about the event, e.g. ``"score.yaml: event 3 (line 7)"``.
     """
@@ -74,6 +79,8 @@ class Event:
     gain_db: float = 0.0
     pan: float = 0.0
     where: str = "event"
+    fade_in_s: float | None = None
+    fade_out_s: float | None = None
 
 
 @dataclass
@@ -195,8 +202,13 @@ def parse_score(
         raise UserError(f"{where('events')}: 'events' must be a non-empty list")
 
     sr = data.get("sr")
-    if sr is not None and (isinstance(sr, bool) or not isinstance(sr, int) or sr <= 0):
-        raise UserError(f"{where('sr')}: sr must be a positive whole number of Hz, got {sr!r}")
+    if sr is not None and (
+        isinstance(sr, bool) or not isinstance(sr, int) or not SR_RANGE[0] <= sr <= SR_RANGE[1]
+    ):
+        raise UserError(
+            f"{where('sr')}: sr must be a whole number of Hz from {SR_RANGE[0]} to {SR_RANGE[1]},"
+            f" got {sr!r}"
+        )
 
     events = [_parse_event(raw, i, name, lines) for i, raw in enumerate(raw_events)]
     for event in events:
@@ -292,10 +304,24 @@ def _parse_event(raw: Any, index: int, name: str, lines: _LineIndex) -> Event:
             f"{where('at')}: at must be between 0 and {MAX_AT_S:g} seconds, got {raw['at']}"
         )
     gain_db = _number(raw.get("gain_db", 0.0), "gain_db", where("gain_db"))
+    if not GAIN_DB_RANGE[0] <= gain_db <= GAIN_DB_RANGE[1]:
+        raise UserError(
+            f"{where('gain_db')}: gain_db must be between {GAIN_DB_RANGE[0]:g} and "
+            f"{GAIN_DB_RANGE[1]:g} dB, got {raw['gain_db']}"
+        )
     pan = _number(raw.get("pan", 0.0), "pan", where("pan"))
     if not -1.0 <= pan <= 1.0:
         raise UserError(f"{where('pan')}: pan must be between -1 and 1, got {raw['pan']}")
-    common = {"at_s": at_s, "gain_db": gain_db, "pan": pan, "where": where()}
+    fades = {}
+    for key in ("fade_in", "fade_out"):
+        if key in raw:
+            fades[f"{key}_s"] = _number(raw[key], key, where(key))
+            if not 0.0 <= fades[f"{key}_s"] <= MAX_FADE_S:
+                raise UserError(
+                    f"{where(key)}: {key} must be between 0 and {MAX_FADE_S:g} seconds, "
+                    f"got {raw[key]}"
+                )
+    common = {"at_s": at_s, "gain_db": gain_db, "pan": pan, "where": where(), **fades}
 
     if kind == "gesture":
         return GestureEvent(
@@ -368,8 +394,8 @@ def _text(value: Any, key: str, where: str) -> str:
 
 
 def _seed(value: Any, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise UserError(f"{where}: seed must be a whole number 0 or more, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
+        raise UserError(f"{where}: seed must be a whole number from 0 to {MAX_SEED}, got {value!r}")
     return value
 
 

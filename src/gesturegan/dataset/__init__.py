@@ -2,7 +2,9 @@
 
 Modules: ``scan`` (which files, which labels), ``clip`` (one file → one fixed-length clip),
 ``prepare`` (the whole folder → dataset directory, atomically and in parallel, resumable, by shards
-if asked), ``merge`` (shards → one dataset), ``reader`` (``Dataset``, memory-mapped).
+if asked), ``partial`` (its resumable ``OUT.partial`` folder), ``install`` (the finished folder put
+in place, for every writer of datasets), ``split`` (by source file: ``prepare --holdout`` and the
+classifier's splits), ``merge`` (shards → one dataset), ``reader`` (``Dataset``, memory-mapped).
 """
 
 from .clip import ALIGN_MODES, NORMALIZE_MODES

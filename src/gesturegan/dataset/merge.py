@@ -20,7 +20,8 @@ import numpy as np
 from .. import __version__
 from ..atomic import write_text
 from ..errors import UserError
-from .prepare import FORMAT_VERSION, MANIFEST_COLUMNS, PrepareSummary, _check_out, _install
+from .install import check_out, install
+from .prepare import FORMAT_VERSION, MANIFEST_COLUMNS, PrepareSummary
 
 # dataset.json keys every shard must agree on: the clips would not be comparable otherwise.
 SAME_KEYS = ("format_version", "sr", "length", "align", "min_duration_s", "normalize", "level_db")
@@ -64,7 +65,7 @@ def merge(
                     f"{path} was prepared with {key}={info.get(key)!r}, "
                     f"{parts[0][0]} with {first.get(key)!r}; shards must share their options"
                 )
-    _check_out(out, overwrite)
+    check_out(out, overwrite)
 
     partial = out.with_name(f"{out.name}.merging-{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
@@ -85,7 +86,7 @@ def merge(
             "gesturegan_version": __version__,
         }
         write_text(partial / "dataset.json", json.dumps(info, indent=2) + "\n")
-        _install(partial, out, overwrite)
+        install(partial, out, overwrite)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise

@@ -40,7 +40,8 @@ import xxhash
 from .. import __version__, audio
 from ..atomic import write_text
 from ..errors import UserError
-from .prepare import FORMAT_VERSION, MANIFEST_COLUMNS, PrepareSummary, _check_out, _install
+from .install import check_out, install
+from .prepare import FORMAT_VERSION, MANIFEST_COLUMNS, PrepareSummary
 from .scan import FILE_COLUMNS, LABEL_COLUMNS
 
 IMAGE_SR, IMAGE_HOP, IMAGE_N_FFT, IMAGE_FMIN = 44100, 694, 2560, 20.0  # the data set's mel geometry
@@ -173,7 +174,7 @@ def import_prep_mels(
     pickle_path, out = Path(pickle_path).absolute(), Path(out).absolute()
     if crop not in CROPS:
         raise UserError(f"crop must be one of {', '.join(CROPS)}, got {crop!r}")
-    _check_out(out, overwrite)
+    check_out(out, overwrite)
     images = read_prep_mels(pickle_path)
     names, labels = _csv_rows(Path(labels_csv), len(images)) if labels_csv else (None, None)
     rng = np.random.default_rng(seed)
@@ -219,7 +220,7 @@ def import_prep_mels(
             "gesturegan_version": __version__,
         }  # fmt: skip
         write_text(partial / "dataset.json", json.dumps(info, indent=2) + "\n")
-        _install(partial, out, overwrite)
+        install(partial, out, overwrite)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise

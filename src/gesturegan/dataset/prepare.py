@@ -4,7 +4,8 @@ Layout of the dataset directory (``FORMAT_VERSION`` 2):
 
 - ``dataset.json``: ``format_version, sr, length, labels`` (sorted; a label's index is its class id),
   ``counts`` (clips per label), ``n_clips, n_errors, n_ignored, source`` (absolute source folder),
-  ``align, created`` (UTC, ISO 8601), ``gesturegan_version``.
+  ``align, created`` (UTC, ISO 8601), ``gesturegan_version``, and ``holdout``: ``fraction, seed,
+  n_clips, ids`` — the rows kept out of training (whole source files; ``Dataset.holdout_ids``).
 - ``manifest.csv``: one row per clip, row ``id`` = row of ``audio.npy`` (``MANIFEST_COLUMNS``).
 - ``audio.npy``: ``[n_clips, length] float32``, memory-mappable.
 - ``errors.csv``: ``file,reason`` for every audio file that was skipped.
@@ -20,11 +21,9 @@ disk is the exception: ``OUT.partial`` is what fills it, so it is removed (``Dis
 from __future__ import annotations
 
 import csv
-import glob
 import hashlib
 import json
 import os
-import shutil
 import sys
 import time
 from collections import Counter, deque
@@ -38,11 +37,14 @@ import numpy as np
 import xxhash
 
 from .. import __version__
-from ..atomic import DiskFull, clean_temps, disk_full, process_alive, write_text
+from ..atomic import DiskFull, disk_full, write_text
 from ..audio import AUDIO_EXTENSIONS
 from ..errors import UserError
 from .clip import ALIGN_MODES, NORMALIZE_MODES, Clip, SkipFile, fit_file
+from .install import check_out, install
+from .partial import PartialFolder
 from .scan import Scan, folder_label, read_labels_csv, scan
+from .split import holdout_ids
 
 FORMAT_VERSION = 2  # 2: ``source_hash`` (xxh3-128) replaced version 1's ``source_sha1``
 MANIFEST_COLUMNS = (
@@ -53,18 +55,6 @@ NO_LABEL = "no label"
 CHECKPOINT_S = 1.0  # seconds between two resume checkpoints
 PROGRESS_S = 0.05  # the progress callback is called at most this often (and after the last file)
 _CHUNK = 8  # files per thread-pool task
-# What ``OUT.partial`` may hold: the state of a run, and a finished dataset whose install failed.
-_PARTIAL_FILES = (
-    "audio.npy", "manifest.csv", "errors.partial.csv", "resume.json", ".lock", "errors.csv",
-    "dataset.json",
-)  # fmt: skip
-
-try:
-    import fcntl
-except ImportError:  # Windows: no lock; two prepares into one OUT at once are then not detected
-    fcntl = None
-
-
 @dataclass
 class PrepareSummary:
     """What ``prepare`` made: where, how many clips (per label), how many files skipped, how long."""
@@ -76,6 +66,7 @@ class PrepareSummary:
     n_ignored: int = 0  # files without an audio extension
     seconds: float = 0.0
     n_resumed: int = 0  # input files whose work an interrupted run had done (0: a fresh start)
+    n_holdout: int = 0  # clips kept out of training (``holdout``)
 
 
 @dataclass(frozen=True)
@@ -121,6 +112,8 @@ def prepare(
     overwrite: bool = False,
     progress: Callable[[int, int], None] | None = None,
     shard: tuple[int, int] | None = None,
+    holdout: float = 0.0,
+    seed: int = 0,
 ) -> PrepareSummary:
     """Turn a folder of audio files into a dataset directory (see module docstring).
 
@@ -150,6 +143,9 @@ def prepare(
         and after the last file.
     shard : ``(i, n)``: prepare only the ``i``-th of ``n`` consecutive blocks (``1 <= i <= n``) of the
         sorted input files, for ``merge`` to join; ``None``: every file.
+    holdout : share of the source files (per label) kept out of training for evaluation, chosen
+        with ``seed`` (``dataset.split.holdout_ids``); 0: none. Not with ``shard``.
+    seed : seeds the choice of the held-out files.
 
     Returns
     -------
@@ -175,10 +171,13 @@ def prepare(
     if not min_duration_s >= 0:
         raise UserError(f"min_duration_s must be 0 or more seconds, got {min_duration_s}")
     opts = _Options(sr, length, align, float(min_duration_s), normalize, level_db)
-    _restore_killed_install(out)
-    _check_out(out, overwrite)
+    check_out(out, overwrite)
     if shard is not None and not (len(shard) == 2 and 1 <= shard[0] <= shard[1]):
         raise UserError(f"shard must be i/n with 1 <= i <= n, got {'/'.join(map(str, shard))}")
+    if not 0.0 <= holdout < 1.0:
+        raise UserError(f"holdout is a share of the source files in [0, 1), got {holdout}")
+    if holdout and shard is not None:
+        raise UserError("hold out a share of a whole dataset, not of a shard (no --holdout with --shard)")
     found = scan(src)
     if not found.audio and not found.broken_links:
         kinds = ", ".join(e.lstrip(".") for e in AUDIO_EXTENSIONS)
@@ -207,7 +206,7 @@ def prepare(
         raise UserError(f"none of the {len(found.audio)} audio files under {src} has a label{hint}")
 
     partial = out.with_name(f"{out.name}.partial")
-    with _Partial(partial, _fingerprint(opts, tasks)) as state:
+    with PartialFolder(partial, _fingerprint(opts, tasks)) as state:
         n_resumed = state.resume.get("tasks_done", 0)
         try:
             counts = _write_dataset(state, tasks, opts, errors, workers, progress, len(found.audio))
@@ -237,6 +236,7 @@ def prepare(
             "min_duration_s": opts.min_duration_s,
             "normalize": normalize,
             "level_db": level_db,
+            "holdout": _holdout(partial / "manifest.csv", holdout, seed),
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "gesturegan_version": __version__,
         }
@@ -246,11 +246,21 @@ def prepare(
             state.discard()
             raise
         state.finish()
-        _install(partial, out, overwrite)
+        install(partial, out, overwrite)
     return PrepareSummary(
         out, n_clips, len(errors), info["counts"], found.n_ignored, time.perf_counter() - t0,
-        n_resumed,
+        n_resumed, info["holdout"]["n_clips"],
     )  # fmt: skip
+
+
+def _holdout(manifest_csv: Path, fraction: float, seed: int) -> dict:
+    """``dataset.json``'s ``holdout``: which rows of the written manifest are kept out of training."""
+    with open(manifest_csv, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    keys = [row["source_hash"] or row["source"] for row in rows]
+    ids = holdout_ids([row["label"] for row in rows], keys, fraction, seed) if fraction else []
+    return {"fraction": fraction, "seed": seed, "by": "source file", "n_clips": len(ids),
+            "ids": [int(i) for i in ids]}  # fmt: skip
 
 
 def _check_options(src, out, sr, length, labels_csv, labels_from_folders, align, workers) -> int:
@@ -274,31 +284,6 @@ def _check_options(src, out, sr, length, labels_csv, labels_from_folders, align,
     if workers < 1:
         raise UserError(f"workers must be at least 1, got {workers}")
     return workers
-
-
-def _restore_killed_install(out: Path) -> None:
-    """A prepare killed between ``_install``'s two renames left no ``out`` but ``out.old-<pid>``:
-    put the previous dataset back (the finished new one in ``OUT.partial`` is made again)."""
-    if out.exists():
-        return
-    for old in sorted(out.parent.glob(f"{glob.escape(out.name)}.old-*")):
-        pid = old.name.rsplit("-", 1)[1]
-        if pid.isdigit() and not process_alive(int(pid)) and (old / "dataset.json").is_file():
-            os.replace(old, out)
-            return
-
-
-def _check_out(out: Path, overwrite: bool) -> None:
-    """Refuse an ``out`` we may not replace: a dataset without ``overwrite``, or anything else."""
-    if not out.exists():
-        return
-    if (out / "dataset.json").is_file():
-        if not overwrite:
-            raise UserError(
-                f"{out} already holds a dataset; pass overwrite (--overwrite) to replace it"
-            )
-    elif not out.is_dir() or any(out.iterdir()):
-        raise UserError(f"{out} exists and is not a gesturegan dataset; choose another folder")
 
 
 def _labels(
@@ -344,101 +329,8 @@ def _fingerprint(opts: _Options, tasks: list[_Task]) -> str:
     return h.hexdigest()
 
 
-class _Partial:
-    """The ``OUT.partial`` folder of one run: locked while in use, resumable after a kill.
-
-    ``resume.json`` says how far the files in it are complete: ``tasks_done`` inputs decoded, giving
-    ``n_clips`` rows of ``audio.npy``, the first ``manifest_bytes`` of ``manifest.csv`` and
-    ``errors_bytes`` of ``errors.partial.csv``; what lies beyond was written after the checkpoint
-    and is cut off and done again. A run keeps the folder when it stops on anything but a
-    ``UserError`` (Ctrl+C, a kill, a crash), so the next run can resume it.
-    """
-
-    def __init__(self, path: Path, fingerprint: str) -> None:
-        self.path, self.fingerprint = path, fingerprint
-        self.resume: dict = {}  # the checkpoint resumed from; empty when starting afresh
-        self._lock_fd: int | None = None
-
-    def __enter__(self) -> _Partial:
-        if self.path.exists() and not self.path.is_dir():
-            raise UserError(f"{self.path} exists and is not a folder; remove it")
-        self.path.mkdir(parents=True, exist_ok=True)
-        had_lock = (self.path / ".lock").exists()
-        self._lock()
-        try:
-            clean_temps(self.path, recursive=False)  # of a killed atomic write
-            state = self._read_state()
-            if state is None or state.get("fingerprint") != self.fingerprint:
-                self._clear()
-            else:
-                self.resume = state
-        except BaseException:
-            self._unlock()
-            if not had_lock:  # a folder that is not ours keeps nothing of this run
-                (self.path / ".lock").unlink(missing_ok=True)
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._unlock()
-
-    def _lock(self) -> None:
-        if fcntl is None:
-            return
-        fd = os.open(self.path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            raise UserError(
-                f"another prepare is writing {self.path}; wait for it or stop it first"
-            ) from None
-        self._lock_fd = fd
-
-    def _unlock(self) -> None:
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
-
-    def _read_state(self) -> dict | None:
-        try:
-            state = json.loads((self.path / "resume.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        return state if isinstance(state, dict) else None
-
-    def _clear(self) -> None:
-        """Empty the folder for a fresh start; refuse one holding files that are not ours."""
-        names = {p.name for p in self.path.iterdir()}
-        stray = [n for n in names if n not in _PARTIAL_FILES]
-        if stray:
-            raise UserError(
-                f"{self.path} holds files prepare did not write ({', '.join(sorted(stray)[:3])}); "
-                "remove it"
-            )
-        for name in names - {".lock"}:
-            (self.path / name).unlink()
-
-    def checkpoint(self, **state: object) -> None:
-        """Record that the state files are complete up to ``state`` (call after flushing them)."""
-        write_text(
-            self.path / "resume.json", json.dumps({"fingerprint": self.fingerprint, **state}) + "\n"
-        )
-
-    def finish(self) -> None:
-        """Drop the resume state, leaving only the dataset files."""
-        for name in ("resume.json", "errors.partial.csv", ".lock"):
-            (self.path / name).unlink(missing_ok=True)
-        self._unlock()
-
-    def discard(self) -> None:
-        """Remove the folder: the run ended in a way that resuming would only repeat."""
-        self._unlock()
-        shutil.rmtree(self.path, ignore_errors=True)
-
-
 def _write_dataset(
-    state: _Partial,
+    state: PartialFolder,
     tasks: list[_Task],
     opts: _Options,
     errors: list[tuple[str, str]],
@@ -598,19 +490,3 @@ def _shrink_npy(path: Path, n_rows: int) -> None:
         np.lib.format.write_array_header_1_0(f, header)
         assert f.tell() == data_start, "npy header changed size"
         f.truncate(data_start + n_rows * int(np.prod(shape[1:])) * dtype.itemsize)
-
-
-def _install(partial: Path, out: Path, overwrite: bool) -> None:
-    """Rename the finished ``partial`` folder to ``out``, replacing what ``_check_out`` allows."""
-    _check_out(out, overwrite)  # again: something may have appeared there while we worked
-    if not out.exists():
-        os.replace(partial, out)
-        return
-    old = out.with_name(f"{out.name}.old-{os.getpid()}")
-    os.replace(out, old)
-    try:
-        os.replace(partial, out)
-    except BaseException:
-        os.replace(old, out)
-        raise
-    shutil.rmtree(old)

@@ -30,6 +30,9 @@ class Dataset:
         every clip's label is one of ``label_names``: ``open`` checks it).
     manifest : one dict per clip (``prepare.MANIFEST_COLUMNS``, numbers parsed).
     info : the parsed ``dataset.json``.
+    holdout_ids : ``[K] int64``, sorted: the clips ``prepare --holdout`` kept out of training (whole
+        source files), for evaluation only; empty when none were.
+    train_ids : ``[N - K] int64``, sorted: every other clip — all that training may read.
     """
 
     def __init__(self, path: Path, info: dict, waves: np.ndarray, manifest: list[dict]):
@@ -38,6 +41,9 @@ class Dataset:
         self.label_names: list[str] = list(info["labels"])
         ids = {name: i for i, name in enumerate(self.label_names)}
         self.label_ids = np.array([ids.get(row["label"], -1) for row in manifest], dtype=np.int64)
+        held = (info.get("holdout") or {}).get("ids", [])
+        self.holdout_ids = np.array(sorted(held), dtype=np.int64)
+        self.train_ids = np.setdiff1d(np.arange(len(manifest)), self.holdout_ids)
 
     @classmethod
     def open(cls, path: str | os.PathLike) -> Dataset:
@@ -74,6 +80,12 @@ class Dataset:
             raise UserError(
                 f"dataset {path} is damaged: audio.npy is {waves.dtype} {waves.shape}, "
                 f"manifest.csv and dataset.json say float32 {expected}; prepare it again"
+            )
+        held = (info.get("holdout") or {}).get("ids", [])
+        if any(not isinstance(i, int) or not 0 <= i < len(manifest) for i in held):
+            raise UserError(
+                f"dataset {path} is damaged: dataset.json holds out rows that manifest.csv lacks; "
+                "prepare it again"
             )
         names = set(info["labels"])
         stray = next((row for row in manifest if row["label"] not in names), None)

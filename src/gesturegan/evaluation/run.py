@@ -51,9 +51,13 @@ class Evaluation:
     n_per_class: int
     classifier: Path
     over_time: list[dict[str, Any]] = field(default_factory=list)
+    independent: Any = None  # the independent judge's Comparison (judge.compare), graded first
+    judged_against: str = ""  # which real clips the judge compared with (held out or training)
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "independent": None if self.independent is None else self.independent.to_dict(),
+            "judged_against": self.judged_against,
             **self.figures,
             "per_category": self.per_category,
             "n_per_class": self.n_per_class,
@@ -213,7 +217,12 @@ def evaluate(
         clf.train(ds.path, cls_dir)
     say("embedding the reference, held-out and noise sets")
     judge = Judge(ds.path, cls_dir, gen.categories, n, seed)
-    result = judge.evaluation(judge.score(generate_set(gen, judge.n)))
+    generated = generate_set(gen, judge.n)
+    result = judge.evaluation(judge.score(generated))
+    say("the independent judge: generated clips against the real ones (docs/evaluation.md)")
+    result.independent, result.judged_against = independent_judge(
+        ds, gen.categories, generated, judge.n, seed
+    )
     if over_time:
         for stage in gen.stages:
             say(f"scoring the generator saved after stage {stage}")
@@ -222,6 +231,34 @@ def evaluate(
     if write_report:
         write_report_files(gen.run.eval_dir, result)
     return result
+
+
+def independent_judge(ds: Dataset, categories, generated: np.ndarray, n: int, seed: int):
+    """``judge.compare`` of the generated set (``n`` clips per class, class by class) against the
+    real clips of ``categories``: the figures that grade (docs/evaluation.md).
+
+    The real clips are those ``prepare --holdout`` kept out of training when the dataset has them,
+    else every clip (training saw them: a weaker test, and the second value says so).
+    """
+    from ..judge.compare import compare_waves
+    from ..judge.config import JudgeConfig
+
+    held = len(ds.holdout_ids) > 0
+    pool = ds.holdout_ids if held else np.arange(len(ds))
+    wanted = [ds.label_names.index(c) for c in categories]
+    keep = pool[np.isin(ds.label_ids[pool], wanted)]
+    real_labels = [ds.label_names[i] for i in ds.label_ids[keep]]
+    fake_labels = [c for c in categories for _ in range(n)]
+    real = np.asarray(ds.waves[keep], dtype=np.float32)
+    against = (
+        "held-out clips (prepare --holdout: training never saw them)"
+        if held
+        else "the training clips (no held-out split: prepare --holdout keeps some out)"
+    )
+    comparison = compare_waves(
+        real, real_labels, generated, fake_labels, ds.sr, JudgeConfig(seed=seed)
+    )
+    return comparison, against
 
 
 def generate_set(gen, n: int, stage: str | None = None) -> np.ndarray:
@@ -302,5 +339,18 @@ over the same for held-out real clips (≈ 1 healthy, ≪ 1 copying) and the sha
 
 ![metrics over training](over-time.png)
 """
+    if ev.independent is not None:
+        from ..judge.report import table
+
+        head = (
+            "# Evaluation\n\n## The independent judge (grades: docs/evaluation.md)\n\n"
+            f"Generated clips against {ev.judged_against}.\n\n"
+        )
+        text = text.replace(
+            "# Evaluation\n",
+            head + table(ev.independent, "real clips", "generated")
+            + "\n\n## Training signals (the project's classifier and labeler)\n",
+            1,
+        )
     write_text(folder / "evaluation.json", json.dumps(ev.to_dict(), indent=2))
     return write_text(folder / REPORT_NAME, text)

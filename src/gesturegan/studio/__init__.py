@@ -3,7 +3,8 @@ blind listening survey.
 
 Modules: ``app`` (FastAPI routes and ``serve``), ``engine`` (runs, datasets, loaded models, clip
 cache), ``survey`` (SQLite store, stimuli, summary statistics), ``media`` (WAV bytes, thumbnails),
-``paths`` (which files may be served). The page itself is ``static/`` (HTML, CSS, vanilla JS).
+``paths`` (which files may be served), ``guard`` (Host allowlist and session token), ``mixes``
+(rendered mixes cached by content, bounded). The page itself is ``static/`` (HTML, CSS, vanilla JS).
 """
 
 from .app import create_app, serve

@@ -9,14 +9,15 @@ Views and their endpoints:
 - Survey: ``/api/surveys``, ``/api/surveys/{id}/…`` (order, stimuli, answers, CSV, summary)
 
 User mistakes come back as 422 with ``{"detail": "<one line naming the field>"}``; paths that would
-leave a configured folder as 403; oversized bodies as 413.
+leave a configured folder as 403; oversized bodies as 413. Requests from another host or without the
+session token never reach a route (``guard``: 403, 401). Messages never show an absolute path.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import sys
+import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -27,18 +28,26 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from .. import audio, composition, gestures
+from ..composition.score import MAX_SEED
 from ..errors import UserError
 from ..runs import Run
 from . import survey as survey_mod
 from .engine import MORPH_POSITIONS, Engine
+from .guard import TOKEN_QUERY, Guard, load_secret, new_token, participant_key
 from .media import thumbnail_png, wav_bytes
-from .paths import UnsafePath, safe_join
+from .mixes import MixCache, mix_key
+from .paths import UnsafePath, safe_join, without_roots
 
 STATIC = Path(__file__).parent / "static"
 MAX_SCORE_CHARS = 64_000  # a score is text; anything longer is a mistake or an attack
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024  # one sound file for a score's ``file:`` events
+MAX_UPLOADS_BYTES = 256 * 1024 * 1024  # all uploads together; delete some to make room
 UPLOAD_SUFFIXES = frozenset(audio.AUDIO_EXTENSIONS)
 _SCORE_NAME = "score.yaml"  # how messages name the edited score
+
+
+# Seeds are 32-bit everywhere (scores, CLI, studio), so one seed names one latent.
+Seed = Annotated[int, Query(ge=0, le=MAX_SEED)]
 
 
 class ScoreBody(BaseModel):
@@ -51,7 +60,7 @@ class SurveyBody(BaseModel):
     real: int = 3
     generated: int = 3
     morphs: int = 1
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=MAX_SEED)
 
 
 class AnswerBody(BaseModel):
@@ -63,7 +72,11 @@ class AnswerBody(BaseModel):
 
 
 def create_app(
-    runs: str | Path = ".", data: str | Path | None = None, state: str | Path | None = None
+    runs: str | Path = ".",
+    data: str | Path | None = None,
+    state: str | Path | None = None,
+    token: str | None = None,
+    allow_hosts: Sequence[str] = (),
 ) -> FastAPI:
     """Build the studio app.
 
@@ -73,26 +86,38 @@ def create_app(
     data : folder of datasets (or one dataset); default: the runs folder.
     state : where the studio keeps its own files (survey database and stimuli, rendered mixes,
         uploads); default ``<runs>/.studio``. Hidden from every listing and never served as a file.
+    token : the session token every request must carry (``guard``); default a new random one,
+        in ``app.state.token``.
+    allow_hosts : host names served besides the loopback ones (``Host`` header allowlist).
     """
     runs_root = Path(runs)
     data_root = Path(data) if data is not None else runs_root
     state_root = Path(state) if state is not None else runs_root / ".studio"
     engine = Engine(runs_root, data_root)
     store = survey_mod.SurveyStore(state_root / "survey.sqlite", state_root / "surveys")
-    uploads, mixes = state_root / "uploads", state_root / "mixes"
+    uploads = state_root / "uploads"
     uploads.mkdir(parents=True, exist_ok=True)
-    mixes.mkdir(parents=True, exist_ok=True)
+    mixes = MixCache(state_root / "mixes")
+    upload_lock = threading.Lock()
 
-    app = FastAPI(title="gesturegan studio", docs_url="/api/docs", redoc_url=None)
-    app.state.engine, app.state.store = engine, store
+    app = FastAPI(title="gesturegan studio", docs_url="/api/docs", redoc_url=None,
+                  openapi_url="/api/openapi.json")  # fmt: skip
+    app.state.engine, app.state.store, app.state.mixes = engine, store, mixes
+    app.state.token = token or new_token()
+    secret = load_secret(state_root / "participant.secret")
+    app.add_middleware(Guard, token=app.state.token, hosts=allow_hosts, secret=secret)
+    roots = {"<runs>": runs_root, "<data>": data_root, "<state>": state_root}
+
+    def public(message: str) -> str:
+        return without_roots(message, roots)
 
     @app.exception_handler(UserError)
     async def _user_error(request: Request, exc: UserError):
-        return JSONResponse({"detail": str(exc)}, status_code=422)
+        return JSONResponse({"detail": public(str(exc))}, status_code=422)
 
     @app.exception_handler(UnsafePath)
     async def _unsafe(request: Request, exc: UnsafePath):
-        return JSONResponse({"detail": str(exc)}, status_code=403)
+        return JSONResponse({"detail": public(str(exc))}, status_code=403)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
@@ -205,7 +230,7 @@ def create_app(
 
     @app.get("/api/runs/{run}/sample.wav")
     def sample_wav(
-        run: str, category: str | None = None, seed: int = 0, stage: str | None = None,
+        run: str, category: str | None = None, seed: Seed = 0, stage: str | None = None,
         download: bool = False,
     ) -> Response:  # fmt: skip
         wave = engine.sample(run, category or None, seed, _stage(stage))
@@ -214,7 +239,7 @@ def create_app(
 
     @app.get("/api/runs/{run}/sample.png")
     def sample_png(
-        run: str, category: str | None = None, seed: int = 0, stage: str | None = None
+        run: str, category: str | None = None, seed: Seed = 0, stage: str | None = None
     ) -> Response:
         wave = engine.sample(run, category or None, seed, _stage(stage))
         sr = engine.generator(engine.run(run).path).sr
@@ -233,7 +258,7 @@ def create_app(
         run: str,
         start: Annotated[str | None, Query(alias="from")] = None,
         end: Annotated[str | None, Query(alias="to")] = None,
-        position: int = 0, seed: int = 0, stage: str | None = None, mode: str = "class",
+        position: int = 0, seed: Seed = 0, stage: str | None = None, mode: str = "class",
         download: bool = False,
     ) -> Response:  # fmt: skip
         wave = _morph(run, start, end, position, seed, stage, mode)
@@ -245,7 +270,7 @@ def create_app(
         run: str,
         start: Annotated[str | None, Query(alias="from")] = None,
         end: Annotated[str | None, Query(alias="to")] = None,
-        position: int = 0, seed: int = 0, stage: str | None = None, mode: str = "class",
+        position: int = 0, seed: Seed = 0, stage: str | None = None, mode: str = "class",
     ) -> Response:  # fmt: skip
         wave = _morph(run, start, end, position, seed, stage, mode)
         sr = engine.generator(engine.run(run).path).sr
@@ -256,9 +281,11 @@ def create_app(
     # ------------------------------------------------------------------ compose
     def _uploaded(rel: str) -> None:
         try:
-            safe_join(uploads, rel, UPLOAD_SUFFIXES)
+            path = safe_join(uploads, rel, UPLOAD_SUFFIXES)
         except UnsafePath as exc:
             raise UserError(f"must name an uploaded sound ({exc})") from None
+        if not path.is_file():
+            raise UserError(f"{rel} is not among the uploaded sounds; upload it first")
 
     def _score(text: str) -> composition.Score:
         """The edited score, its ``run:`` naming one of the studio's runs and its files uploads."""
@@ -273,27 +300,35 @@ def create_app(
     @app.post("/api/compose/validate")
     def compose_validate(body: ScoreBody) -> dict:
         score = _score(body.score)
-        if score.needs_model and score.run is not None:
-            composition.check_against(score, engine.generator(score.run))
+        source = engine.generator(score.run) if score.needs_model and score.run else None
+        composition.check_against(score, source)
+        composition.check_length(score, source, uploads)
         return {"ok": True, "events": len(score.events)}
 
     @app.post("/api/compose")
     def compose(body: ScoreBody) -> dict:
         score = _score(body.score)
-        # The mix is cached by score text, model version and uploads (a file event may be replaced).
-        stamp = ",".join(str(p.stat().st_mtime_ns) for p in sorted(uploads.glob("*.*")))
-        if score.run is not None:
-            stamp += str(Run(score.run).generator_stamp() or "")
-        name = hashlib.sha1((body.score + stamp).encode("utf-8")).hexdigest()[:16] + ".wav"
-        out = mixes / name
-        if not out.is_file():
+        # Cached by what the mix is made of: the text, the model's export, the files it plays.
+        stamp = Run(score.run).generator_stamp() if score.needs_model and score.run else None
+        files = [
+            safe_join(uploads, str(e.path), UPLOAD_SUFFIXES)
+            for e in score.events
+            if isinstance(e, composition.FileEvent)
+        ]
+        try:
+            key = mix_key(body.score, stamp, files)
+        except FileNotFoundError:  # deleted since the score was checked
+            raise UserError(f"{_SCORE_NAME}: an uploaded sound it plays was just deleted") from None
+
+        def render(out: Path) -> None:
+            source = engine.generator(score.run) if score.needs_model else None
             with engine.render_lock():
-                source = engine.generator(score.run) if score.needs_model else None
                 mix = composition.render(score, source, uploads)
-                composition.save_mix(mix, out, _SCORE_NAME, score.run)
-        sidecar = json.loads(composition.sidecar_path(out).read_text(encoding="utf-8"))
+            composition.save_mix(mix, out, _SCORE_NAME, None)
+
+        sidecar = mixes.get_or_render(key, render)
         return {
-            "wav": f"/api/mixes/{name}",
+            "wav": f"/api/mixes/{key}.wav",
             "duration_s": sidecar["duration_s"],
             "gain_db_applied": sidecar["gain_db_applied"],
             "events": sidecar["events"],
@@ -301,7 +336,7 @@ def create_app(
 
     @app.get("/api/mixes/{name:path}")
     def mix_file(name: str, download: bool = False) -> FileResponse:
-        path = safe_join(mixes, name, frozenset({".wav"}))
+        path = safe_join(mixes.folder, name, frozenset({".wav"}))
         if not path.is_file():
             raise HTTPException(404, f"no mix {name}")
         headers = {"Content-Disposition": f'attachment; filename="mix-{name}"'} if download else {}
@@ -317,25 +352,50 @@ def create_app(
     async def upload(name: str, request: Request) -> dict:
         path = safe_join(uploads, name, UPLOAD_SUFFIXES)
         declared = request.headers.get("content-length")
-        if declared is not None and int(declared) > MAX_UPLOAD_BYTES:
-            raise HTTPException(413, f"file too large: at most {MAX_UPLOAD_BYTES // 2**20} MiB")
+        too_large = f"file too large: at most {MAX_UPLOAD_BYTES // 2**20} MiB"
+        if declared is not None and (not declared.isdigit() or int(declared) > MAX_UPLOAD_BYTES):
+            raise HTTPException(413, too_large)
         chunks, size = [], 0
         async for chunk in request.stream():
             size += len(chunk)
             if size > MAX_UPLOAD_BYTES:
-                raise HTTPException(413, f"file too large: at most {MAX_UPLOAD_BYTES // 2**20} MiB")
+                raise HTTPException(413, too_large)
             chunks.append(chunk)
         from ..atomic import atomic_path
 
-        with atomic_path(path) as tmp:
-            tmp.write_bytes(b"".join(chunks))
-            audio.info(tmp)  # refuses what is not readable audio (and the temp file goes)
+        with upload_lock:
+            others = [p for p in uploads.iterdir() if p.name[0] != "." and p != path]
+            if sum(p.stat().st_size for p in others if p.is_file()) + size > MAX_UPLOADS_BYTES:
+                raise HTTPException(
+                    413,
+                    f"the uploads would exceed {MAX_UPLOADS_BYTES // 2**20} MiB together; "
+                    "delete some first (DELETE /api/uploads/NAME)",
+                )
+            with atomic_path(path) as tmp:
+                tmp.write_bytes(b"".join(chunks))
+                try:
+                    audio.info(tmp)  # refuses what is not readable audio (and the temp file goes)
+                except UserError:
+                    raise UserError(f"{path.name}: not readable audio") from None
         return {"name": path.name, "bytes": size}
+
+    @app.delete("/api/uploads/{name:path}")
+    def upload_delete(name: str) -> dict:
+        path = safe_join(uploads, name, UPLOAD_SUFFIXES)
+        with upload_lock:
+            if not path.is_file():
+                raise HTTPException(404, f"no upload {name}")
+            path.unlink()
+        return {"deleted": path.name}
 
     # ------------------------------------------------------------------ survey
     @app.get("/api/surveys")
     def survey_list() -> list[dict]:
-        return store.surveys()
+        """The surveys, each with its participant link (the only way in for a participant)."""
+        return [
+            {**s, "participant_url": f"/?survey={s['id']}&key={participant_key(secret, s['id'])}"}
+            for s in store.surveys()
+        ]
 
     @app.post("/api/surveys")
     def survey_build(body: SurveyBody) -> dict:
@@ -402,17 +462,29 @@ def serve(
     runs: str | Path = ".",
     data: str | Path | None = None,
     state: str | Path | None = None,
+    allow_hosts: Sequence[str] = (),
 ) -> None:
-    """Run the studio until interrupted (uvicorn, one process)."""
+    """Run the studio until interrupted (uvicorn, one process).
+
+    Prints the URL to open, with the session token (a new one each start); the address bound is
+    allowed as a host name besides ``allow_hosts`` and the loopback names.
+    """
     import uvicorn
 
-    app = create_app(runs, data, state)
+    wildcard = host in ("0.0.0.0", "::", "")
+    hosts = [*allow_hosts, *([] if wildcard else [host])]
+    app = create_app(runs, data, state, allow_hosts=hosts)
     app.state.engine.warm()
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(
-            f"warning: serving on {host}: anyone who can reach this address can use the studio "
-            "(there is no login)",
+            f"warning: serving on {host}: anyone who can reach this address and has the URL "
+            "below can use the studio" + (" (add --allow-host NAME for the name they will use)"
+                                          if wildcard and not allow_hosts else ""),
             file=sys.stderr,
-        )
-    print(f"gesturegan studio on http://{host}:{port}/  (runs: {runs}, data: {data or runs})")
+        )  # fmt: skip
+    shown = "127.0.0.1" if wildcard else (f"[{host}]" if ":" in host else host)
+    print(
+        f"gesturegan studio on http://{shown}:{port}/?{TOKEN_QUERY}={app.state.token}\n"
+        f"  (runs: {runs}, data: {data or runs}; open this URL: the token is the only login)"
+    )
     uvicorn.run(app, host=host, port=port, log_level="warning")

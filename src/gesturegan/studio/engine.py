@@ -1,7 +1,8 @@
 """What the studio knows about its folders: runs and datasets found by name, models kept loaded,
 and an LRU cache of generated clips so that moving the morph slider back and forth is instant.
 
-Runs and datasets are looked up by name in a fresh scan, never by a path taken from a request.
+Runs and datasets are looked up by name in a fresh scan, never by a path taken from a request. A
+folder linked from outside its root is not part of the scan, so every route refuses it alike.
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ class Engine:
         runs = self.runs()
         if name not in runs:
             known = ", ".join(runs) or "none yet"
-            raise UserError(f"no run named {name!r} under {self.runs_root}; runs: {known}")
+            raise UserError(f"no run named {name!r} in the runs folder; runs: {known}")
         return runs[name]
 
     def datasets(self) -> dict[str, Path]:
@@ -122,7 +123,7 @@ class Engine:
         sets = self.datasets()
         if name not in sets:
             known = ", ".join(sets) or "none yet"
-            raise UserError(f"no dataset named {name!r} under {self.data_root}; datasets: {known}")
+            raise UserError(f"no dataset named {name!r} in the data folder; datasets: {known}")
         path = sets[name]
         stamp = (path / "manifest.csv").stat().st_mtime
         with self._model_lock:
@@ -199,15 +200,20 @@ class Engine:
 
 
 def _children(root: Path, accept: Callable[[Path], bool]) -> list[tuple[str, Path]]:
-    """``root`` itself when accepted (named by its folder name), else its accepted subfolders."""
+    """``root`` itself when accepted (named by its folder name), else its accepted subfolders,
+    leaving out those that resolve outside ``root`` (linked from elsewhere)."""
     if not root.is_dir():
         return []
     if accept(root):
         return [(root.resolve().name, root)]
+    base = root.resolve()
     return sorted(
         (p.name, p)
         for p in root.iterdir()
-        if p.is_dir() and not p.name.startswith(".") and accept(p)
+        if p.is_dir()
+        and not p.name.startswith(".")
+        and p.resolve().is_relative_to(base)
+        and accept(p)
     )
 
 

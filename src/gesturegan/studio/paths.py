@@ -49,3 +49,16 @@ def safe_join(root: Path, rel: str, suffixes: frozenset[str] | None = SERVED_SUF
     if not target.is_relative_to(base):
         raise UnsafePath(f"refused path {rel!r}: it leads outside its folder")
     return target
+
+
+def without_roots(message: str, roots: dict[str, Path]) -> str:
+    """``message`` with every spelling of each root folder (as given, absolute, resolved) replaced
+    by its label, e.g. ``{"<runs>": Path("runs")}``: messages never show where files live."""
+    spellings = sorted(
+        {(str(form), label) for label, root in roots.items()
+         for form in (root.resolve(), root.absolute())},
+        key=lambda pair: -len(pair[0]),
+    )  # fmt: skip
+    for spelling, label in spellings:
+        message = message.replace(spelling, label)
+    return message

@@ -1,7 +1,8 @@
 """Feeding the GAN: a deterministic sample stream over a memory-mapped dataset, encoded in the background.
 
 The stream position (samples consumed) is all the state the loader has, so a checkpoint that stores it
-resumes on exactly the next batch. Epoch e visits the clips in the order of a permutation seeded by
+resumes on exactly the next batch. Epoch e visits the training clips (``Dataset.train_ids``: never
+the clips ``prepare --holdout`` kept for evaluation) in the order of a permutation seeded by
 (seed, e); batch k of size B holds stream positions [p, p + B).
 """
 
@@ -44,11 +45,12 @@ class BatchLoader:
         self._pending: tuple[tuple[int, int], Future] | None = None
 
     def indices(self, position: int, batch_size: int) -> np.ndarray:
-        """Clip indices at stream positions [position, position + batch_size)."""
-        n = len(self.dataset)
+        """Clip indices at stream positions [position, position + batch_size) (training clips only)."""
+        ids = self.dataset.train_ids
+        n = len(ids)
         out = np.empty(batch_size, dtype=np.int64)
         for j, p in enumerate(range(position, position + batch_size)):
-            out[j] = self._permutation(p // n)[p % n]
+            out[j] = ids[self._permutation(p // n)[p % n]]
         return out
 
     def next(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -70,7 +72,7 @@ class BatchLoader:
     def _permutation(self, epoch: int) -> np.ndarray:
         if self._epoch_cache is None or self._epoch_cache[0] != epoch:
             rng = np.random.default_rng([self.seed, epoch])
-            self._epoch_cache = (epoch, rng.permutation(len(self.dataset)))
+            self._epoch_cache = (epoch, rng.permutation(len(self.dataset.train_ids)))
         return self._epoch_cache[1]
 
     def _load(self, position: int, batch_size: int) -> tuple[torch.Tensor, torch.Tensor | None]:

@@ -51,7 +51,8 @@ def find(dataset: Dataset, table: list[dict] | None = None) -> Kinds:
 
     With ``table`` (a resumed run's), clips are assigned to its kinds, a clip whose rule is not
     among its class's kinds joining the class's first (largest) kind; without, the table is found
-    from the clips' rules as the module says.
+    from the training clips' rules as the module says (``prepare --holdout``'s clips get a kind
+    but never shape the table).
     """
     rules = [
         gestures.rule(gestures.features(dataset.waves[i].astype(np.float64), dataset.sr))
@@ -59,13 +60,14 @@ def find(dataset: Dataset, table: list[dict] | None = None) -> Kinds:
     ]
     labels = dataset.label_ids
     if table is None:
-        table = _table(rules, labels, len(dataset.label_names))
+        train = dataset.train_ids
+        table = _table([rules[i] for i in train], labels[train], len(dataset.label_names))
     index = {(k["class"], k["rule"]): i for i, k in enumerate(table)}
     first = {}
     for i, k in enumerate(table):
         first.setdefault(k["class"], i)
     of_clip = np.array(
-        [index.get((int(c), r), first[int(c)]) for c, r in zip(labels, rules, strict=True)],
+        [index.get((int(c), r), first.get(int(c), -1)) for c, r in zip(labels, rules, strict=True)],
         dtype=np.int64,
     )
     return Kinds(table, of_clip)

@@ -143,8 +143,9 @@ class Probes:
     def _real_probe(self) -> tuple[torch.Tensor, np.ndarray]:
         """A fixed set of real clips in the representation, full size, and their label ids:
         ``([N, *shape], [N])``; up to ``REAL_PER_CLASS`` of each class (labelled data) or
-        ``REAL_PROBES`` in all."""
-        order = np.random.default_rng(self.seed + 3).permutation(len(self.dataset))
+        ``REAL_PROBES`` in all; training clips only (``prepare --holdout`` keeps the rest for
+        judging)."""
+        order = np.random.default_rng(self.seed + 3).permutation(self.dataset.train_ids)
         if self.label_names:
             ids = self.dataset.label_ids[order]
             order = np.concatenate(

@@ -11,16 +11,28 @@ const el = (tag, props = {}, ...children) => {
 const qs = (params) => new URLSearchParams(Object.entries(params).filter(([, v]) => v !== "" && v != null)).toString();
 const enc = encodeURIComponent;
 
+// Every request carries the session cookie that opening the printed URL (`/?token=...`) set; the
+// server refuses requests without it (401), and so do <img>/<audio> URLs, which send it too.
+// A participant's link (`/?survey=ID&key=KEY`) has no session: its key reaches that survey alone.
+const LINK = new URLSearchParams(location.search);
+const PARTICIPANT = LINK.get("survey") && LINK.get("key") ? { survey: LINK.get("survey"), key: LINK.get("key") } : null;
 async function api(path, options = {}) {
-  const res = await fetch(path, options);
+  const headers = { ...(options.headers || {}), ...(PARTICIPANT ? { "x-survey-key": PARTICIPANT.key } : {}) };
+  const res = await fetch(path, { credentials: "same-origin", ...options, headers });
   const type = res.headers.get("content-type") || "";
   const body = type.includes("json") ? await res.json() : await res.text();
+  if (res.status === 401 || res.status === 403) noSession(body && body.detail);
   if (!res.ok) {
     const detail = body && body.detail;
     throw new Error(typeof detail === "string" ? detail : Array.isArray(detail)
       ? detail.map((d) => `${(d.loc || []).slice(1).join(".")}: ${d.msg}`).join("; ") : `HTTP ${res.status}`);
   }
   return body;
+}
+function noSession(detail) {
+  if ($("#no-session")) return;
+  document.body.prepend(el("p", { id: "no-session", className: "msg error",
+    textContent: detail || "this studio needs its session token: open the URL that 'gesturegan studio' printed" }));
 }
 const postJSON = (path, data) => api(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(data) });
 const debounce = (fn, ms) => { let t; return (...a) => { clearTimeout(t); t = setTimeout(() => fn(...a), ms); }; };
@@ -41,13 +53,13 @@ const runByName = (name) => STATE.runs.find((r) => r.name === name);
 // ------------------------------------------------------------------ navigation
 const VIEWS = ["library", "runs", "generate", "compose", "survey"];
 function show() {
-  const view = VIEWS.includes(location.hash.slice(1)) ? location.hash.slice(1) : "generate";
+  const view = PARTICIPANT ? "survey" : VIEWS.includes(location.hash.slice(1)) ? location.hash.slice(1) : "generate";
   for (const v of VIEWS) $(`#view-${v}`).hidden = v !== view;
   for (const a of $$("nav a")) a.classList.toggle("active", a.dataset.view === view);
-  $("#no-run").hidden = view === "library" || STATE.runs.length > 0;
+  $("#no-run").hidden = Boolean(PARTICIPANT) || view === "library" || STATE.runs.length > 0;
   document.body.dataset.view = view;
   if (view === "runs") refreshRuns();
-  if (view === "survey") refreshSurveys();
+  if (view === "survey" && !PARTICIPANT) refreshSurveys();
 }
 window.addEventListener("hashchange", show);
 
@@ -216,7 +228,7 @@ function morph() {
   $("#morph-download").href = `${base}.wav?${q}&download=true`;
   playFrom($("#morph-audio"), `${base}.wav?${q}`);
   // Warm the server's cache for the neighbouring stops, so the next move plays at once.
-  for (const n of [p + 1, p - 1]) if (n >= 0 && n <= +$("#morph-slider").max) fetch(`${base}.wav?${qs(morphParams(n))}`).catch(() => {});
+  for (const n of [p + 1, p - 1]) if (n >= 0 && n <= +$("#morph-slider").max) fetch(`${base}.wav?${qs(morphParams(n))}`, { credentials: "same-origin" }).catch(() => {});
 }
 $("#gen-run").addEventListener("change", runChanged);
 $("#gen-play").addEventListener("click", generate);
@@ -284,7 +296,9 @@ async function refreshSurveys() {
     takeBtn.addEventListener("click", () => startTaking(s));
     resBtn.addEventListener("click", () => showResults(s.id));
     const tr = el("tr", {}, ...[s.id, s.run, s.n_stimuli, s.n_participants, s.n_answers].map((t) => el("td", { textContent: t })),
-      el("td", {}, takeBtn, " ", resBtn, " ", el("a", { className: "sv-csv", href: `/api/surveys/${enc(s.id)}/answers.csv`, textContent: "CSV" })));
+      el("td", {}, takeBtn, " ", resBtn, " ", el("a", { className: "sv-csv", href: `/api/surveys/${enc(s.id)}/answers.csv`, textContent: "CSV" }),
+        " ", el("a", { className: "sv-link", href: s.participant_url, target: "_blank", textContent: "participant link",
+          title: "send this link to a participant: it opens this survey only (no answers, no other views)" })));
     tr.dataset.survey = s.id;
     return tr;
   }));
@@ -319,7 +333,8 @@ function showQuestion() {
   $("#sv-progress").textContent = `Clip ${take.index + 1} of ${n}`;
   for (const r of $$("#sv-question input[type=radio]")) r.checked = false;
   $("#sv-category").value = ""; $("#sv-msg").textContent = "";
-  $("#sv-audio").src = `/api/surveys/${enc(take.id)}/stimuli/${take.stimuli[take.index]}.wav`;
+  const key = PARTICIPANT ? `?${qs({ key: PARTICIPANT.key })}` : "";
+  $("#sv-audio").src = `/api/surveys/${enc(take.id)}/stimuli/${take.stimuli[take.index]}.wav${key}`;
 }
 $("#sv-next").addEventListener("click", async () => {
   const real = $("input[name=sv-real]:checked"), rating = $("input[name=sv-rating]:checked"), category = $("#sv-category").value;
@@ -330,7 +345,7 @@ $("#sv-next").addEventListener("click", async () => {
   } catch (e) { $("#sv-msg").className = "msg error"; $("#sv-msg").textContent = e.message; return; }
   take.index += 1;
   if (take.index < take.stimuli.length) showQuestion();
-  else { $("#sv-question").hidden = true; $("#sv-done").hidden = false; refreshSurveys(); }
+  else { $("#sv-question").hidden = true; $("#sv-done").hidden = false; if (!PARTICIPANT) refreshSurveys(); }
 });
 const pct = (m) => (m == null ? "–" : `${(100 * m.mean).toFixed(0)} %` + (m.low == null ? "" : ` [${(100 * m.low).toFixed(0)}, ${(100 * m.high).toFixed(0)}]`));
 const num = (m) => (m == null ? "–" : m.mean.toFixed(2) + (m.low == null ? "" : ` [${m.low.toFixed(2)}, ${m.high.toFixed(2)}]`));
@@ -349,6 +364,12 @@ async function showResults(id) {
 
 // ------------------------------------------------------------------ start
 (async () => {
+  if (PARTICIPANT) { // only the survey, nothing else of the studio
+    for (const node of [$("nav"), $("#sv-build-box"), $("#sv-list"), $("#roots")]) if (node) node.hidden = true;
+    show();
+    startTaking({ id: PARTICIPANT.survey });
+    return;
+  }
   await loadState();
   runChanged();
   show();

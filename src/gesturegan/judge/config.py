@@ -1,0 +1,53 @@
+"""Settings of the judge, one dataclass: analysis rate, spectral frames, random nets, rounds."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from ..errors import UserError
+
+SPACES = ("features", "randnet", "sfx")
+"""Embedding spaces: weight-free features, random conv nets, the optional aisfx embedding."""
+
+
+@dataclass(frozen=True)
+class JudgeConfig:
+    """How the judge reads and embeds clips and how it draws its comparisons.
+
+    Attributes
+    ----------
+    sr : analysis rate in Hz; every clip is resampled to it (sets at different rates compare fairly).
+    max_s : seconds read from the start of each file (longer files are cut).
+    n_fft, hop : STFT frame and hop in samples at ``sr``.
+    n_mels : mel bands of the log-mel statistics and the random nets' input.
+    n_mfcc : MFCCs (their deltas are added).
+    net_seeds : one random network per seed; figures are averaged over them.
+    rounds : random half splits of the reference set (the interval is taken over them).
+    interval : central share of the rounds reported as the interval (0.9: 5th to 95th percentile).
+    k : neighbours for precision / recall / density / coverage.
+    seed : seeds the splits, the subsets and the noise set.
+    spaces : which embedding spaces to use (``SPACES``); ``sfx`` needs the aisfx weights.
+    """
+
+    sr: int = 22050
+    max_s: float = 30.0
+    n_fft: int = 1024
+    hop: int = 256
+    n_mels: int = 64
+    n_mfcc: int = 20
+    net_seeds: tuple[int, ...] = (0, 1, 2)
+    rounds: int = 20
+    interval: float = 0.9
+    k: int = 5
+    seed: int = 0
+    spaces: tuple[str, ...] = field(default=("features", "randnet"))
+
+    def __post_init__(self) -> None:
+        unknown = [s for s in self.spaces if s not in SPACES]
+        if unknown or not self.spaces:
+            raise UserError(f"unknown judge space(s) {unknown}; choose from {', '.join(SPACES)}")
+        if self.rounds < 1 or not 0 < self.interval < 1 or self.k < 1 or not self.net_seeds:
+            raise UserError("judge: rounds, k and net seeds must be positive, interval in (0, 1)")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
