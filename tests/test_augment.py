@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import csv
-import json
 
 import numpy as np
 import pytest
 import torch
 
 from gesturegan.evaluation.metrics import frechet_distance
-from gesturegan.runs import load_checkpoint
+from gesturegan.runs import Run, load_checkpoint
 from gesturegan.training import train
 from gesturegan.training.augment import AdaController, augment
 
@@ -98,18 +97,16 @@ def test_live_probe_keeps_best_checkpoint_and_until_plateau_stops(tiny_dataset, 
 
 
 def test_generator_is_the_last_stages_best_probe(tiny_dataset, tmp_path):
-    from safetensors.torch import load_file
 
     run = tmp_path / "best"
     overrides = tiny_overrides(40, monitor_every_minutes=0.0, log_every_steps=1)
     result = train(run, data=str(tiny_dataset), overrides=overrides, show_progress=False)
     best = load_checkpoint(run / "checkpoints" / "best.pt")
-    meta = json.loads((run / "generator.json").read_text())
+    weights, meta = Run(run).read_generator()
     n_stages = len(meta["stages"])
     assert best["state"]["stage"] == n_stages - 1  # best.pt holds the newest stage's best
     assert meta["step"] == best["state"]["step"] == result.generator_step
     assert result.generator_step < result.step  # (seeded) the best probe is not the last step
-    weights = load_file(str(run / "generator.safetensors"))
     for name, tensor in best["G_ema"].items():
         torch.testing.assert_close(weights[name], tensor, rtol=0, atol=0)
 
@@ -134,6 +131,6 @@ def test_a_gesture_models_generator_is_the_last_stages_best_heard(tmp_path):
     # The row after a probe carries its figures; the last probe (after the last step) has no row.
     assert result.generator_heard == best["state"]["best_heard"]
     assert result.generator_heard >= max(float(r["heard"]) for r in heard)
-    meta = json.loads((run / "generator.json").read_text())
+    meta = Run(run).generator_meta()
     assert meta["step"] == best["state"]["step"] == result.generator_step
     assert meta["alpha"] == 1.0 and best["state"]["faded_in"]  # never a half-grown blend

@@ -11,7 +11,7 @@ import pytest
 
 from gesturegan import cli
 from gesturegan.errors import UserError
-from gesturegan.exporting import export
+from gesturegan.exporting import described, export
 from gesturegan.generation import load
 from gesturegan.training import train
 
@@ -129,3 +129,42 @@ def test_onnx_without_its_packages_says_what_to_install(tiny_run, monkeypatch):
     )
     with pytest.raises(UserError, match=r"needs onnxruntime: pip install 'gesturegan\[export\]'"):
         export(tiny_run, "onnx")
+
+
+def test_the_graph_carries_its_description_and_the_sidecar_never_describes_another(
+    ifreq_run, tmp_path, monkeypatch
+):
+    out = tmp_path / "g.pt"
+    first = export(ifreq_run, "torchscript", out=out, check_seeds=(0, 1))
+    sidecar = tmp_path / "g.pt.json"
+    assert described(out) == json.loads(sidecar.read_text()) == first.to_dict()
+    # Killed after the new graph went in, before its sidecar: no sidecar, never the old one.
+    import gesturegan.exporting as exporting
+
+    def killed(*_):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(exporting, "write_text", killed)
+    with pytest.raises(KeyboardInterrupt):
+        export(ifreq_run, "torchscript", out=out, check_seeds=(0, 1, 2))
+    assert described(out)["check_seeds"] == [0, 1, 2] and not sidecar.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["g.pt"]  # nothing half-written beside it
+    monkeypatch.undo()
+    export(ifreq_run, "torchscript", out=out)
+    assert described(out) == json.loads(sidecar.read_text())
+
+
+def test_a_failed_export_keeps_the_previous_graph_and_its_sidecar(ifreq_run, tmp_path, monkeypatch):
+    from gesturegan import atomic
+
+    out = tmp_path / "g.pt"
+    export(ifreq_run, "torchscript", out=out, check_seeds=(0, 1))
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+
+    def full(tmp, path):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(atomic, "commit", full)
+    with pytest.raises(UserError, match="disk full"):
+        export(ifreq_run, "torchscript", out=out, check_seeds=(0, 1, 2))
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before

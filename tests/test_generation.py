@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,8 +16,11 @@ from gesturegan.composition import compose
 from gesturegan.errors import UserError
 from gesturegan.generation import crossfade_concat, generate, load, morph, slerp
 from gesturegan.representations.quality import snr_db
+from gesturegan.runs import Run
 
 from .conftest import LENGTH, SR
+
+OLD_RUN = Path(__file__).parent / "data" / "run-v1"  # the previous export layout
 
 
 def _check_wav(path, channels=1, frames=LENGTH):
@@ -71,21 +75,43 @@ def test_best_of_k_candidates_is_the_discriminators_pick_whatever_else_is_asked(
 def test_candidates_need_the_discriminator_saved_with_the_generator(tiny_run, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(tiny_run, run)
-    meta = json.loads((run / "generator.json").read_text())
-    (run / "generator.json").write_text(json.dumps({**meta, "step": meta["step"] + 1}))
-    with pytest.raises(UserError, match=r"saved at step \d+, but the generator is from step"):
-        load(run).samples("hit", [0], candidates=2)
-    (run / "discriminator.safetensors").unlink()
-    with pytest.raises(UserError, match="no discriminator saved with the generator"):
+    gen = load(run)
+    g, meta = Run(run).read_generator()
+    d = Run(run).read_discriminator(meta["step"])
+    Run(run).write_export(g, {**meta, "step": meta["step"] + 1}, d)  # exported again meanwhile
+    with pytest.raises(UserError, match=r"exported again at step \d+ since its generator of step"):
+        gen.samples("hit", [0], candidates=2)
+    Run(run).write_export(g, meta)  # an export without D
+    with pytest.raises(UserError, match="no discriminator saved with it"):
         load(run).samples("hit", [0], candidates=2)
     with pytest.raises(UserError, match="last stage only"):
         load(tiny_run).samples("hit", [0], stage="4x4", candidates=2)
     with pytest.raises(UserError, match="--candidates must be at least 1, got 0"):
         load(tiny_run).samples("hit", [0], candidates=0)
+    assert load(run).samples("hit", [0]).shape == (1, LENGTH)  # plain drawing needs no D
+
+
+def test_the_previous_layouts_discriminator_is_checked_against_its_generators_step(tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(OLD_RUN, run)
+    meta = json.loads((run / "generator.json").read_text())
+    (run / "generator.json").write_text(json.dumps({**meta, "step": meta["step"] + 1}))
+    with pytest.raises(UserError, match=r"saved at step \d+, but the generator is from step"):
+        load(run).samples("tone", [0], candidates=2)
     (run / "discriminator.safetensors").write_bytes(b"not a safetensors file")
     with pytest.raises(UserError, match="damaged discriminator file"):
-        load(run).samples("hit", [0], candidates=2)
-    assert load(run).samples("hit", [0]).shape == (1, LENGTH)  # plain drawing needs no D
+        load(run).samples("tone", [0], candidates=2)
+    (run / "discriminator.safetensors").unlink()
+    with pytest.raises(UserError, match="no discriminator saved with the generator"):
+        load(run).samples("tone", [0], candidates=2)
+
+
+def test_a_damaged_export_bundle_is_a_clear_error(tiny_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    (run / "generator.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(UserError, match="damaged generator file"):
+        load(run)
 
 
 def test_generate_from_an_early_stage(tiny_run, tmp_path):

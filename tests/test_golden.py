@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import load_file
+
+from gesturegan.runs import Run
 
 from .conftest import TINY_MODEL, tiny_overrides
 
@@ -98,9 +99,8 @@ def computed_rows(run: Path) -> list[dict[str, float | str]]:
     ]
 
 
-def weight_sums(path: Path) -> dict[str, float]:
-    """Sum and sum of squares over every tensor of a safetensors file (float64)."""
-    tensors = load_file(str(path))
+def weight_sums(tensors: dict[str, torch.Tensor]) -> dict[str, float]:
+    """Sum and sum of squares over every tensor of a state dict (float64)."""
     flat = torch.cat([t.double().flatten() for t in tensors.values()])
     return {"sum": flat.sum().item(), "sq": (flat**2).sum().item()}
 
@@ -121,10 +121,10 @@ def wave_sums(wave: np.ndarray) -> dict[str, float]:
 
 def measure(model: str, run: Path) -> dict:
     """What the reference holds of one pinned run."""
-    meta = json.loads((run / "generator.json").read_text(encoding="utf-8"))
+    weights, meta = Run(run).read_generator()
     return {
         "rows": computed_rows(run),
-        "generator": weight_sums(run / "generator.safetensors"),
+        "generator": weight_sums(weights),
         "generator_json": meta,
         "listing": listing(run),
     }
@@ -178,8 +178,10 @@ def test_a_stopped_and_resumed_run_equals_a_straight_one(golden_runs, tiny_datas
     train_golden("pgan", tiny_dataset, split, stop_at=STOP_AT)
     straight = golden_runs["pgan"]
     assert_rows_equal(computed_rows(split), computed_rows(straight))
-    for name in ("generator.safetensors", "discriminator.safetensors"):
-        a, b = load_file(str(straight / name)), load_file(str(split / name))
+    (g_a, meta), (g_b, _) = Run(straight).read_generator(), Run(split).read_generator()
+    d_a = Run(straight).read_discriminator(meta["step"])
+    d_b = Run(split).read_discriminator(meta["step"])
+    for name, a, b in (("generator", g_a, g_b), ("discriminator", d_a, d_b)):
         assert a.keys() == b.keys()
         for k in a:
             assert torch.equal(a[k], b[k]), f"{name}: {k} differs after resume"
@@ -215,25 +217,17 @@ def test_a_run_of_the_previous_format_resumes(old_run, tiny_dataset):
         show_progress=False,
     )
     assert result.step == saved + 2 and not result.interrupted
-    assert json.loads((old_run / "generator.json").read_text(encoding="utf-8"))["step"] == saved + 2
+    # Its next export is the one-file bundle: the previous layout's two other files are gone.
+    assert Run(old_run).generator_meta()["step"] == saved + 2
+    assert not (old_run / "generator.json").exists()
+    assert not (old_run / "discriminator.safetensors").exists()
 
 
 # ------------------------------------------------------------------------------- recording
-OLD_RUN_FILES = (
-    "config.yaml",
-    "checkpoints/latest.pt",
-    "generator.safetensors",
-    "generator.json",
-    "discriminator.safetensors",
-    "logs/metrics.csv",
-)
-
-
 def record(scratch: Path) -> None:
-    """Write tests/data/golden.json and tests/data/run-v1 from the code as it is now."""
+    """Write tests/data/golden.json from the code as it is now (tests/data/run-v1 is kept)."""
     from gesturegan.dataset import prepare
     from gesturegan.generation import load
-    from gesturegan.training import train
 
     from .conftest import write_tiny_sounds
 
@@ -247,15 +241,10 @@ def record(scratch: Path) -> None:
     train_golden("pgan", data, split, stop_at=STOP_AT)
     assert_rows_equal(computed_rows(split), computed_rows(scratch / "pgan"))
 
-    # The old-format run: a model with 8 channels at most keeps its checkpoint ~200 KB.
-    small = {**tiny_overrides(6), "pgan": {**TINY_MODEL, "channel_max": 8, "z_dim": 8}}
-    full = scratch / "old"
-    train(full, data=str(data), overrides={**small, "snapshot_per_class": 1}, show_progress=False)
-    if OLD_RUN.exists():
-        shutil.rmtree(OLD_RUN)
-    for rel in OLD_RUN_FILES:
-        (OLD_RUN / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(full / rel, OLD_RUN / rel)
+    # The old-format run is never written again: today's trainer writes the one-file export
+    # bundle, and run-v1 must stay in the layout of commit 2299d8e (three export files).
+    if not OLD_RUN.exists():
+        raise SystemExit(f"{OLD_RUN} is missing: restore it from git, it cannot be made today")
     out["old_run"] = {"tone_seed1": wave_sums(load(OLD_RUN).sample("tone", seed=1))}
     REFERENCE.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
 

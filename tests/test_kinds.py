@@ -1,6 +1,5 @@
 """Kinds of gesture within a class: found from the labeler's rules, picked by the latent."""
 
-import json
 import math
 import shutil
 
@@ -14,7 +13,7 @@ from gesturegan.dataset import prepare
 from gesturegan.exporting import export
 from gesturegan.generation import load
 from gesturegan.models import pgan
-from gesturegan.runs import load_checkpoint
+from gesturegan.runs import Run, load_checkpoint
 from gesturegan.training import kinds, train
 
 from .conftest import LENGTH, SR, TINY_MODEL, tiny_overrides, write_tiny_sounds
@@ -93,7 +92,7 @@ def _named(table: list[dict], names: list[str]) -> list[tuple[str, str, float]]:
 
 
 def test_a_kinds_run_saves_its_kinds_and_resumes_with_them(kinds_run, tmp_path):
-    meta = json.loads((kinds_run / "generator.json").read_text())
+    meta = Run(kinds_run).generator_meta()
     assert _named(meta["kinds"], meta["label_names"]) == KINDS_OF_RUN
     run = tmp_path / "run"
     shutil.copytree(kinds_run, run)

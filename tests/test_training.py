@@ -19,7 +19,7 @@ import yaml
 from gesturegan.errors import UserError
 from gesturegan.models import MODEL_CONFIGS, build
 from gesturegan.models.pgan import PGANConfig
-from gesturegan.runs import load_checkpoint, save_checkpoint
+from gesturegan.runs import Run, load_checkpoint, save_checkpoint
 from gesturegan.training import Trainer, train
 from gesturegan.training.config import TrainConfig, make_config
 from gesturegan.training.losses import d_loss
@@ -76,13 +76,13 @@ def test_run_folder_layout(tiny_run):
     for rel in (
         "config.yaml",
         "generator.safetensors",
-        "generator.json",
         "progress.gif",
         "checkpoints/latest.pt",
         "checkpoints/stage-4x4.pt",
         "logs/metrics.csv",
     ):
         assert (tiny_run / rel).is_file(), rel
+    assert Run(tiny_run).generator_meta()["step"] == 12  # the export bundle says its step
     assert list((tiny_run / "samples").glob("grid-*.png"))
     assert list((tiny_run / "samples" / "4x4").glob("*.wav"))
     rows = list(csv.DictReader((tiny_run / "logs" / "metrics.csv").open()))

@@ -6,8 +6,11 @@ and conditioning ``c [B, n_classes]`` → ``wave [B, T]`` float32 in [-1, 1] —
 tracer cannot see step aside. The batch size stays free. Before the file is put in place it is
 loaded back (``torch.jit.load`` / onnxruntime) and run on a few seeds, one per class, and its
 output is compared with gesturegan's own generation; beyond ``tolerance`` the export fails and no
-file is left. A JSON sidecar ``<file>.json`` holds what a user needs: rate, classes in input
-order, shapes, and the figures of the check. docs/export.md has a 10-line example.
+file is left. What a user needs — rate, classes in input order, shapes, and the figures of the
+check — is embedded in the graph file itself (``described``), so graph and description appear in
+one rename; the JSON sidecar ``<file>.json`` is a copy of it, moved aside before the new graph
+goes in and written after, so it never stands beside a graph it does not describe.
+docs/export.md has a 10-line example.
 
 Representations whose decoder uses PGHI (``logmel_pghi``, ``daisukelab_mel``) cannot be exported:
 ``Representation.untraceable`` says why.
@@ -15,7 +18,9 @@ Representations whose decoder uses PGHI (``logmel_pghi``, ``daisukelab_mel``) ca
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import time
 import warnings
 from dataclasses import asdict, dataclass
@@ -26,7 +31,7 @@ import numpy as np
 import torch
 
 from . import portable
-from .atomic import atomic_path, write_text
+from .atomic import atomic_path, clean_temps, fsync_folder, temp_name, write_text
 from .errors import UserError
 from .generation import Generator, load
 
@@ -39,6 +44,9 @@ DEFAULT_TOLERANCE = 1e-2
 Exact representations agree to ~1e-6; Griffin-Lim's 32 iterations carry the FFTs' rounding
 differences up to ~1e-3 (TorchScript) or a few 1e-3 (ONNX Runtime's FFT). docs/export.md has the
 figures."""
+EMBEDDED = "gesturegan.json"
+"""The name of the description inside a graph file: a TorchScript extra file, an ONNX metadata
+key."""
 TRACE_BATCH = 2
 """Clips in the example batch that is traced; the check runs another batch size, so a graph that
 had frozen the batch size would fail it."""
@@ -147,41 +155,82 @@ def export(
     example = _inputs(z[:TRACE_BATCH], None if c is None else c[:TRACE_BATCH])
     names = ["z"] if c is None else ["z", "c"]
 
-    with atomic_path(out) as tmp:
-        start = time.perf_counter()
-        _record(module, example, names, format, tmp)
-        export_s = time.perf_counter() - start
-        run, load_s = _load(tmp, format, names)
-        run(_inputs(z, c))  # warm-up: TorchScript optimises on its first runs
-        start = time.perf_counter()
-        waves = run(_inputs(z, c))
-        ms_per_clip = 1000 * (time.perf_counter() - start) / len(z)
-        diff = float(np.abs(waves - reference).max()) if waves.shape == reference.shape else np.nan
-        if not diff <= tolerance:  # NaN fails too
-            raise UserError(
-                f"the exported {format} graph's output differs from gesturegan's by {diff:.3g} "
-                f"(tolerance {tolerance:g}); nothing was written"
+    sidecar = out.with_name(out.name + ".json")
+    clean_temps(out.parent, recursive=False)  # of an export killed before
+    aside = temp_name(sidecar, "aside")  # the old copy, while the new graph goes in
+    new_inode = -1
+    try:
+        with atomic_path(out) as tmp:
+            start = time.perf_counter()
+            graph = _record(module, example, names, format)
+            _save(graph, format, tmp, "{}")
+            export_s = time.perf_counter() - start
+            run, load_s = _load(tmp, format, names)
+            run(_inputs(z, c))  # warm-up: TorchScript optimises on its first runs
+            start = time.perf_counter()
+            waves = run(_inputs(z, c))
+            ms_per_clip = 1000 * (time.perf_counter() - start) / len(z)
+            same = waves.shape == reference.shape
+            diff = float(np.abs(waves - reference).max()) if same else np.nan
+            if not diff <= tolerance:  # NaN fails too
+                raise UserError(
+                    f"the exported {format} graph's output differs from gesturegan's by {diff:.3g} "
+                    f"(tolerance {tolerance:g}); nothing was written"
+                )
+            done = Exported(
+                path=out,
+                format=format,
+                run=str(gen.run_dir),
+                repr=gen.rep.name,
+                model=gen.meta["model"],
+                stage=stage_name,
+                sr=gen.sr,
+                length=gen.length,
+                z_dim=int(z.shape[1]),
+                categories=list(gen.categories),
+                check_seeds=[int(s) for s in check_seeds],
+                max_abs_diff=diff,
+                tolerance=tolerance,
+                export_s=round(export_s, 3),
+                load_s=round(load_s, 3),
+                ms_per_clip=round(ms_per_clip, 3),
             )
-    done = Exported(
-        path=out,
-        format=format,
-        run=str(gen.run_dir),
-        repr=gen.rep.name,
-        model=gen.meta["model"],
-        stage=stage_name,
-        sr=gen.sr,
-        length=gen.length,
-        z_dim=int(z.shape[1]),
-        categories=list(gen.categories),
-        check_seeds=[int(s) for s in check_seeds],
-        max_abs_diff=diff,
-        tolerance=tolerance,
-        export_s=round(export_s, 3),
-        load_s=round(load_s, 3),
-        ms_per_clip=round(ms_per_clip, 3),
-    )
-    write_text(out.with_name(out.name + ".json"), json.dumps(done.to_dict(), indent=2))
+            description = json.dumps(done.to_dict(), indent=2)
+            _save(graph, format, tmp, description)  # the same graph, now with its description
+            if sidecar.is_file():  # the old copy must not stand beside the new graph
+                os.replace(sidecar, aside)
+                fsync_folder(out.parent)
+            new_inode = tmp.stat().st_ino
+    except BaseException:  # the old graph stays: so does its copy, if it had one
+        if aside.is_file() and _inode(out) != new_inode:
+            os.replace(aside, sidecar)
+        raise
+    aside.unlink(missing_ok=True)
+    write_text(sidecar, description)
     return done
+
+
+def described(path: str | Path) -> dict[str, Any]:
+    """The description embedded in an exported graph file (what the sidecar copies)."""
+    path = Path(path)
+    try:
+        if path.suffix == FORMATS["onnx"]:
+            import onnx
+
+            proto = onnx.load(str(path), load_external_data=False)
+            return json.loads({p.key: p.value for p in proto.metadata_props}[EMBEDDED])
+        extra = {EMBEDDED: ""}
+        torch.jit.load(str(path), _extra_files=extra)
+        return json.loads(extra[EMBEDDED])
+    except Exception as exc:
+        raise UserError(f"{path}: not a described gesturegan export ({exc})") from exc
+
+
+def _inode(path: Path) -> int:
+    try:
+        return path.stat().st_ino
+    except OSError:
+        return -2
 
 
 def _require_onnx() -> None:
@@ -209,15 +258,14 @@ def _inputs(z: torch.Tensor, c: torch.Tensor | None) -> tuple[torch.Tensor, ...]
 
 
 def _record(
-    module: torch.nn.Module, example: tuple[torch.Tensor, ...], names: list[str], format: str, path
-) -> None:
-    """Trace ``module`` on ``example`` and save the graph to ``path``."""
+    module: torch.nn.Module, example: tuple[torch.Tensor, ...], names: list[str], format: str
+) -> Any:
+    """Trace ``module`` on ``example``: a ScriptModule or an ONNXProgram."""
     with torch.no_grad(), portable.operators(), warnings.catch_warnings():
         # The tracer warns about every Python-level shape check; those are constant by design.
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         if format == "torchscript":
-            torch.jit.trace(module, example, check_trace=False).save(str(path))
-            return
+            return torch.jit.trace(module, example, check_trace=False)
         batch = torch.export.Dim("batch")
         program = torch.onnx.export(
             module,
@@ -231,7 +279,24 @@ def _record(
             optimize=False,
             verbose=False,
         )
-        program.save(str(path))
+        return program
+
+
+def _save(graph: Any, format: str, path: Path, description: str) -> None:
+    """Write ``graph`` to ``path`` with ``description`` embedded. Bytes are made in memory and
+    written by Python, so a full disk is an ``OSError`` (PyTorch's own writer aborts the process)."""
+    if format == "torchscript":
+        buf = io.BytesIO()
+        torch.jit.save(graph, buf, _extra_files={EMBEDDED: description})
+        path.write_bytes(buf.getvalue())
+        return
+    import onnx
+
+    graph.save(str(path))
+    proto = onnx.load(str(path))
+    del proto.metadata_props[:]
+    proto.metadata_props.add(key=EMBEDDED, value=description)
+    path.write_bytes(proto.SerializeToString())
 
 
 def _load(path, format: str, names: list[str]):

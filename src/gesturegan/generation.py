@@ -19,7 +19,7 @@ import torch
 
 from . import audio
 from .allocator import keep_freed_memory
-from .atomic import write_text
+from .atomic import clean_temps, write_text
 from .config import from_dict
 from .device import resolve
 from .errors import UserError
@@ -74,7 +74,7 @@ class Generator:
         return net.eval().requires_grad_(False)
 
     def _discriminator(self) -> torch.nn.Module:
-        """D as it was when the generator was exported (``RUN/discriminator.safetensors``)."""
+        """D as it was when the generator was exported (in the same export bundle)."""
         if self._judge is None:
             step = int(self.meta.get("step", -1))
             self._judge = self._build(self.run.read_discriminator(step), which=1)
@@ -323,6 +323,7 @@ def generate(
         raise UserError(f"--n must be at least 1, got {n}")
     gen = load(run_dir, device)
     out = Path(out)
+    clean_temps(out, recursive=False)  # of a generate killed before
     cats = [category] if category is not None else (list(gen.categories) or [None])
     stage_name = stage or gen.final_stage
     seeds = list(range(seed, seed + n))

@@ -5,9 +5,10 @@ RUN/
     checkpoints/latest.pt           the last checkpoint (resume from it)
     checkpoints/best.pt             the best live quality of the current stage so far
     checkpoints/stage-<r>x<r>.pt    the checkpoint taken when growth stage <r>x<r> ended
-    generator.safetensors           the exported inference generator (EMA G) ...
-    generator.json                  ... and how to rebuild it (model, representation, classes, step)
-    discriminator.safetensors       D of the same step (judges ``generate --candidates``)
+    generator.safetensors           the export bundle, one file: the inference generator (EMA G,
+                                    tensors ``generator.*``), D of the same step (``discriminator.*``,
+                                    judges ``generate --candidates``) and, in its metadata, how to
+                                    rebuild G (``meta``: model, representation, classes, step)
     logs/metrics.csv                one row per logged step
     logs/events.out.tfevents.*      the same figures for TensorBoard
     logs/warnings.log               plain-word warnings of the live probe
@@ -17,6 +18,10 @@ RUN/
     samples/<stage>/step-<step>-<class>.wav  one clip per class at that snapshot
     progress.gif                    the grids in order
     eval/                           what ``gesturegan evaluate`` writes
+
+Runs of the previous layout (``generator.safetensors`` of G alone, ``generator.json`` and
+``discriminator.safetensors`` stamped with the step) are still read; their next export replaces
+the three with the bundle.
 
 A checkpoint is a plain dict (``training.state``) written by ``torch.save``; it is read with
 ``weights_only`` (tensors and plain values, no code), so reading one runs nothing from the file.
@@ -39,7 +44,7 @@ import yaml
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from .atomic import atomic_path, write_text
+from .atomic import atomic_path, clean_temps, process_alive, write_text
 from .config import save_yaml
 from .errors import UserError
 
@@ -52,8 +57,12 @@ BEAT_EVERY_S = 5.0  # the training loop's heartbeat is written at most this ofte
 _CONFIG = "config.yaml"
 _CHECKPOINTS = "checkpoints"
 _GENERATOR = "generator.safetensors"
-_GENERATOR_META = "generator.json"
-_DISCRIMINATOR = "discriminator.safetensors"
+_GENERATOR_META = "generator.json"  # the previous layout (read, never written)
+_DISCRIMINATOR = "discriminator.safetensors"  # the previous layout (read, never written)
+_EXPORT_FORMAT = "gesturegan-export"
+_EXPORT_VERSION = "2"
+_G_PREFIX = "generator."  # tensor names in the export bundle: G's state dict ...
+_D_PREFIX = "discriminator."  # ... and D's, of the same step
 _LOGS = "logs"
 _METRICS = "metrics.csv"
 _HEARTBEAT = "heartbeat.json"
@@ -126,6 +135,10 @@ class Run:
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r})"
 
+    def clean_temps(self) -> list[Path]:
+        """Remove the temporary files a killed writer left anywhere in the run (``atomic``)."""
+        return clean_temps(self.path)
+
     # ------------------------------------------------------------------ config
     def read_config(self) -> dict[str, Any]:
         """The saved training options as a plain dict (``{}`` when unreadable)."""
@@ -158,6 +171,31 @@ class Run:
     def load_checkpoint(self, which: str = LATEST) -> dict[str, Any]:
         return load_checkpoint(self.checkpoint_path(which))
 
+    def checkpoints(self) -> list[str]:
+        """The checkpoints the run holds, by name (``LATEST``, ``BEST``, stage names)."""
+        names = []
+        for p in sorted((self.path / _CHECKPOINTS).glob("*.pt")):
+            if p.stem in (LATEST, BEST):
+                names.append(p.stem)
+            elif p.stem.startswith("stage-"):
+                names.append(p.stem[len("stage-") :])
+        return names
+
+    def resume_point(self) -> str | None:
+        """The checkpoint to resume from: ``LATEST``, else whichever of ``BEST`` and the stage
+        checkpoints is furthest on (each holds the whole training state); ``None`` without any."""
+        names = self.checkpoints()
+        if LATEST in names or not names:
+            return LATEST if names else None
+
+        def step(which: str) -> int:
+            try:
+                return int(load_checkpoint(self.checkpoint_path(which), mmap=True)["state"]["step"])
+            except (UserError, KeyError, TypeError, ValueError):
+                return -1  # damaged: the last choice
+
+        return max(names, key=step)
+
     def stage_generator(self, stage: str) -> tuple[dict[str, torch.Tensor], int]:
         """The EMA generator kept when growth stage ``stage`` ended, and the step it ended at
         (only those parts of the checkpoint are read)."""
@@ -173,7 +211,10 @@ class Run:
 
     # ------------------------------------------------------------------ the export bundle
     def has_generator(self) -> bool:
-        return (self.path / _GENERATOR).is_file() and (self.path / _GENERATOR_META).is_file()
+        weights = self.path / _GENERATOR
+        if not weights.is_file():
+            return False
+        return (self.path / _GENERATOR_META).is_file() or self._bundle_meta() is not None
 
     def generator_stamp(self) -> int | None:
         """When the generator was last exported (ns), ``None`` when it has not been."""
@@ -186,19 +227,52 @@ class Run:
         meta: dict[str, Any],
         discriminator: dict[str, torch.Tensor] | None = None,
     ) -> None:
-        """Write the inference generator (weights + ``meta``: how to rebuild it) and with
-        ``discriminator`` D of the same step (``meta["step"]``)."""
-        if discriminator is not None:
-            stamp = {"format": "gesturegan-discriminator", "step": str(meta["step"])}
-            _save_weights(discriminator, self.path / _DISCRIMINATOR, stamp)
-        _save_weights(generator, self.path / _GENERATOR, {"format": "gesturegan-generator"})
-        write_text(self.path / _GENERATOR_META, json.dumps(meta, indent=2))
+        """Write the inference generator (weights + ``meta``: how to rebuild it, with its
+        ``step``) and with ``discriminator`` D of the same step, as one file made visible by one
+        rename: a kill at any instant leaves the previous export or this one."""
+        tensors = {f"{_G_PREFIX}{k}": v for k, v in generator.items()}
+        tensors.update({f"{_D_PREFIX}{k}": v for k, v in (discriminator or {}).items()})
+        stamp = {"format": _EXPORT_FORMAT, "version": _EXPORT_VERSION, "meta": json.dumps(meta)}
+        _save_weights(tensors, self.path / _GENERATOR, stamp)
+        # The previous layout's files describe an older export; the bundle now speaks alone.
+        for name in (_GENERATOR_META, _DISCRIMINATOR):
+            (self.path / name).unlink(missing_ok=True)
+
+    def _bundle_meta(self) -> dict[str, Any] | None:
+        """The meta of a one-file export; ``None`` for the previous layout (weights only)."""
+        return self._read_bundle(None)[0]
+
+    def _read_bundle(
+        self, prefix: str | None
+    ) -> tuple[dict[str, Any] | None, dict[str, torch.Tensor]]:
+        """The bundle's meta and its tensors under ``prefix`` (none for ``None``), read through
+        one open file so both are of one export; ``(None, {})`` for the previous layout."""
+        path = self.path / _GENERATOR
+        try:
+            with safe_open(str(path), "pt") as f:
+                stamp = f.metadata() or {}
+                if stamp.get("format") != _EXPORT_FORMAT:
+                    return None, {}
+                names = [k for k in f.keys() if prefix is not None and k.startswith(prefix)]
+                tensors = {k[len(prefix or "") :]: f.get_tensor(k) for k in names}
+        except Exception as exc:
+            raise UserError(f"{path}: damaged generator file ({exc})") from exc
+        try:
+            meta = json.loads(stamp["meta"])
+            int(meta["step"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UserError(f"{path}: export without a step ({exc})") from exc
+        return meta, tensors
 
     def generator_meta(self) -> dict[str, Any]:
-        """``generator.json``; ``{}`` when there is none or it cannot be read."""
+        """How to rebuild the exported generator (``generator.json`` in runs of the previous
+        layout); ``{}`` when there is none or it cannot be read."""
         try:
+            meta = self._bundle_meta() if (self.path / _GENERATOR).is_file() else None
+            if meta is not None:
+                return meta
             return json.loads((self.path / _GENERATOR_META).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, UserError):
             return {}
 
     def read_generator(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -210,14 +284,32 @@ class Run:
                 "train with `gesturegan train`"
             )
         try:
+            meta, tensors = self._read_bundle(_G_PREFIX)
+            if meta is not None:
+                return tensors, meta
             meta = json.loads((self.path / _GENERATOR_META).read_text(encoding="utf-8"))
             return load_file(str(weights)), meta
+        except UserError:
+            raise
         except Exception as exc:
             raise UserError(f"{weights}: damaged generator file ({exc})") from exc
 
     def read_discriminator(self, step: int) -> dict[str, torch.Tensor]:
         """D saved with the generator of training step ``step``; a ``UserError`` when there is
-        none or it is from another step (a run exported before discriminators were saved)."""
+        none or it is from another step (a run exported before discriminators were saved, or an
+        export that replaced the one the generator was read from)."""
+        meta, weights = (
+            self._read_bundle(_D_PREFIX) if (self.path / _GENERATOR).is_file() else (None, {})
+        )
+        if meta is not None:
+            if int(meta["step"]) != step:
+                raise UserError(
+                    f"{self.path / _GENERATOR}: exported again at step {meta['step']} since its "
+                    f"generator of step {step} was read; load the run again"
+                )
+            if not weights:
+                raise UserError(f"{self.path / _GENERATOR}: no discriminator saved with it")
+            return weights
         path = self.path / _DISCRIMINATOR
         if not path.is_file():
             raise UserError(
@@ -314,7 +406,7 @@ class Run:
         if age > LIVE_WITHIN_S:
             return False
         if facts.get("host") == socket.gethostname():
-            return _process_exists(int(facts.get("pid", -1)))
+            return process_alive(int(facts.get("pid", -1)))
         return True
 
     def updated_s(self) -> float:
@@ -368,15 +460,3 @@ def _save_weights(state_dict: dict[str, torch.Tensor], path: Path, stamp: dict[s
     tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=stamp)
-
-
-def _process_exists(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

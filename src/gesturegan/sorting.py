@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from .atomic import atomic_path, write_text
+from .atomic import atomic_path, clean_temps, write_text
 from .errors import UserError
 from .labeling import Decision, check_min_confidence, errors_text, label_files, scores_text
 
@@ -125,6 +125,7 @@ def sort_files(
         min_confidence=min_confidence, device=device,
     )  # fmt: skip
     previous = _read_previous(out)
+    clean_temps(out)  # of a sort killed before
     summary = SortSummary(out, report.counts(), errors=report.errors)
     names = _names(report.decisions)
     rows: list[tuple[Decision, _Entry]] = []

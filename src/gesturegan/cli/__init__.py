@@ -5,7 +5,8 @@ verb's flags and sets ``func`` to a function that calls one library function and
 result. ``VERBS`` lists them in the order ``gesturegan --help`` shows; a new verb is a new
 ``add_<verb>`` and one line there.
 
-Every user mistake surfaces as ``UserError`` and is printed as one line, exit status 2.
+Every user mistake surfaces as ``UserError`` and is printed as one line, exit status 2; so is a
+full disk.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import argparse
 import sys
 
 from .. import __version__
+from ..atomic import disk_full
 from ..errors import UserError
 from . import classifier, compose, data, demo, evaluate, generate, labels, reprs, studio, train
 from .parsing import DeferredParser
@@ -64,6 +66,12 @@ def main(argv: list[str] | None = None) -> int:
         args.func(args)
     except UserError as exc:
         print(f"gesturegan {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a full disk outside an atomic write (a folder, a link)
+        full = disk_full(exc.filename or "a file", exc)
+        if full is None:
+            raise
+        print(f"gesturegan {args.command}: error: {full}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         hint = "; run the same command again to resume" if args.command == "prepare" else ""

@@ -7,7 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
-from ..atomic import write_text
+from ..atomic import clean_temps, write_text
 from ..errors import UserError
 
 # What ``OUT.partial`` may hold: the state of a run, and a finished dataset whose install failed.
@@ -44,9 +44,7 @@ class PartialFolder:
         had_lock = (self.path / ".lock").exists()
         self._lock()
         try:
-            for name in ("resume.json", "dataset.json"):  # temporaries of a killed atomic write
-                for tmp in self.path.glob(f".{name}.*"):
-                    tmp.unlink()
+            clean_temps(self.path, recursive=False)  # of a killed atomic write
             state = self._read_state()
             if state is None or state.get("fingerprint") != self.fingerprint:
                 self._clear()

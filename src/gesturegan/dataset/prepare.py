@@ -15,7 +15,8 @@ Everything is written into ``OUT.partial`` beside ``OUT`` and renamed into place
 ``OUT`` is either absent, the previous dataset, or the complete new one. ``OUT.partial`` also holds
 ``resume.json``, a checkpoint written about once a second: a run that is killed (or fails) leaves
 it behind, and the next run with the same options and unchanged sources continues from the last
-checkpoint instead of starting over, giving the same dataset an uninterrupted run gives.
+checkpoint instead of starting over, giving the same dataset an uninterrupted run gives. A full
+disk is the exception: ``OUT.partial`` is what fills it, so it is removed (``DiskFull``).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ import numpy as np
 import xxhash
 
 from .. import __version__
-from ..atomic import write_text
+from ..atomic import DiskFull, disk_full, write_text
 from ..audio import AUDIO_EXTENSIONS, check_clip_format
 from ..errors import UserError
 from .clip import ALIGN_MODES, NORMALIZE_MODES, Clip, SkipFile, fit_file
@@ -214,6 +215,12 @@ def prepare(
         except UserError:
             state.discard()
             raise
+        except Exception as exc:  # a full disk: free what we took, say so in one line
+            full = disk_full(partial / "audio.npy", exc)
+            if full is None:
+                raise
+            state.discard()
+            raise full from exc
         n_clips = sum(counts.values())
         info = {
             "format_version": FORMAT_VERSION,
@@ -236,7 +243,11 @@ def prepare(
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "gesturegan_version": __version__,
         }
-        write_text(partial / "dataset.json", json.dumps(info, indent=2) + "\n")
+        try:
+            write_text(partial / "dataset.json", json.dumps(info, indent=2) + "\n")
+        except DiskFull:
+            state.discard()
+            raise
         state.finish()
         install(partial, out, overwrite)
     return PrepareSummary(

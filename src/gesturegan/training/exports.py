@@ -29,7 +29,7 @@ class TrainResult:
 
 @dataclass(frozen=True)
 class Facts:
-    """What the models were made for: saved in every checkpoint and in generator.json."""
+    """What the models were made for: saved in every checkpoint and in the export's meta."""
 
     label_names: list[str]
     shape: tuple[int, ...]

@@ -37,7 +37,8 @@ class Kinds:
     Attributes
     ----------
     table : one dict per kind, ``{"class": class id, "rule": rule name, "share": share of its
-        class's clips}``, in class order then largest first. Saved in checkpoints and generator.json.
+        class's clips}``, in class order then largest first. Saved in checkpoints and the
+        export's meta.
     of_clip : ``[N] int64``, the kind id (row of ``table``) of every clip.
     """
 
@@ -87,7 +88,7 @@ class Conditioning:
 
     @property
     def table(self) -> list[dict] | None:
-        """The kinds table (saved in checkpoints and generator.json), ``None`` without kinds."""
+        """The kinds table (saved in checkpoints and the export's meta), ``None`` without kinds."""
         return self.kinds.table if self.kinds is not None else None
 
     def loader_ids(self) -> dict:

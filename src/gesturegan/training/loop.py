@@ -38,6 +38,11 @@ from .progress import MetricsLog, ProgressBars, StopRequest
 from .state import Counters, build_nets, load_rng_state, load_weights, rng_state, weights
 from .step import STAT_KEYS, train_step
 
+FIRST_CHECKPOINT_S = 30.0
+"""The first ``latest.pt`` of a run (or of a resumed session) comes after this many seconds at
+most, so a run killed early has something to resume from; later ones every
+``checkpoint_every_minutes``."""
+
 
 class TrainingDiverged(UserError):
     """A loss, score or gradient went NaN/Inf; the last good checkpoint is kept untouched."""
@@ -255,6 +260,8 @@ class Trainer:
         log = MetricsLog(self.run, self.probes.heard_columns(), self.metrics, world.is_main)
         last_ckpt_t = last_snap_t = last_probe_t = dist.broadcast_float(time.monotonic(), world)
         interrupted = mid_step = False
+        every_s = cfg.checkpoint_every_minutes * 60
+        ckpt_wait_s = min(every_s, FIRST_CHECKPOINT_S)  # the same on every rank
         bars = ProgressBars(cfg, self.stages, show_progress and world.is_main)
         stop = StopRequest()
         try:
@@ -293,11 +300,11 @@ class Trainer:
                     last_probe_t = now
                 if (
                     c.step % cfg.checkpoint_every_steps == 0
-                    or now - last_ckpt_t >= cfg.checkpoint_every_minutes * 60
+                    or now - last_ckpt_t >= ckpt_wait_s
                 ):
                     log.write()
                     self.save_checkpoint()
-                    last_ckpt_t = now
+                    last_ckpt_t, ckpt_wait_s = now, every_s
         except KeyboardInterrupt:
             interrupted = True
             if mid_step:  # a second Ctrl+C inside a step: its state is half-updated, keep the last

@@ -11,7 +11,7 @@ from ..config import load_yaml, merge
 from ..dataset import Dataset
 from ..device import describe
 from ..errors import UserError
-from ..runs import LATEST, Run
+from ..runs import Run
 from . import distributed as dist
 from .config import make_config, resume_config
 from .exports import TrainResult
@@ -29,10 +29,12 @@ def train(
 ) -> TrainResult:
     """Train a model into the run folder ``run_dir`` (``runs``), or continue one with ``resume``.
 
-    On resume the saved config is the base; ``overrides`` may change the budget (``steps`` or
-    ``minutes``) to train longer, and the data must be the run's own (its content hash, recorded in
-    the checkpoint) unless ``allow_new_data``. A fresh run refuses a folder that already holds
-    checkpoints. Every refusal comes before anything is written.
+    On resume the saved config is the base and training goes on from ``Run.resume_point``
+    (``latest.pt``, else the furthest of ``best.pt`` and the stage checkpoints); ``overrides`` may
+    change the budget (``steps`` or ``minutes``) to train longer, and the data must be the run's
+    own (its content hash, recorded in the checkpoint) unless ``allow_new_data``. A fresh run
+    refuses a folder that already holds a checkpoint of any kind. Every refusal comes before
+    anything is written; temporary files of a killed writer are removed first.
     Under ``torchrun`` it trains data-parallel across the ranks (see ``distributed``).
 
     The device (``device`` option, ``auto`` by default) is resolved here and the one used is
@@ -40,8 +42,9 @@ def train(
     run trained on a GPU continues on a machine without one.
     """
     run = Run(run_dir)
+    point = run.resume_point()
     if resume:
-        if not run.has_checkpoint(LATEST):
+        if point is None:
             raise UserError(f"{run.path}: nothing to resume (no checkpoint in it)")
         changes = merge(load_yaml(config_path) if config_path else {}, overrides or {})
         changes.setdefault("device", "auto")  # the saved device records where it ran
@@ -50,7 +53,7 @@ def train(
         saved = load_yaml(run.config_path)
         cfg = resume_config(saved, changes, where=str(run.config_path))
     else:
-        if run.has_checkpoint(LATEST):
+        if point is not None:
             raise UserError(
                 f"{run.path} already holds a training run; pass --resume to continue it "
                 "or choose another --out folder"
@@ -60,13 +63,15 @@ def train(
         cfg = make_config(data, config_path, overrides)
     world = dist.init_from_env(cfg.device)
     cfg = dataclasses.replace(cfg, device=str(world.device))
-    ckpt = run.load_checkpoint(LATEST) if resume else None
+    ckpt = run.load_checkpoint(point) if resume else None
     if ckpt and not allow_new_data:
         _check_same_data(ckpt, cfg.data)
     # The data, representation and models are checked before the run folder is made: a refused
     # start leaves nothing behind.
     trainer = Trainer(cfg, run, world, ckpt.get("kinds") if ckpt else None)
     run.path.mkdir(parents=True, exist_ok=True)
+    if world.is_main:
+        run.clean_temps()  # of a writer killed in an earlier run
     if world.is_main and show_progress:
         print(f"device: {describe(world.device)}, precision {cfg.precision}", file=sys.stderr)
     if world.is_main:
