@@ -41,6 +41,10 @@ def private(name: str) -> bool:
     return name.startswith("_") and not name.startswith("__")
 
 
+def test_the_training_loop_only_orchestrates_in_under_300_lines():
+    assert len((SRC / "training" / "loop.py").read_text().splitlines()) <= 300
+
+
 def test_no_module_is_over_500_lines():
     long = {module_name(p): n for p in MODULES if (n := len(p.read_text().splitlines())) > MAX_LINES}
     assert not long, long

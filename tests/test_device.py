@@ -13,8 +13,8 @@ import torch
 from gesturegan.device import check_precision, resolve
 from gesturegan.errors import UserError
 from gesturegan.runs import load_checkpoint
+from gesturegan.training.checks import on_host
 from gesturegan.training.distributed import World, backend_for
-from gesturegan.training.loop import on_host
 from gesturegan.training.state import load_rng_state, rng_state
 
 from .conftest import tiny_overrides

@@ -46,7 +46,7 @@ from .clip import ALIGN_MODES, NORMALIZE_MODES, Clip, SkipFile, fit_file
 from .install import check_out, install
 from .partial import PartialFolder
 from .scan import Scan, folder_label, read_labels_csv, scan
-from .split import holdout_ids
+from .split import holdout_record
 
 FORMAT_VERSION = 2  # 2: ``source_hash`` (xxh3-128) replaced version 1's ``source_sha1``
 MANIFEST_COLUMNS = (
@@ -239,7 +239,7 @@ def prepare(
             "min_duration_s": opts.min_duration_s,
             "normalize": normalize,
             "level_db": level_db,
-            "holdout": _holdout(partial / "manifest.csv", holdout, seed),
+            "holdout": holdout_record(partial / "manifest.csv", holdout, seed),
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "gesturegan_version": __version__,
         }
@@ -254,16 +254,6 @@ def prepare(
         out, n_clips, len(errors), info["counts"], found.n_ignored, time.perf_counter() - t0,
         n_resumed, info["holdout"]["n_clips"],
     )  # fmt: skip
-
-
-def _holdout(manifest_csv: Path, fraction: float, seed: int) -> dict:
-    """``dataset.json``'s ``holdout``: which rows of the written manifest are kept out of training."""
-    with open(manifest_csv, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    keys = [row["source_hash"] or row["source"] for row in rows]
-    ids = holdout_ids([row["label"] for row in rows], keys, fraction, seed) if fraction else []
-    return {"fraction": fraction, "seed": seed, "by": "source file", "n_clips": len(ids),
-            "ids": [int(i) for i in ids]}  # fmt: skip
 
 
 def _check_options(src, out, sr, length, labels_csv, labels_from_folders, align, workers) -> int:

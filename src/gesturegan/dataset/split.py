@@ -5,7 +5,9 @@ Used by ``prepare --holdout`` (the held-out clips are its ``test`` share) and by
 
 from __future__ import annotations
 
+import csv
 from collections import Counter, defaultdict
+from pathlib import Path
 
 import numpy as np
 
@@ -83,3 +85,13 @@ def holdout_ids(
     names = {name: i for i, name in enumerate(sorted(set(labels)))}
     label_ids = np.array([names[name] for name in labels], dtype=np.int64)
     return np.flatnonzero(split_by_source(label_ids, keys, 0.0, fraction, seed) == "test")
+
+
+def holdout_record(manifest_csv: Path, fraction: float, seed: int) -> dict:
+    """``dataset.json``'s ``holdout``: which rows of the written manifest are kept out of training."""
+    with open(manifest_csv, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    keys = [row["source_hash"] or row["source"] for row in rows]
+    ids = holdout_ids([row["label"] for row in rows], keys, fraction, seed) if fraction else []
+    return {"fraction": fraction, "seed": seed, "by": "source file", "n_clips": len(ids),
+            "ids": [int(i) for i in ids]}  # fmt: skip

@@ -11,54 +11,35 @@ from __future__ import annotations
 import math
 import sys
 import time
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from .. import gestures
 from ..allocator import keep_freed_memory
 from ..dataset import Dataset
 from ..device import prepare, resolve
-from ..errors import UserError
-from ..evaluation.metrics import frechet_distance
 from ..representations import get as get_representation
 from ..runs import BEST, LATEST, Run
 from . import distributed as dist
-from . import kinds, monitor, schedule, snapshots
+from . import kinds, schedule, snapshots
 from .augment import Augmentation
+from .checks import TrainingDiverged, check_finite, check_replicas, on_host
 from .config import TrainConfig
 from .data import BatchLoader, fixed_latents
 from .distributed import World
 from .exports import Facts, TrainResult, export, generator_meta
+from .judges import live_judges
 from .precision import Precision
-from .probes import Judges, Probes
+from .probes import Probes
 from .progress import MetricsLog, ProgressBars, StopRequest
 from .state import Counters, build_nets, load_rng_state, load_weights, rng_state, weights
-from .step import STAT_KEYS, train_step
+from .step import train_step
 
 FIRST_CHECKPOINT_S = 30.0
 """The first ``latest.pt`` of a run (or of a resumed session) comes after this many seconds at
 most, so a run killed early has something to resume from; later ones every
 ``checkpoint_every_minutes``."""
-
-
-class TrainingDiverged(UserError):
-    """A loss, score or gradient went NaN/Inf; the last good checkpoint is kept untouched."""
-
-
-def judges(label_names: list[str]) -> Judges:
-    """Today's live measures: ``monitor``'s embedding with the Fréchet distance, and the envelope
-    labeler when the classes are gesture categories."""
-    hear = partial(monitor.heard, label=gestures.label) if monitor.hears(label_names) else None
-    return Judges(
-        embed=monitor.embed,
-        compare=partial(monitor.measure, distance=frechet_distance),
-        hear=hear,
-        collapsed=monitor.collapsed,
-        warnings=monitor.warnings_for,
-    )
 
 
 class Trainer:
@@ -100,7 +81,7 @@ class Trainer:
         self.noise = torch.Generator(self.device).manual_seed(cfg.seed + 1 + 7919 * self.world.rank)
         self.counters = Counters()
         z_dim, names = self.nets.G.cfg.z_dim, self.label_names
-        self.probes = Probes(judges(names), ds, self.rep, names, z_dim, cfg.seed)
+        self.probes = Probes(live_judges(names), ds, self.rep, names, z_dim, cfg.seed)
         self.aug = Augmentation(cfg.augment, cfg.augment_p, cfg.ada_target, cfg.ada_speed_kimg)
         self.metrics: list[dict[str, Any]] = []  # logged rows (a resumed run's earlier ones too)
         z, _, c = fixed_latents(cfg.seed + 2, cfg.snapshot_per_class, n_classes, z_dim)
@@ -140,7 +121,7 @@ class Trainer:
         and keep the penalty in the counters; the figures read last when there is nothing new."""
         if self.pending is not None:
             stats, self.pending = on_host(self.pending), None
-            self.check_finite(stats)
+            check_finite(stats, self.counters.step, self.run, self.world)
             self.counters.last_penalty = stats["penalty"]
             self.last_stats = stats
         return self.last_stats
@@ -215,34 +196,6 @@ class Trainer:
             for m in new:
                 print(f"warning (step {c.step}): {m}", file=sys.stderr, flush=True)
             self.run.write_warnings(self.probes.warned)
-
-    def check_finite(self, stats: dict[str, float]) -> None:
-        """Stop with a clear message when training diverged (on any rank), before anything bad is
-        saved. Every rank checks at the same steps (``settle``)."""
-        bad = [k for k in STAT_KEYS if k != "penalty" and not math.isfinite(stats[k])]
-        if not dist.any_rank(bool(bad), self.world):
-            return
-        kept = (
-            f"the last good checkpoint ({self.run.checkpoint_path(LATEST)}) is kept; resume from "
-            "it with a lower lr (--resume --lr ...) or another loss (--loss)"
-            if self.run.has_checkpoint(LATEST)
-            else "no checkpoint had been written yet"
-        )
-        raise TrainingDiverged(
-            f"training diverged at step {self.counters.step} "
-            f"({', '.join(f'{k}={stats[k]}' for k in bad)}); {kept}"
-        )
-
-    def check_replicas(self) -> None:
-        """Distributed runs: verify every rank ended with rank 0's weights; record it in the run."""
-        if not self.world.distributed:
-            return
-        nets = self.nets
-        diff = max(dist.max_replica_difference(m, self.world) for m in (nets.G, nets.D, nets.G_ema))
-        if self.world.is_main:
-            self.run.write_distributed({"world_size": self.world.size, "replica_max_abs_diff": diff})
-        if diff > 1e-4:
-            raise RuntimeError(f"replicas diverged: max |w_rank − w_0| = {diff:.3g}")
 
     def end_stage(self) -> None:
         """Snapshot and keep the finished stage, then grow the networks by one stage."""
@@ -332,17 +285,9 @@ class Trainer:
             self.export()
         if world.is_main:
             snapshots.save_gif(self.run.grids(), self.run.gif_path)
-        self.check_replicas()
+        check_replicas(self.nets, self.run, self.world)
         log.close()
         return TrainResult(
             self.run.path, c.step, self.stages[c.stage], c.elapsed_s, interrupted,
             generator_step=c.generator_step, generator_heard=c.best_heard,
         )  # fmt: skip
-
-
-
-def on_host(stats: dict[str, Any]) -> dict[str, float]:
-    """A step's figures as Python floats: its tensors read in one transfer."""
-    keys = [k for k, v in stats.items() if isinstance(v, torch.Tensor)]
-    values = torch.stack([stats[k].float() for k in keys]).tolist() if keys else []
-    return {**stats, **dict(zip(keys, values, strict=True))}
