@@ -8,13 +8,12 @@ folder of its source path, or the ``library`` (or ``group``) column of a CSV (``
 
 from __future__ import annotations
 
-import csv
 import os
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from ..dataset.scan import FILE_COLUMNS
+from ..dataset.scan import csv_columns
 from ..dataset.split import SPLITS, split_by_source
 from ..errors import UserError
 
@@ -38,25 +37,12 @@ def read_groups(csv_path: str | os.PathLike, source_root: str | os.PathLike) -> 
         The CSV is missing, unreadable or lacks the columns.
     """
     path = Path(csv_path).absolute()
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.reader(f))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise UserError(f"groups CSV {path} could not be read ({exc})") from exc
-    header = [h.strip().lower() for h in rows[0]] if rows else []
-    file_col = next((header.index(c) for c in FILE_COLUMNS if c in header), None)
-    group_col = next((header.index(c) for c in GROUP_COLUMNS if c in header), None)
-    if file_col is None or group_col is None:
-        raise UserError(
-            f"groups CSV {path} needs a header row with columns file,library (or file,group); "
-            f"found: {','.join(header) or 'nothing'}"
-        )
+    need = "file,library (or file,group)"
     groups: dict[Path, str] = {}
-    for row in rows[1:]:
-        if len(row) <= max(file_col, group_col) or not row[group_col].strip():
-            continue
-        for base in (Path(source_root), path.parent):
-            groups[(base / row[file_col].strip()).resolve()] = row[group_col].strip()
+    for file, group in csv_columns(path, "groups", GROUP_COLUMNS, need):
+        if group:
+            for base in (Path(source_root), path.parent):
+                groups[(base / file).resolve()] = group
     return groups
 
 

@@ -42,7 +42,7 @@ from ..atomic import write_text
 from ..errors import UserError
 from .install import check_out, install
 from .prepare import FORMAT_VERSION, MANIFEST_COLUMNS, PrepareSummary
-from .scan import FILE_COLUMNS, LABEL_COLUMNS
+from .scan import LABEL_COLUMNS, csv_columns
 
 IMAGE_SR, IMAGE_HOP, IMAGE_N_FFT, IMAGE_FMIN = 44100, 694, 2560, 20.0  # the data set's mel geometry
 SIDE = 128  # images are cropped / padded to SIDE x SIDE
@@ -238,20 +238,10 @@ def _npy(path: Path, descr: str, shape: tuple[int, ...]):
 
 def _csv_rows(path: Path, n_images: int) -> tuple[list[str], list[str]]:
     """File names and first labels of the CSV's rows, which must number ``n_images``."""
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.reader(f))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise UserError(f"labels CSV {path} could not be read ({exc})") from exc
-    header = [h.strip().lower() for h in rows[0]] if rows else []
-    file_col = next((header.index(c) for c in FILE_COLUMNS if c in header), None)
-    label_col = next((header.index(c) for c in LABEL_COLUMNS if c in header), None)
-    if file_col is None or label_col is None:
-        raise UserError(f"labels CSV {path} needs a header row with columns fname,labels")
-    body = [r for r in rows[1:] if r]
+    body = csv_columns(path, "labels", LABEL_COLUMNS, "fname,labels")
     if len(body) != n_images:
         raise UserError(
             f"labels CSV {path} has {len(body)} rows but the pickle {n_images} images; "
             "give the CSV the pickle was made from (train_curated.csv for mels_train_curated.pkl)"
         )
-    return [r[file_col].strip() for r in body], [r[label_col].split(",")[0].strip() for r in body]
+    return [file for file, _ in body], [labels.split(",")[0].strip() for _, labels in body]

@@ -133,6 +133,36 @@ def _kind(entry: os.DirEntry) -> tuple[str, str]:
     return "other", "link to something that is not a regular file (a FIFO, socket or device)"
 
 
+def csv_columns(
+    csv_path: Path, what: str, value_columns: tuple[str, ...], need: str
+) -> list[tuple[str, str]]:
+    """``(file, value)`` cells, stripped, of every non-empty row of a CSV with a header naming a file
+    column (``FILE_COLUMNS``) and one of ``value_columns`` ('' where a row is too short).
+
+    Raises
+    ------
+    UserError : ``what`` CSV unreadable, or its header lacks the columns (``need`` names them).
+    """
+    try:
+        with open(csv_path, newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.reader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise UserError(f"{what} CSV {csv_path} could not be read ({exc})") from exc
+    header = [h.strip().lower() for h in rows[0]] if rows else []
+    file_col = next((header.index(c) for c in FILE_COLUMNS if c in header), None)
+    value_col = next((header.index(c) for c in value_columns if c in header), None)
+    if file_col is None or value_col is None:
+        raise UserError(
+            f"{what} CSV {csv_path} needs a header row with columns {need} "
+            f"(found: {','.join(header) or 'nothing'})"
+        )
+
+    def cell(row: list[str], col: int) -> str:
+        return row[col].strip() if col < len(row) else ""
+
+    return [(cell(r, file_col), cell(r, value_col)) for r in rows[1:] if r]
+
+
 def read_labels_csv(csv_path: Path, base: Path | None = None) -> dict[Path, str]:
     """Read a labels CSV into ``{resolved file path: label}``.
 
@@ -148,25 +178,12 @@ def read_labels_csv(csv_path: Path, base: Path | None = None) -> dict[Path, str]
     """
     if not csv_path.is_file():
         raise UserError(f"labels CSV {csv_path} does not exist")
-    try:
-        with open(csv_path, newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.reader(f))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise UserError(f"labels CSV {csv_path} could not be read ({exc})") from exc
-    header = [h.strip().lower() for h in rows[0]] if rows else []
-    file_col = next((header.index(c) for c in FILE_COLUMNS if c in header), None)
-    label_col = next((header.index(c) for c in LABEL_COLUMNS if c in header), None)
-    if file_col is None or label_col is None:
-        raise UserError(
-            f"labels CSV {csv_path} needs a header row with columns file,label "
-            f"(found: {','.join(header) or 'nothing'})"
-        )
     labels: dict[Path, str] = {}
-    for row in rows[1:]:
-        if len(row) <= max(file_col, label_col) or not row[file_col].strip():
+    for file, value in csv_columns(csv_path, "labels", LABEL_COLUMNS, "file,label"):
+        if not file:
             continue
-        label = row[label_col].split(",")[0].strip()
-        key = ((csv_path.parent if base is None else base) / row[file_col].strip()).resolve()
+        label = value.split(",")[0].strip()
+        key = ((csv_path.parent if base is None else base) / file).resolve()
         if label and key not in labels:
             labels[key] = label
     return labels
