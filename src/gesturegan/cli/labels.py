@@ -8,6 +8,24 @@ import sys
 from .parsing import add_device, announce
 
 
+def _add_decider_flags(p: argparse.ArgumentParser, unsure: str) -> None:
+    """What decides the category, shared by label and sort: the rules, or ``--model`` with its
+    ``--min-confidence`` (``unsure`` says what happens below it) and device; the worker count."""
+    p.add_argument(
+        "--model", metavar="DIR", help="classifier folder (`classifier train`); default: rules"
+    )
+    p.add_argument(
+        "--min-confidence",
+        type=float,
+        metavar="P",
+        help=f"with --model: {unsure}",
+    )
+    p.add_argument(
+        "--workers", type=int, default=None, help="parallel processes (default: all cores)"
+    )
+    add_device(p, "the classifier of --model")
+
+
 def add_label(sub: argparse._SubParsersAction) -> None:
     """Declare `gesturegan label` and its flags."""
     p = sub.add_parser(
@@ -18,20 +36,8 @@ def add_label(sub: argparse._SubParsersAction) -> None:
         "--model. Files that cannot be read are listed on stderr; they do not stop the run.",
     )
     p.add_argument("src", help="an audio file or a folder of them (read only)")
-    p.add_argument(
-        "--model", metavar="DIR", help="classifier folder (`classifier train`); default: rules"
-    )
     p.add_argument("--csv", metavar="OUT", help="also write decisions and all features to a CSV")
-    p.add_argument(
-        "--min-confidence",
-        type=float,
-        metavar="P",
-        help="with --model: mark files whose top probability is below P unsure",
-    )
-    p.add_argument(
-        "--workers", type=int, default=None, help="parallel processes (default: all cores)"
-    )
-    add_device(p, "the classifier of --model")
+    _add_decider_flags(p, unsure="mark files whose top probability is below P unsure")
     p.set_defaults(func=_label)
 
 
@@ -71,19 +77,7 @@ def add_sort(sub: argparse._SubParsersAction) -> None:
     p.add_argument("src", help="folder (or file) of sounds (read only)")
     p.add_argument("out", help="output folder (created)")
     p.add_argument("--copy", action="store_true", help="copy the files instead of linking them")
-    p.add_argument(
-        "--model", metavar="DIR", help="classifier folder (`classifier train`); default: rules"
-    )
-    p.add_argument(
-        "--min-confidence",
-        type=float,
-        metavar="P",
-        help="with --model: files whose top probability is below P go to unsure/",
-    )
-    p.add_argument(
-        "--workers", type=int, default=None, help="parallel processes (default: all cores)"
-    )
-    add_device(p, "the classifier of --model")
+    _add_decider_flags(p, unsure="files whose top probability is below P go to unsure/")
     p.set_defaults(func=_sort)
 
 
