@@ -5,6 +5,7 @@ plan."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -175,13 +176,17 @@ def test_study_refuses_data_it_cannot_judge_before_training(library, tiny_datase
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
-def test_study_config_checks_names_and_pairs_models_with_representations(tiny_dataset):
-    with pytest.raises(UserError, match="unknown representation"):
-        StudyConfig(data=("d",), reprs=("nope",))
-    with pytest.raises(UserError, match="unknown model"):
-        StudyConfig(data=("d",), models=("gan9000",))
-    cfg = StudyConfig(data=("d",), reprs=("waveform", "rgb16"), models=("wavegan", "pgan"))
-    assert [(c["repr"], c["model"]) for c in cfg.combinations()] == [
-        ("waveform", "wavegan"),
-        ("rgb16", "pgan"),
-    ]
+def test_study_judges_on_eval_data_that_no_run_trained_on(library, tiny_dataset, tmp_path):
+    from gesturegan.dataset import prepare
+
+    from .conftest import write_tiny_sounds
+
+    src = write_tiny_sounds(tmp_path / "src", seed=1, names=("trigger", "continuous_variation"))
+    prepare(src, tmp_path / "other", labels_from_folders=True, workers=1)  # nothing held out
+    cfg = _tiny_study(library, eval_data=str(tmp_path / "other"), reprs=("logmel_gl",),
+                      category_check=None)  # fmt: skip
+    (row,) = run_study(tmp_path / "s", cfg, say=lambda _: None)
+    assert row["data"] == "lib" and row["judged_on"] == "other" and row["held_out"] == 12
+    with pytest.raises(UserError, match="no clips of hit, tone"):
+        run_study(tmp_path / "t", replace(cfg, data=(str(tiny_dataset),)))
+    assert not (tmp_path / "t").exists()

@@ -85,8 +85,8 @@ def options_markdown() -> str:
         "## Study (`gesturegan study`)\n",
         "What a study trains and how it judges, saved as `OUT/study.yaml`. The flags: `--data`, "
         "`--reprs`, `--models`, `--augment` and `--seeds` take comma lists, `minutes` is "
-        "`--budget`, `steps` is `--steps`, `n` is `--n`, `category_check` is "
-        "`--category-check`, and `train_options` is read from the YAML file "
+        "`--budget`, `steps` is `--steps`, `n` is `--n`, `eval_data` is `--eval-data`, "
+        "`category_check` is `--category-check`, and `train_options` is read from the YAML file "
         "`--train-config`. See [study.md](study.md).\n",
         None,
     ]

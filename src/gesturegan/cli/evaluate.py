@@ -127,6 +127,7 @@ def _add_study_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, help=field["steps"].help)
     n = field["n"].default
     p.add_argument("--n", type=int, default=n, help=f"{field['n'].help} (default {n})")
+    p.add_argument("--eval-data", help=field["eval_data"].help)
     p.add_argument("--category-check", metavar="LOLO_DIR", help=field["category_check"].help)
     p.add_argument("--train-config", help=f"YAML file of {field['train_options'].help}")
     p.add_argument("--out", required=True, help="study folder (created; resumed if it exists)")
@@ -153,6 +154,7 @@ def _study(a) -> None:
         minutes=None if a.steps else a.budget,
         steps=a.steps,
         n=a.n,
+        eval_data=a.eval_data,
         category_check=a.category_check,
         train_options=load_yaml(a.train_config) if a.train_config else {},
         device=a.device,

@@ -71,6 +71,11 @@ class StudyConfig:
     )
     steps: int | None = option(None, "training budget per run in steps (deterministic)", at_least=1)
     n: int = option(64, "clips generated per class for judging", at_least=2)
+    eval_data: str | None = option(
+        None,
+        "judge every run against this dataset (its held-out clips, else all: none of the runs may "
+        "train on it) instead of each run's own held-out clips",
+    )
     category_check: str | None = option(
         None,
         "folder of `gesturegan classifier lolo`: each dataset's generated clips are classified by "
@@ -128,7 +133,15 @@ def run_study(
         before = from_dict(StudyConfig, load_yaml(saved), where=str(saved))
         if replace(before, device=cfg.device) != cfg:  # any device may go on
             raise UserError(f"{out} holds a different study; choose another --out folder")
-    checkers = {data: check_dataset(data, cfg.category_check) for data in dict.fromkeys(cfg.data)}
+    judged_on = {data: cfg.eval_data or data for data in cfg.data}
+    checkers = {
+        data: check_dataset(data, cfg.category_check, held_out=cfg.eval_data is None)
+        for data in dict.fromkeys(judged_on.values())
+    }
+    for data, on in judged_on.items():
+        missing = sorted(set(Dataset.open(data).label_names) - set(Dataset.open(on).label_names))
+        if missing:
+            raise UserError(f"{on} has no clips of {', '.join(missing)} (classes of {data})")
     out.mkdir(parents=True, exist_ok=True)
     save_yaml(cfg, saved)
     device = str(resolve(cfg.device))
@@ -156,20 +169,22 @@ def run_study(
         if result.interrupted:
             raise KeyboardInterrupt
         say(f"[{i}/{len(combos)}] judging {combo['name']} on its held-out clips")
-        rows.append(judge_run(run, combo, cfg.n, checkers[combo["data"]], device))
+        on = judged_on[combo["data"]]
+        rows.append(judge_run(run, combo, on, cfg.n, checkers[on], device))
         write_text(row_file, json.dumps(rows[-1], indent=2))
         write_table(out, rows)
     write_table(out, rows)
     return rows
 
 
-def check_dataset(data: str, category_check: str | None) -> Path | None:
-    """Refuse, before any training, a dataset the study cannot judge; return the folder of the
-    classifier that checks its categories (None without ``category_check``)."""
+def check_dataset(data: str, category_check: str | None, held_out: bool = True) -> Path | None:
+    """Refuse, before any training, a dataset the study cannot judge on (one with no held-out
+    clips, when ``held_out``); return the folder of the classifier that checks its categories
+    (None without ``category_check``)."""
     ds = Dataset.open(data)
     if not ds.has_labels:
         raise UserError(f"{ds.path} has no labels; sort the library first (docs/study.md)")
-    if not len(ds.holdout_ids):
+    if held_out and not len(ds.holdout_ids):
         raise UserError(
             f"{ds.path} keeps no clips out of training; prepare it with --holdout so the study "
             "judges on clips training never saw"
@@ -187,15 +202,15 @@ def check_dataset(data: str, category_check: str | None) -> Path | None:
 
 
 def judge_run(
-    run: Path, combo: dict[str, Any], n: int, checker: Path | None, device: str
+    run: Path, combo: dict[str, Any], data: str, n: int, checker: Path | None, device: str
 ) -> dict[str, Any]:
-    """One run's row: the judge's figures against its dataset's held-out clips, overall and per
-    class, the category checks, and what the run cost."""
+    """One run's row: the judge's figures against the held-out clips of ``data`` (all its clips if
+    it has none held out), overall and per class, the category checks, and what the run cost."""
     from .. import classifier as clf
     from ..generation import load
 
     gen = load(run, device)
-    ds = Dataset.open(combo["data"])
+    ds = Dataset.open(data)
     generated = generate_set(gen, n)
     comparison, _ = independent_judge(ds, gen.categories, generated, n, seed=0)
     asked = [c for c in gen.categories for _ in range(n)]
@@ -221,6 +236,7 @@ def judge_run(
         "gen_rtf": GEN_SPEED_BATCH * gen.length / gen.sr / gen_s,
         **figures(comparison, "all"),
         **agreement(heard, asked, None),
+        "judged_on": ds.path.name,
         "held_out": comparison.n_a,
         "per_class": per_class,
         "skipped": comparison.skipped,

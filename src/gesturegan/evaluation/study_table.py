@@ -20,7 +20,7 @@ from ..atomic import write_text
 
 GROUP = ("data", "repr", "model", "augment")
 COLUMNS = (
-    "name", *GROUP, "seed", "steps", "train_min", "stage", "gen_rtf", "held_out",
+    "name", *GROUP, "seed", "steps", "train_min", "stage", "gen_rtf", "judged_on", "held_out",
     "fd", "fd_rr", "fd_rr_lo", "fd_rr_hi", "fd_ratio", "kad", "kad_rr", "precision", "recall",
     "recall_rr", "randnet_fd_ratio", "category_check", "labeler",
 )  # fmt: skip
