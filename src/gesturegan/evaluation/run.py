@@ -33,6 +33,7 @@ from ..atomic import write_text
 from ..dataset import Dataset
 from ..errors import UserError
 from ..gestures import CATEGORIES, label
+from ..judge.distances import frechet
 from . import metrics
 
 REFERENCE_SETS = ("real_vs_real", "real_vs_noise")
@@ -158,14 +159,14 @@ class Judge:
             per_category[cat] = {
                 "labeler": None if rules is None else _agree(rules[part], cat),
                 "classifier": _agree(heard[part], cat),
-                "frechet": metrics.frechet_distance(self.ref_by_cat[cat], emb[part]),
+                "frechet": frechet(self.ref_by_cat[cat], emb[part]),
             }
         return {
             "class_consistency": {
                 "labeler": None if rules is None else metrics.class_consistency(rules, self.asked),
                 "classifier": metrics.class_consistency(heard, self.asked),
             },
-            "frechet": metrics.frechet_distance(self.ref_emb, emb),
+            "frechet": frechet(self.ref_emb, emb),
             "inception_score": metrics.inception_score(probs),
             "ndb_k": metrics.ndb_k(self.ref_emb, emb, k=min(NDB_K, len(self.ref_emb) // 2)),
             "memorization": memo.to_dict(),
