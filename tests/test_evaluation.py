@@ -153,6 +153,7 @@ def test_study_judges_every_run_on_held_out_clips_and_resumes(library, tmp_path)
         assert r["fd_ratio"] == pytest.approx(r["fd"] / r["fd_rr"])
         assert r["fd_rr_lo"] <= r["fd_rr"] <= r["fd_rr_hi"]
         assert 0 <= r["category_check"] <= 1 and 0 <= r["labeler"] <= 1
+        assert 0 <= r["category_check_real"] <= 1 and 0 <= r["labeler_real"] <= 1
         assert set(r["per_class"]) == {"continuous_variation", "trigger"}
     table = (tmp_path / "s" / "study.csv").read_text().splitlines()
     assert len(table) == 1 + 2 and table[0].startswith("name,data,repr")

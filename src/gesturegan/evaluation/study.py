@@ -44,7 +44,7 @@ from ..gestures import CATEGORIES, label
 from ..models import MODELS
 from ..representations import names as repr_names
 from ..runs import LATEST, Run
-from .run import generate_set, independent_judge
+from .run import generate_set, independent_judge, judged_clips
 from .study_table import write_table
 
 ONE_D = {"waveform"}  # representations for 1-D models only
@@ -206,7 +206,6 @@ def judge_run(
 ) -> dict[str, Any]:
     """One run's row: the judge's figures against the held-out clips of ``data`` (all its clips if
     it has none held out), overall and per class, the category checks, and what the run cost."""
-    from .. import classifier as clf
     from ..generation import load
 
     gen = load(run, device)
@@ -214,18 +213,20 @@ def judge_run(
     generated = generate_set(gen, n)
     comparison, _ = independent_judge(ds, gen.categories, generated, n, seed=0)
     asked = [c for c in gen.categories for _ in range(n)]
-    heard = {}
-    if set(gen.categories) <= set(CATEGORIES):  # the labeler knows only the gesture categories
-        heard["labeler"] = [label(w, gen.sr)[0] for w in generated]
-    if checker is not None:
-        model = clf.load(checker, device)
-        heard["category_check"] = model.predict(fit_to(generated, gen.sr, model.sr, model.length))
+    heard = read_categories(generated, gen.sr, gen.categories, checker, device)
+    real, real_asked = judged_clips(ds, gen.categories)
+    real_heard = read_categories(real, ds.sr, gen.categories, checker, device)
     t0 = time.perf_counter()
     gen.samples(gen.categories[0], list(range(GEN_SPEED_BATCH)))
     gen_s = time.perf_counter() - t0
     last = (gen.run.metrics_rows() or [{}])[-1]
     per_class = {
-        c: {**figures(comparison, c), **agreement(heard, asked, c)} for c in gen.categories
+        c: {
+            **figures(comparison, c),
+            **agreement(heard, asked, c),
+            **agreement(real_heard, real_asked, c, suffix="_real"),
+        }
+        for c in gen.categories
     }
     return {
         **combo,
@@ -236,6 +237,7 @@ def judge_run(
         "gen_rtf": GEN_SPEED_BATCH * gen.length / gen.sr / gen_s,
         **figures(comparison, "all"),
         **agreement(heard, asked, None),
+        **agreement(real_heard, real_asked, None, suffix="_real"),
         "judged_on": ds.path.name,
         "held_out": comparison.n_a,
         "per_class": per_class,
@@ -265,13 +267,32 @@ def figures(comparison, group: str) -> dict[str, float | None]:
     return dict(zip(keys, values, strict=True))
 
 
-def agreement(heard: dict[str, list[str]], asked: list[str], category: str | None) -> dict:
-    """Share of the generated clips (of ``category``, or all) each checker places where asked;
-    ``None`` for a checker that did not read them."""
-    out = dict.fromkeys(("category_check", "labeler"))
+def read_categories(
+    waves: np.ndarray, sr: int, categories, checker: Path | None, device: str
+) -> dict[str, list[str]]:
+    """The category each checker hears in every clip of ``waves [B, T]``: the labeler (when the
+    classes are gesture categories) and the classifier in ``checker`` (when given)."""
+    from .. import classifier as clf
+
+    heard = {}
+    if set(categories) <= set(CATEGORIES):  # the labeler knows only the gesture categories
+        heard["labeler"] = [label(w, sr)[0] for w in waves]
+    if checker is not None:
+        model = clf.load(checker, device)
+        heard["category_check"] = model.predict(fit_to(waves, sr, model.sr, model.length))
+    return heard
+
+
+def agreement(
+    heard: dict[str, list[str]], asked: list[str], category: str | None, suffix: str = ""
+) -> dict[str, float | None]:
+    """Share of the clips (of ``category``, or all) each checker places where asked, as
+    ``category_check`` and ``labeler`` (+ ``suffix``); ``None`` for a checker that did not read
+    them."""
+    out = dict.fromkeys(("category_check" + suffix, "labeler" + suffix))
     for checker, names in heard.items():
         pairs = [(h, a) for h, a in zip(names, asked, strict=True) if category in (None, a)]
-        out[checker] = float(np.mean([h == a for h, a in pairs])) if pairs else None
+        out[checker + suffix] = float(np.mean([h == a for h, a in pairs])) if pairs else None
     return out
 
 
