@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from gesturegan.evaluation.metrics import frechet_distance
+from gesturegan.judge.distances import frechet as frechet_distance
 from gesturegan.runs import Run, load_checkpoint
 from gesturegan.training import train
 from gesturegan.training.augment import AdaController, augment

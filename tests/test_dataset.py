@@ -432,6 +432,17 @@ def test_labels_from_a_csv_with_paths_relative_to_it(labelled_source, tmp_path):
     assert info["labels"] == ["Bass_drum", "Drone"]
 
 
+def test_the_csv_of_gesturegan_label_sorts_a_library(labelled_source, tmp_path):
+    from gesturegan.labeling import label_files, write_csv
+
+    report = label_files(labelled_source, workers=1)
+    write_csv(report, tmp_path / "sorted.csv")  # columns file, category, method, …
+    s = prepare(labelled_source, tmp_path / "data", labels_csv=tmp_path / "sorted.csv", workers=1)
+    by_file = {d.file: d.category for d in report.decisions}
+    rows = {r["source"]: r["label"] for r in read_csv(tmp_path / "data" / "manifest.csv")}
+    assert rows == by_file and s.n_clips == 4
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [

@@ -5,6 +5,7 @@ plan."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -109,47 +110,84 @@ def test_evaluate_refuses_data_of_another_shape_in_one_line(tiny_run, tmp_path, 
     assert err.count("\n") == 0 and "16000 Hz" in err
 
 
-def _tiny_study(tiny_dataset, tiny_classifier, **extra) -> StudyConfig:
-    return StudyConfig(
-        data=(str(tiny_dataset),),
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    """A labelled 'library' dataset with a third of its files held out, and a category-check folder
+    holding a classifier for it under its name (as `classifier lolo` writes)."""
+    from gesturegan.classifier import ClassifierConfig
+    from gesturegan.classifier import train as train_classifier
+    from gesturegan.config import from_dict
+    from gesturegan.dataset import prepare
+
+    from .conftest import TINY_CLASSIFIER, write_tiny_sounds
+
+    root = tmp_path_factory.mktemp("library")
+    src = write_tiny_sounds(root / "src", per_class=8, names=("trigger", "continuous_variation"))
+    prepare(src, root / "lib", labels_from_folders=True, holdout=0.5, workers=1)
+    train_classifier(root / "lib", root / "lolo" / "lib", from_dict(ClassifierConfig, TINY_CLASSIFIER))
+    return root
+
+
+def _tiny_study(library, **extra) -> StudyConfig:
+    fields = dict(
+        data=(str(library / "lib"),),
         reprs=("logmel_gl", "wave_image"),
         models=("pgan",),
         steps=3,
         minutes=None,
-        n=3,
-        classifier=str(tiny_classifier),
+        n=4,
+        category_check=str(library / "lolo"),
         train_options={"batch_size": [4], "pgan": dict(TINY_MODEL), "snapshot_per_class": 1},
-        **extra,
     )
+    return StudyConfig(**{**fields, **extra})
 
 
-def test_study_compares_every_pair_and_resumes(tiny_dataset, tiny_classifier, tmp_path):
-    cfg = _tiny_study(tiny_dataset, tiny_classifier)
+def test_study_judges_every_run_on_held_out_clips_and_resumes(library, tmp_path):
+    cfg = _tiny_study(library)
     rows = run_study(tmp_path / "s", cfg, say=lambda _: None)
     assert [(r["repr"], r["model"], r["steps"]) for r in rows] == [
         ("logmel_gl", "pgan", 3),
         ("wave_image", "pgan", 3),
     ]
+    for r in rows:
+        assert r["fd_ratio"] == pytest.approx(r["fd"] / r["fd_rr"])
+        assert r["fd_rr_lo"] <= r["fd_rr"] <= r["fd_rr_hi"]
+        assert 0 <= r["category_check"] <= 1 and 0 <= r["labeler"] <= 1
+        assert 0 <= r["category_check_real"] <= 1 and 0 <= r["labeler_real"] <= 1
+        assert set(r["per_class"]) == {"continuous_variation", "trigger"}
     table = (tmp_path / "s" / "study.csv").read_text().splitlines()
-    assert len(table) == 1 + 2 + 2  # header, two runs, two references
-    assert table[-2].startswith("real_vs_real") and table[-1].startswith("real_vs_noise")
+    assert len(table) == 1 + 2 and table[0].startswith("name,data,repr")
+    md = (tmp_path / "s" / "study.md").read_text()
+    assert "### trigger" in md and "| lib | logmel_gl | pgan | off | 1 |" in md
     assert (tmp_path / "s" / "study.png").stat().st_size > 0
     weights = tmp_path / "s" / "runs" / rows[0]["name"] / "generator.safetensors"
     before = weights.stat().st_mtime_ns
     again = run_study(tmp_path / "s", cfg, say=lambda _: None)
     assert weights.stat().st_mtime_ns == before  # finished runs are not trained again
-    assert [r["frechet"] for r in again] == [r["frechet"] for r in rows]
+    assert [r["fd"] for r in again] == [r["fd"] for r in rows]
     with pytest.raises(UserError, match="different study"):
-        run_study(tmp_path / "s", _tiny_study(tiny_dataset, tiny_classifier, seeds=(1,)))
+        run_study(tmp_path / "s", _tiny_study(library, seeds=(1,)))
 
 
-def test_study_config_checks_names_and_pairs_models_with_representations(tiny_dataset):
-    with pytest.raises(UserError, match="unknown representation"):
-        StudyConfig(data=("d",), reprs=("nope",))
-    with pytest.raises(UserError, match="unknown model"):
-        StudyConfig(data=("d",), models=("gan9000",))
-    cfg = StudyConfig(data=("d",), reprs=("waveform", "rgb16"), models=("wavegan", "pgan"))
-    assert [(c["repr"], c["model"]) for c in cfg.combinations()] == [
-        ("waveform", "wavegan"),
-        ("rgb16", "pgan"),
-    ]
+def test_study_refuses_data_it_cannot_judge_before_training(library, tiny_dataset, tmp_path):
+    with pytest.raises(UserError, match="--holdout"):
+        run_study(tmp_path / "a", _tiny_study(library, data=(str(tiny_dataset),)))
+    with pytest.raises(UserError, match="no classifier for library 'lib'"):
+        run_study(tmp_path / "b", _tiny_study(library, category_check=str(tmp_path)))
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_study_judges_on_eval_data_that_no_run_trained_on(library, tiny_dataset, tmp_path):
+    from gesturegan.dataset import prepare
+
+    from .conftest import write_tiny_sounds
+
+    src = write_tiny_sounds(tmp_path / "src", seed=1, names=("trigger", "continuous_variation"))
+    prepare(src, tmp_path / "other", labels_from_folders=True, workers=1)  # nothing held out
+    cfg = _tiny_study(library, eval_data=str(tmp_path / "other"), reprs=("logmel_gl",),
+                      category_check=None)  # fmt: skip
+    (row,) = run_study(tmp_path / "s", cfg, say=lambda _: None)
+    assert row["data"] == "lib" and row["judged_on"] == "other" and row["held_out"] == 12
+    with pytest.raises(UserError, match="no clips of hit, tone"):
+        run_study(tmp_path / "t", replace(cfg, data=(str(tiny_dataset),)))
+    assert not (tmp_path / "t").exists()

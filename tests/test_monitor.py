@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from gesturegan import gestures
-from gesturegan.evaluation.metrics import frechet_distance
+from gesturegan.judge.distances import frechet as frechet_distance
 from gesturegan.training import monitor
 
 

@@ -260,7 +260,7 @@ def test_study_refuses_a_bad_budget_in_one_line(tmp_path, capsys):
     argv = ["study", "--data", str(tmp_path), "--out", str(out), "--steps", "0"]
     _refused(capsys, argv, "steps: must be ≥ 1, got 0")
     assert not out.exists()
-    _refused(capsys, [*argv[:-2], "--n", "0"], "n: must be ≥ 1, got 0")
+    _refused(capsys, [*argv[:-2], "--n", "0"], "n: must be ≥ 2, got 0")
     assert not out.exists()
 
 

@@ -329,58 +329,47 @@ def study_plot(
     path: str | os.PathLike,
     references: dict[str, float] | None = None,
     labels: tuple[str, str] | None = None,
+    colour_by: str = "data",
+    marker_by: str = "repr",
 ) -> Path:
-    """One point per run of a study, ``x`` against ``y`` (e.g. Fréchet distance against class
-    consistency), coloured by representation, marked by model, seeds of one pair joined by a line.
+    """One point per run of a study, ``x`` against ``y`` (e.g. Fréchet distance over real-vs-real
+    against the category check), coloured by ``colour_by``, marked by ``marker_by``, the seeds of
+    one group joined by a line; runs missing either figure are left out.
 
     Parameters
     ----------
-    rows : one dict per run with ``repr``, ``model`` and the two figures.
+    rows : one dict per run with the two grouping keys and the two figures.
     x, y : the figures to plot.
     path : PNG to write.
-    references : name -> value (e.g. "real vs real" and "noise" Fréchet distances), drawn as
-        dashed vertical lines on the x axis.
+    references : name -> value (e.g. "real vs real" and "1.5x"), drawn as dashed vertical lines on
+        the x axis.
     labels : axis titles (default: ``x`` and ``y``).
     """
-    reprs = sorted({str(r["repr"]) for r in rows})
-    models = sorted({str(r["model"]) for r in rows})
-    colours = {name: f"C{i % 10}" for i, name in enumerate(reprs)}
-    markers = {name: "osD^v<>"[i % 7] for i, name in enumerate(models)}
+    rows = [r for r in rows if r.get(x) is not None and r.get(y) is not None]
+    colour_keys = sorted({str(r[colour_by]) for r in rows})
+    marker_keys = sorted({str(r[marker_by]) for r in rows})
+    colours = {name: f"C{i % 10}" for i, name in enumerate(colour_keys)}
+    markers = {name: "osD^v<>"[i % 7] for i, name in enumerate(marker_keys)}
     fig = Figure(figsize=(6.4, 4.2), dpi=DPI)
     ax = fig.subplots()
-    for rep in reprs:
-        for model in models:
-            mine = [r for r in rows if r["repr"] == rep and r["model"] == model]
+    for c in colour_keys:
+        for m in marker_keys:
+            mine = [r for r in rows if str(r[colour_by]) == c and str(r[marker_by]) == m]
             if not mine:
                 continue
             xs, ys = [float(r[x]) for r in mine], [float(r[y]) for r in mine]
-            ax.plot(
-                xs,
-                ys,
-                color=colours[rep],
-                marker=markers[model],
-                linestyle="-",
-                linewidth=0.8,
-                markersize=7,
-                label=f"{rep} · {model}",
-            )
+            ax.plot(xs, ys, color=colours[c], marker=markers[m], linestyle="-", linewidth=0.8,
+                    markersize=7, label=f"{c} · {m}")  # fmt: skip
     for i, (name, value) in enumerate((references or {}).items()):
         ax.axvline(value, color="0.4", linestyle=("--", ":")[i % 2], linewidth=1)
-        ax.text(
-            value,
-            1.0,
-            f" {name}",
-            transform=ax.get_xaxis_transform(),
-            fontsize=7,
-            color="0.3",
-            va="top",
-            rotation=90,
-        )
+        ax.text(value, 1.0, f" {name}", transform=ax.get_xaxis_transform(), fontsize=7,
+                color="0.3", va="top", rotation=90)  # fmt: skip
     x_label, y_label = labels or (x, y)
     ax.set_xlabel(x_label, fontsize=9)
     ax.set_ylabel(y_label, fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=6, loc="best", ncol=2)
+    if rows:
+        ax.legend(fontsize=6, loc="best", ncol=2)
     fig.tight_layout()
     return _save(fig, path)
 

@@ -86,7 +86,7 @@ def options_markdown() -> str:
         "What a study trains and how it judges, saved as `OUT/study.yaml`. The flags: `--data`, "
         "`--reprs`, `--models`, `--augment` and `--seeds` take comma lists, `minutes` is "
         "`--budget`, `steps` is `--steps`, `n` is `--n`, `eval_data` is `--eval-data`, "
-        "`classifier` is `--classifier`, and `train_options` is read from the YAML file "
+        "`category_check` is `--category-check`, and `train_options` is read from the YAML file "
         "`--train-config`. See [study.md](study.md).\n",
         None,
     ]

@@ -51,7 +51,11 @@ def add_prepare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sr", type=int, default=22050, help="target sample rate in Hz (default 22050)")
     p.add_argument("--length", type=int, default=16384, help="samples per clip (default 16384)")
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--labels", metavar="CSV", help="labels CSV (file,label; paths relative to it)")
+    g.add_argument(
+        "--labels",
+        metavar="CSV",
+        help="labels CSV (file,label, or the CSV of `gesturegan label --csv`; paths relative to it)",
+    )
     g.add_argument(
         "--labels-from-folders", action="store_true", help="label = first folder under SRC"
     )

@@ -93,9 +93,11 @@ def add_study(sub: argparse._SubParsersAction) -> None:
     """Declare `gesturegan study` and its flags."""
     p = sub.add_parser(
         "study",
-        help="train every representation x model pair under one budget and compare them",
+        help="train every library x representation x model x seed under one budget, judged on "
+        "held-out clips",
         description="Train every (dataset, representation, model, augmentation, seed) combination "
-        "for the same budget, evaluate each against one set of references and write study.csv, "
+        "for the same budget, judge each with the independent judge against its own dataset's "
+        "held-out clips (and a classifier that never saw the library) and write study.csv, "
         "study.md and study.png into --out (docs/study.md). Stopped studies resume.",
     )
     p.defer(_add_study_flags)
@@ -126,7 +128,7 @@ def _add_study_flags(p: argparse.ArgumentParser) -> None:
     n = field["n"].default
     p.add_argument("--n", type=int, default=n, help=f"{field['n'].help} (default {n})")
     p.add_argument("--eval-data", help=field["eval_data"].help)
-    p.add_argument("--classifier", help=field["classifier"].help)
+    p.add_argument("--category-check", metavar="LOLO_DIR", help=field["category_check"].help)
     p.add_argument("--train-config", help=f"YAML file of {field['train_options'].help}")
     p.add_argument("--out", required=True, help="study folder (created; resumed if it exists)")
     add_device(p)
@@ -153,7 +155,7 @@ def _study(a) -> None:
         steps=a.steps,
         n=a.n,
         eval_data=a.eval_data,
-        classifier=a.classifier,
+        category_check=a.category_check,
         train_options=load_yaml(a.train_config) if a.train_config else {},
         device=a.device,
     )

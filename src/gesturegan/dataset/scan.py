@@ -20,7 +20,7 @@ from ..errors import UserError
 
 # Accepted header names, so CSVs from common corpora (FSDKaggle2019: fname,labels) work unchanged.
 FILE_COLUMNS = ("file", "fname", "filename", "path")
-LABEL_COLUMNS = ("label", "labels")
+LABEL_COLUMNS = ("label", "labels", "category")
 
 
 @dataclass

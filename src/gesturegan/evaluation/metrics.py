@@ -11,25 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-import scipy.linalg
 from scipy.stats import norm
-
-
-def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Fréchet distance between Gaussians fitted to embeddings ``a [N, D]`` and ``b [M, D]``.
-
-    0 for identical sets; lower is better. A small ridge keeps the matrix square root stable when a
-    set has fewer clips than dimensions.
-    """
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
-    ridge = 1e-6 * np.eye(a.shape[1])
-    cov_a, cov_b = np.cov(a, rowvar=False) + ridge, np.cov(b, rowvar=False) + ridge
-    covmean = scipy.linalg.sqrtm(cov_a @ cov_b)
-    if np.iscomplexobj(covmean):
-        covmean = covmean.real
-    value = float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * covmean))
-    return max(value, 0.0)
 
 
 def inception_score(probs: np.ndarray, eps: float = 1e-12) -> float:

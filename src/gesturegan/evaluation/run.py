@@ -33,6 +33,7 @@ from ..atomic import write_text
 from ..dataset import Dataset
 from ..errors import UserError
 from ..gestures import CATEGORIES, label
+from ..judge.distances import frechet
 from . import metrics
 
 REFERENCE_SETS = ("real_vs_real", "real_vs_noise")
@@ -158,14 +159,14 @@ class Judge:
             per_category[cat] = {
                 "labeler": None if rules is None else _agree(rules[part], cat),
                 "classifier": _agree(heard[part], cat),
-                "frechet": metrics.frechet_distance(self.ref_by_cat[cat], emb[part]),
+                "frechet": frechet(self.ref_by_cat[cat], emb[part]),
             }
         return {
             "class_consistency": {
                 "labeler": None if rules is None else metrics.class_consistency(rules, self.asked),
                 "classifier": metrics.class_consistency(heard, self.asked),
             },
-            "frechet": metrics.frechet_distance(self.ref_emb, emb),
+            "frechet": frechet(self.ref_emb, emb),
             "inception_score": metrics.inception_score(probs),
             "ndb_k": metrics.ndb_k(self.ref_emb, emb, k=min(NDB_K, len(self.ref_emb) // 2)),
             "memorization": memo.to_dict(),
@@ -246,22 +247,25 @@ def independent_judge(ds: Dataset, categories, generated: np.ndarray, n: int, se
     from ..judge.compare import compare_waves
     from ..judge.config import JudgeConfig
 
-    held = len(ds.holdout_ids) > 0
-    pool = ds.holdout_ids if held else np.arange(len(ds))
-    wanted = [ds.label_names.index(c) for c in categories]
-    keep = pool[np.isin(ds.label_ids[pool], wanted)]
-    real_labels = [ds.label_names[i] for i in ds.label_ids[keep]]
+    real, real_labels = judged_clips(ds, categories)
     fake_labels = [c for c in categories for _ in range(n)]
-    real = np.asarray(ds.waves[keep], dtype=np.float32)
     against = (
         "held-out clips (prepare --holdout: training never saw them)"
-        if held
+        if len(ds.holdout_ids)
         else "the training clips (no held-out split: prepare --holdout keeps some out)"
     )
     comparison = compare_waves(
         real, real_labels, generated, fake_labels, ds.sr, JudgeConfig(seed=seed)
     )
     return comparison, against
+
+
+def judged_clips(ds: Dataset, categories) -> tuple[np.ndarray, list[str]]:
+    """The real clips of ``categories`` the generated ones are judged against, ``[N, T]``, with
+    their labels: those ``prepare --holdout`` kept out of training, else every clip."""
+    pool = ds.holdout_ids if len(ds.holdout_ids) else np.arange(len(ds))
+    keep = pool[np.isin(ds.label_ids[pool], [ds.label_names.index(c) for c in categories])]
+    return np.asarray(ds.waves[keep], np.float32), [ds.label_names[i] for i in ds.label_ids[keep]]
 
 
 def generate_set(gen, n: int, stage: str | None = None) -> np.ndarray:

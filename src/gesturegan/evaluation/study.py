@@ -1,25 +1,29 @@
 """``gesturegan study``: train every (dataset, representation, model, augmentation, seed) under one
-compute budget and compare them with the evaluation metrics in one table and one figure.
+budget and judge each run independently, on real clips its training never saw.
+
+Each dataset is typically one sample library, sorted into categories (by the labeler, as a composer
+would) and prepared with ``--holdout`` so some source files stay out of training. Every run is
+judged against the held-out clips of its own dataset by the independent judge (``judge.compare``:
+Fréchet and kernel distances, precision / recall in weight-free features and random networks, each
+beside real-vs-real with its interval), overall and per class. Two category checks read the
+generated clips: a classifier trained on the *other* libraries (``--category-check``, the folder of
+``gesturegan classifier lolo``: its fold for this library), and the labeler. Nothing that picked
+the exported generator during training grades it here.
 
 Layout of the study folder ``OUT``::
 
     study.yaml            the StudyConfig (what was asked)
-    classifier/           the evaluation classifier, trained once on the evaluation data
     runs/<name>/          one training run per combination (``<data>-<repr>-<model>-<augment>-s<seed>``)
-    runs/<name>/study.json  that run's row, written when it has been trained and evaluated
-    study.csv, study.md   the comparison table: every row plus the two reference rows
-    study.png             Fréchet distance against class consistency, one point per run
+    runs/<name>/study.json  that run's row, written when it has been trained and judged
+    study.csv, study.md   the table: every run, then per dataset mean ± spread over seeds
+    study.png             Fréchet distance over real-vs-real against the category check, per run
 
-Every run trains for the same wall-clock ``minutes`` (or the same ``steps``); the table says how many
-steps and images each got. A study that is stopped resumes: finished runs are kept, an unfinished
-one continues from its last checkpoint. All runs are judged by one ``Judge`` on the evaluation
-data (default: the first dataset), so their figures share the same references.
+A study that is stopped resumes: finished runs are kept, an unfinished one continues from its last
+checkpoint.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import itertools
 import json
 import time
@@ -30,61 +34,52 @@ from typing import Any
 
 import numpy as np
 
+from .. import audio
 from ..atomic import write_text
 from ..config import check, from_dict, load_yaml, option, save_yaml
 from ..dataset import Dataset
 from ..device import resolve
 from ..errors import UserError
+from ..gestures import CATEGORIES, label
 from ..models import MODELS
 from ..representations import names as repr_names
 from ..runs import LATEST, Run
-from .run import Judge, generate_set
+from .run import generate_set, independent_judge, judged_clips
+from .study_table import write_table
 
-COLUMNS = (
-    "name",
-    "data",
-    "repr",
-    "model",
-    "augment",
-    "seed",
-    "steps",
-    "kimg",
-    "train_min",
-    "stage",
-    "gen_rtf",
-    "labeler",
-    "classifier",
-    "frechet",
-    "inception_score",
-    "ndb_k",
-    "memo_ratio",
-    "copies",
-)
 ONE_D = {"waveform"}  # representations for 1-D models only
 GEN_SPEED_BATCH = 32
+SPACE = "features"
+"""The judge's space the table leads with (weight-free features); random nets are beside it."""
 
 
 @dataclass
 class StudyConfig:
     """What a study trains and how it judges; saved as OUT/study.yaml."""
 
-    data: tuple[str, ...] = option((), "datasets to train on, each a `gesturegan prepare` folder")
-    reprs: tuple[str, ...] = option(
-        ("logmel_gl", "stft_ifreq", "wave_image", "rgb16"), "representations to compare"
+    data: tuple[str, ...] = option(
+        (), "datasets to train on, each a `gesturegan prepare --holdout` folder (one per library)"
     )
-    models: tuple[str, ...] = option(("pgan", "dcgan"), "models to compare")
+    reprs: tuple[str, ...] = option(("logmel_gl",), "representations to compare")
+    models: tuple[str, ...] = option(("pgan",), "models to compare")
     augment: tuple[str, ...] = option(
         ("off",), "training augmentation modes to compare (off, ada, fixed)"
     )
     seeds: tuple[int, ...] = option((0,), "training seeds", at_least=0, at_most=2**32 - 1)
     minutes: float | None = option(
-        3.0, "training budget per run in minutes (steps wins when given)", above=0
+        30.0, "training budget per run in minutes (steps wins when given)", above=0
     )
     steps: int | None = option(None, "training budget per run in steps (deterministic)", at_least=1)
-    n: int = option(64, "clips per class in every evaluated set", at_least=1)
-    eval_data: str | None = option(None, "dataset the runs are judged on (null: the first of data)")
-    classifier: str | None = option(
-        None, "evaluation classifier folder (null: train one into the study's classifier/)"
+    n: int = option(64, "clips generated per class for judging", at_least=2)
+    eval_data: str | None = option(
+        None,
+        "judge every run against this dataset (its held-out clips, else all: none of the runs may "
+        "train on it) instead of each run's own held-out clips",
+    )
+    category_check: str | None = option(
+        None,
+        "folder of `gesturegan classifier lolo`: each dataset's generated clips are classified by "
+        "the fold that never saw its library (the dataset's folder name); null: labeler only",
     )
     train_options: dict[str, Any] = option(
         factory=dict, help="training options applied to every run (docs/options.md)"
@@ -113,7 +108,7 @@ class StudyConfig:
         out = []
         for seed, data, rep, model, aug in itertools.product(
             self.seeds, self.data, self.reprs, self.models, self.augment
-        ):  # seeds outermost: a study cut short still has every pair once
+        ):  # seeds outermost: a study cut short still has every library once
             if (model == "wavegan") != (rep in ONE_D):
                 continue
             tag = Path(data).name
@@ -129,8 +124,7 @@ class StudyConfig:
 def run_study(
     out: str | Path, cfg: StudyConfig, say: Callable[[str], None] = print
 ) -> list[dict[str, Any]]:
-    """Train and evaluate every combination into ``out``; return the rows (see module docstring)."""
-    from .. import classifier as clf
+    """Train and judge every combination into ``out``; return the rows (see module docstring)."""
     from ..training import train
 
     out = Path(out)
@@ -139,17 +133,18 @@ def run_study(
         before = from_dict(StudyConfig, load_yaml(saved), where=str(saved))
         if replace(before, device=cfg.device) != cfg:  # any device may go on
             raise UserError(f"{out} holds a different study; choose another --out folder")
+    judged_on = {data: cfg.eval_data or data for data in cfg.data}
+    checkers = {
+        data: check_dataset(data, cfg.category_check, held_out=cfg.eval_data is None)
+        for data in dict.fromkeys(judged_on.values())
+    }
+    for data, on in judged_on.items():
+        missing = sorted(set(Dataset.open(data).label_names) - set(Dataset.open(on).label_names))
+        if missing:
+            raise UserError(f"{on} has no clips of {', '.join(missing)} (classes of {data})")
     out.mkdir(parents=True, exist_ok=True)
     save_yaml(cfg, saved)
     device = str(resolve(cfg.device))
-    eval_data = cfg.eval_data or cfg.data[0]
-    ds = Dataset.open(eval_data)
-    cls_dir = Path(cfg.classifier) if cfg.classifier else out / "classifier"
-    if cfg.classifier is None and not (cls_dir / "classifier.json").is_file():
-        say(f"training the evaluation classifier on {ds.path}")
-        clf.train(ds.path, cls_dir, overwrite=True, device=device)
-    judge = Judge(ds.path, cls_dir, tuple(ds.label_names), cfg.n, device=device)
-    seen: dict[str, np.ndarray] = {}
     rows = []
     combos = cfg.combinations()
     for i, combo in enumerate(combos, 1):
@@ -173,160 +168,143 @@ def run_study(
         result = train(run, combo["data"], overrides=overrides, resume=resume, show_progress=False)
         if result.interrupted:
             raise KeyboardInterrupt
-        if combo["data"] not in seen:
-            seen[combo["data"]] = _embed_dataset(judge, combo["data"])
-        rows.append(_evaluate_run(judge, run, combo, seen[combo["data"]], device))
+        say(f"[{i}/{len(combos)}] judging {combo['name']} on its held-out clips")
+        on = judged_on[combo["data"]]
+        rows.append(judge_run(run, combo, on, cfg.n, checkers[on], device))
         write_text(row_file, json.dumps(rows[-1], indent=2))
-        write_table(out, rows, judge)
-    write_table(out, rows, judge)
+        write_table(out, rows)
+    write_table(out, rows)
     return rows
 
 
-def _embed_dataset(judge: Judge, data: str) -> np.ndarray:
-    """Classifier embeddings of every clip of a training dataset (for counting copies)."""
+def check_dataset(data: str, category_check: str | None, held_out: bool = True) -> Path | None:
+    """Refuse, before any training, a dataset the study cannot judge on (one with no held-out
+    clips, when ``held_out``); return the folder of the classifier that checks its categories
+    (None without ``category_check``)."""
     ds = Dataset.open(data)
-    chunks = [
-        judge.model.outputs(np.asarray(ds.waves[i : i + 256], dtype=np.float32))[0]
-        for i in range(0, len(ds.waves), 256)
-    ]
-    return np.concatenate(chunks)
+    if not ds.has_labels:
+        raise UserError(f"{ds.path} has no labels; sort the library first (docs/study.md)")
+    if held_out and not len(ds.holdout_ids):
+        raise UserError(
+            f"{ds.path} keeps no clips out of training; prepare it with --holdout so the study "
+            "judges on clips training never saw"
+        )
+    if category_check is None:
+        return None
+    folder = Path(category_check) / ds.path.name
+    if not (folder / "classifier.json").is_file():
+        found = sorted(p.parent.name for p in Path(category_check).glob("*/classifier.json"))
+        raise UserError(
+            f"{category_check} has no classifier for library {ds.path.name!r} "
+            f"(it holds {', '.join(found) or 'none'}); name each dataset after its library"
+        )
+    return folder
 
 
-def _evaluate_run(
-    judge: Judge, run: Path, combo: dict[str, Any], seen: np.ndarray, device: str
+def judge_run(
+    run: Path, combo: dict[str, Any], data: str, n: int, checker: Path | None, device: str
 ) -> dict[str, Any]:
+    """One run's row: the judge's figures against the held-out clips of ``data`` (all its clips if
+    it has none held out), overall and per class, the category checks, and what the run cost."""
     from ..generation import load
 
     gen = load(run, device)
-    if tuple(gen.categories) != judge.categories:
-        raise UserError(
-            f"{run} knows classes {gen.categories}, the evaluation data {judge.categories}"
-        )
-    scores = judge.score(generate_set(gen, judge.n), seen=seen)
+    ds = Dataset.open(data)
+    generated = generate_set(gen, n)
+    comparison, _ = independent_judge(ds, gen.categories, generated, n, seed=0)
+    asked = [c for c in gen.categories for _ in range(n)]
+    heard = read_categories(generated, gen.sr, gen.categories, checker, device)
+    real, real_asked = judged_clips(ds, gen.categories)
+    real_heard = read_categories(real, ds.sr, gen.categories, checker, device)
     t0 = time.perf_counter()
     gen.samples(gen.categories[0], list(range(GEN_SPEED_BATCH)))
     gen_s = time.perf_counter() - t0
-    meta = gen.meta
     last = (gen.run.metrics_rows() or [{}])[-1]
+    per_class = {
+        c: {
+            **figures(comparison, c),
+            **agreement(heard, asked, c),
+            **agreement(real_heard, real_asked, c, suffix="_real"),
+        }
+        for c in gen.categories
+    }
     return {
         **combo,
         "data": Path(combo["data"]).name,
-        "steps": int(meta["step"]),
-        "kimg": float(last.get("kimg", "nan")),
+        "steps": int(gen.meta["step"]),
         "train_min": float(last.get("time_s", "nan")) / 60,
         "stage": gen.final_stage,
         "gen_rtf": GEN_SPEED_BATCH * gen.length / gen.sr / gen_s,
-        "labeler": scores["class_consistency"]["labeler"],
-        "classifier": scores["class_consistency"]["classifier"],
-        "frechet": scores["frechet"],
-        "inception_score": scores["inception_score"],
-        "ndb_k": scores["ndb_k"],
-        "memo_ratio": scores["memorization"]["ratio"],
-        "copies": scores["memorization"]["copies"],
-        "per_category": scores["per_category"],
+        **figures(comparison, "all"),
+        **agreement(heard, asked, None),
+        **agreement(real_heard, real_asked, None, suffix="_real"),
+        "judged_on": ds.path.name,
+        "held_out": comparison.n_a,
+        "per_class": per_class,
+        "skipped": comparison.skipped,
     }
 
 
-def reference_rows(judge: Judge) -> list[dict[str, Any]]:
-    """The real-vs-real and real-vs-noise figures as table rows."""
-    out = []
-    for name, s in judge.references.items():
-        out.append(
-            {
-                "name": name,
-                "labeler": s["class_consistency"]["labeler"],
-                "classifier": s["class_consistency"]["classifier"],
-                "frechet": s["frechet"],
-                "inception_score": s["inception_score"],
-                "ndb_k": s["ndb_k"],
-                "memo_ratio": s["memorization"]["ratio"],
-                "copies": s["memorization"]["copies"],
-            }
-        )
+def figures(comparison, group: str) -> dict[str, float | None]:
+    """The table's figures of one group (``"all"`` or a class) of a ``judge.compare`` result:
+    generated and real-vs-real medians (with real-vs-real's interval) in weight-free features,
+    their ratio, and the Fréchet ratio in random networks; ``None`` where the judge skipped it."""
+    keys = ("fd", "fd_rr", "fd_rr_lo", "fd_rr_hi", "fd_ratio", "kad", "kad_rr", "precision",
+            "recall", "recall_rr", "randnet_fd_ratio")  # fmt: skip
+    spaces = comparison.figures.get(group)
+    if spaces is None:
+        return dict.fromkeys(keys)
+    feats, nets = spaces[SPACE], spaces.get("randnet")
+    fd, rr = feats["frechet"]["a_vs_b"], feats["frechet"]["real_vs_real"]
+    values = (
+        fd["median"], rr["median"], rr["lo"], rr["hi"], ratio(fd["median"], rr["median"]),
+        feats["kad"]["a_vs_b"]["median"], feats["kad"]["real_vs_real"]["median"],
+        feats["precision"]["a_vs_b"]["median"], feats["recall"]["a_vs_b"]["median"],
+        feats["recall"]["real_vs_real"]["median"],
+        None if nets is None else ratio(nets["frechet"]["a_vs_b"]["median"],
+                                        nets["frechet"]["real_vs_real"]["median"]),
+    )  # fmt: skip
+    return dict(zip(keys, values, strict=True))
+
+
+def read_categories(
+    waves: np.ndarray, sr: int, categories, checker: Path | None, device: str
+) -> dict[str, list[str]]:
+    """The category each checker hears in every clip of ``waves [B, T]``: the labeler (when the
+    classes are gesture categories) and the classifier in ``checker`` (when given)."""
+    from .. import classifier as clf
+
+    heard = {}
+    if set(categories) <= set(CATEGORIES):  # the labeler knows only the gesture categories
+        heard["labeler"] = [label(w, sr)[0] for w in waves]
+    if checker is not None:
+        model = clf.load(checker, device)
+        heard["category_check"] = model.predict(fit_to(waves, sr, model.sr, model.length))
+    return heard
+
+
+def agreement(
+    heard: dict[str, list[str]], asked: list[str], category: str | None, suffix: str = ""
+) -> dict[str, float | None]:
+    """Share of the clips (of ``category``, or all) each checker places where asked, as
+    ``category_check`` and ``labeler`` (+ ``suffix``); ``None`` for a checker that did not read
+    them."""
+    out = dict.fromkeys(("category_check" + suffix, "labeler" + suffix))
+    for checker, names in heard.items():
+        pairs = [(h, a) for h, a in zip(names, asked, strict=True) if category in (None, a)]
+        out[checker + suffix] = float(np.mean([h == a for h, a in pairs])) if pairs else None
     return out
 
 
-def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Mean ± spread over seeds of each (data, repr, model, augment) group: one row per group."""
-    groups: dict[tuple, list[dict[str, Any]]] = {}
-    for r in rows:
-        groups.setdefault((r["data"], r["repr"], r["model"], r["augment"]), []).append(r)
-    out = []
-    for (data, rep, model, aug), members in groups.items():
-        row: dict[str, Any] = {"data": data, "repr": rep, "model": model, "augment": aug}
-        row["seeds"] = len(members)
-        for key in ("steps", "frechet", "labeler", "classifier", "inception_score", "ndb_k"):
-            values = np.array([np.nan if m[key] is None else m[key] for m in members], float)
-            row[key] = float(np.mean(values))
-            row[f"{key}_spread"] = float(np.ptp(values)) / 2 if len(values) > 1 else None
-        out.append(row)
-    return sorted(out, key=lambda r: r["frechet"])
+def fit_to(waves: np.ndarray, sr: int, sr_out: int, length: int) -> np.ndarray:
+    """``waves [B, T]`` at ``sr`` → ``[B, length]`` at ``sr_out`` (resampled, then cut or padded
+    with silence at the end): what a classifier of another rate or length reads."""
+    out = np.zeros((len(waves), length), np.float32)
+    for i, w in enumerate(waves):
+        w = audio.resample(np.asarray(w, np.float32), sr, sr_out)[:length]
+        out[i, : len(w)] = w
+    return out
 
 
-def write_table(out: Path, rows: list[dict[str, Any]], judge: Judge) -> Path:
-    """OUT/study.csv (every run + references), OUT/study.md and OUT/study.png."""
-    from ..plots import study_plot
-
-    refs = reference_rows(judge)
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for r in [*rows, *refs]:
-        writer.writerow({k: _fmt(r.get(k)) for k in COLUMNS})
-    write_text(out / "study.csv", buf.getvalue())
-    if rows:
-        study_plot(
-            rows,
-            "frechet",
-            "classifier",
-            out / "study.png",
-            {"real vs real": refs[0]["frechet"], "noise": refs[1]["frechet"]},
-            ("Fréchet distance (lower is better)", "classifier agreement (higher is better)"),
-        )
-    return write_text(out / "study.md", markdown_table(rows, refs, judge.n))
-
-
-def markdown_table(rows: list[dict[str, Any]], refs: list[dict[str, Any]], n: int) -> str:
-    """The study's tables in Markdown: per group (mean ± half-range over seeds), then per run."""
-    head = (
-        "| data | repr | model | augment | seeds | steps | Fréchet ↓ | classifier agrees ↑ "
-        "| labeler agrees ↑ | IS ↑ | NDB/K ↓ |\n|---|---|---|---|---|---|---|---|---|---|---|\n"
-    )
-    body = "".join(
-        f"| {g['data']} | {g['repr']} | {g['model']} | {g['augment']} | {g['seeds']} "
-        f"| {g['steps']:.0f} | {_pm(g, 'frechet')} | {_pm(g, 'classifier')} "
-        f"| {_pm(g, 'labeler')} | {_pm(g, 'inception_score')} | {_pm(g, 'ndb_k')} |\n"
-        for g in summarize(rows)
-    )
-    ref_body = "".join(
-        f"| *{r['name']}* | | | | | | {_fmt(r['frechet'])} | {_fmt(r['classifier'])} "
-        f"| {_fmt(r['labeler'])} | {_fmt(r['inception_score'])} | {_fmt(r['ndb_k'])} |\n"
-        for r in refs
-    )
-    run_head = "| run | steps | train min | stage | gen × real time | memo ratio | copies |\n"
-    run_head += "|---|---|---|---|---|---|---|\n"
-    runs = "".join(
-        f"| {r['name']} | {r['steps']} | {r['train_min']:.1f} | {r['stage']} "
-        f"| {r['gen_rtf']:.0f} | {r['memo_ratio']:.2f} | {r['copies']:.0%} |\n"
-        for r in rows
-    )
-    return (
-        f"# Study\n\n{n} clips per class in every evaluated set. Mean ± half the range over "
-        f"seeds.\n\n{head}{body}{ref_body}\n## Runs\n\n{run_head}{runs}\n![study](study.png)\n"
-    )
-
-
-def _pm(group: dict[str, Any], key: str) -> str:
-    spread = group.get(f"{key}_spread")
-    value = _fmt(group[key])
-    return value if spread is None else f"{value} ± {_fmt(spread)}"
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        if np.isnan(value):
-            return "–"
-        return f"{value:.3g}"
-    return str(value)
+def ratio(value: float, reference: float) -> float | None:
+    return float(value / reference) if reference > 0 else None

@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import partial
 
 from .. import gestures
-from ..evaluation.metrics import frechet_distance
+from ..judge.distances import frechet
 from . import monitor
 from .probes import Judges
 
@@ -18,7 +18,7 @@ def live_judges(label_names: list[str]) -> Judges:
     hear = partial(monitor.heard, label=gestures.label) if monitor.hears(label_names) else None
     return Judges(
         embed=monitor.embed,
-        compare=partial(monitor.measure, distance=frechet_distance),
+        compare=partial(monitor.measure, distance=frechet),
         hear=hear,
         collapsed=monitor.collapsed,
         warnings=monitor.warnings_for,

@@ -28,7 +28,7 @@ network:
 ``warnings_for`` turns these and D's overfitting signal into sentences with what to try.
 
 The distance and the labeler are given by the caller (the training loop passes
-``evaluation.metrics.frechet_distance`` and ``gestures.label``), so this module judges with what
+``judge.distances.frechet`` and ``gestures.label``), so this module judges with what
 it is handed and imports no evaluation code.
 """
 
