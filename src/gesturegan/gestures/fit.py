@@ -89,8 +89,9 @@ START = Thresholds(
     steady_min_fraction=0.75,
 )
 """Where every fit starts: the thresholds of the rules before this fit (set by hand on the
-built-in corpus and on lmms and freedesktop; the new ``ring_max_attack_share`` off). A fit moves a
-threshold away from here only for a gain on the files it is given."""
+built-in corpus and on lmms and freedesktop; ``ring_max_attack_share`` off; the ``roll`` rule on,
+at the values it was designed with). A fit moves a threshold away from here only for a gain on the
+files it is given."""
 
 
 @dataclass(frozen=True)
