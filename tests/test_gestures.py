@@ -201,6 +201,14 @@ def test_an_uneven_drum_roll_is_a_repetition(sr, seconds):
     assert "a roll" in gestures.explain(cat, f)
 
 
+def test_a_roll_is_a_roll_wherever_its_loudest_hit_falls():
+    # Eight draws of the same roll: in some the loudest hit comes last, so the level falls from
+    # the peak on (decay_corr near -1); over the whole sound it holds (trend_corr near 0).
+    feats = [gestures.features(uneven_roll(SR, 1.5, seed=s), SR) for s in range(8)]
+    assert min(f["decay_corr"] for f in feats) < -0.9
+    assert [gestures.rule(f) for f in feats] == ["roll"] * 8
+
+
 def test_a_roll_that_dies_away_is_not_a_roll():
     # The same hits fading 40 dB over the clip: a stream whose level changes, not a held roll.
     f = gestures.features(uneven_roll(SR, 1.5, fade_db=-40.0), SR)

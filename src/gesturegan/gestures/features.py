@@ -74,6 +74,8 @@ def features(wave: np.ndarray, sr: int) -> dict[str, float]:
         ``variation_db``: std of the level over active frames after the attack.
         ``decay_corr`` / ``decay_slope_db_s``: correlation of level with time, and its slope, over
         active frames from the peak on (-1 and negative for a clean decay).
+        ``trend_corr``: correlation of level with time over the whole sound (first to last active
+        frame): near 0 for a sound that holds its level, wherever its loudest moment falls.
         ``periodicity`` / ``period_s`` / ``modulation_db``: highest autocorrelation peak of the
         detrended active envelope at lags from ``PERIOD_MIN_LAG_S`` to half its length, the
         shortest lag that repeats about as well (the period), and the depth (std, dB) of the
@@ -270,6 +272,9 @@ def _summarise(a: Frames, sr: int, n_samples: int) -> dict[str, float]:
     body[after] = active[after]
     variation = float(rel[body].std()) if body.sum() > 1 else 0.0
     decay_corr, decay_slope = _trend(t[ip : last_active + 1], rel[ip : last_active + 1])
+    # The same over the whole sound: unlike decay_corr it does not depend on where the loudest
+    # frame falls (a steady roll whose loudest hit comes last has a decay_corr near -1).
+    trend_corr, _ = _trend(t[i0 : last_active + 1], rel[i0 : last_active + 1])
     periodicity, period, modulation = _periodicity(
         np.maximum(rel[i0 : last_active + 1], -ACTIVE_DB), dt
     )
@@ -311,6 +316,7 @@ def _summarise(a: Frames, sr: int, n_samples: int) -> dict[str, float]:
         "variation_db": variation,
         "decay_corr": decay_corr,
         "decay_slope_db_s": decay_slope,
+        "trend_corr": trend_corr,
         "periodicity": periodicity,
         "period_s": period,
         "modulation_db": modulation,

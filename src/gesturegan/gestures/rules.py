@@ -44,7 +44,7 @@ class Thresholds:
     """... in a sound active (within ``ACTIVE_DB`` of its peak) for at least this share of the
     clip ..."""
     roll_min_corr: float = -0.5
-    """... whose level does not die away (``decay_corr`` at least this): a roll or a loop of
+    """... whose level does not die away (``trend_corr`` at least this): a roll or a loop of
     uneven hits, whose intervals fit neither a regular pulse nor a beat grid."""
     periodic_min: float = 0.7
     """Rule 2, modulation: the detrended envelope repeats with at least this autocorrelation ..."""
@@ -211,7 +211,7 @@ def is_roll(f: dict[str, float], th: Thresholds) -> bool:
     return (
         f["onset_count"] >= th.roll_min_onsets
         and f["active_fraction"] >= th.roll_min_active
-        and f["decay_corr"] >= th.roll_min_corr
+        and f["trend_corr"] >= th.roll_min_corr
     )
 
 
