@@ -176,8 +176,9 @@ def test_a_ring_with_fast_beating_is_still_a_ring():
 
 
 def uneven_roll(sr: int, seconds: float, fade_db: float = 0.0, seed: int = 0) -> np.ndarray:
-    """Snare-like noise hits (each falling 20 dB in 70 ms) at uneven intervals of 70-180 ms, under
-    a fade of ``fade_db`` over the clip: too uneven for a pulse (CV 0.2-0.3) or a beat grid."""
+    """Snare-like noise hits (each falling 20 dB in 115 ms, so the next comes before the last has
+    fallen 30 dB) at uneven intervals of 60-150 ms, under a fade of ``fade_db`` over the clip: too
+    uneven for a pulse (CV 0.2-0.3) or a beat grid."""
     rng = np.random.default_rng(seed)
     n = int(seconds * sr)
     x = np.zeros(n)
@@ -185,8 +186,8 @@ def uneven_roll(sr: int, seconds: float, fade_db: float = 0.0, seed: int = 0) ->
     while at < seconds - 0.05:
         i = int(at * sr)
         hit = rng.standard_normal(min(n - i, int(0.3 * sr)))
-        x[i : i + len(hit)] += 0.3 * hit * np.exp(-np.arange(len(hit)) / sr / 0.03)
-        at += rng.uniform(0.07, 0.18)
+        x[i : i + len(hit)] += 0.3 * hit * np.exp(-np.arange(len(hit)) / sr / 0.05)
+        at += rng.uniform(0.06, 0.15)
     return x * 10 ** (fade_db * _t(seconds, sr)[:n] / seconds / 20)
 
 
@@ -207,6 +208,19 @@ def test_a_roll_is_a_roll_wherever_its_loudest_hit_falls():
     feats = [gestures.features(uneven_roll(SR, 1.5, seed=s), SR) for s in range(8)]
     assert min(f["decay_corr"] for f in feats) < -0.9
     assert [gestures.rule(f) for f in feats] == ["roll"] * 8
+
+
+@pytest.mark.parametrize("sr", [22050, 44100])
+def test_silence_after_a_sound_does_not_change_its_label(sr):
+    # A roll, and a held note sagging 6 dB over 2 s, each alone and padded with silence to a 6 s
+    # clip: the level at the end of the *sound* decides whether it rang out, not the clip's end.
+    t = _t(2.0, sr)
+    held = sine(110, 2.0, sr=sr) * 10 ** (-6.0 * t / 2.0 / 20)
+    for x, name in ((uneven_roll(sr, 1.5), "roll"), (held, "steady")):
+        padded = np.concatenate([x, np.zeros(int(6.0 * sr) - len(x))])
+        alone, in_clip = gestures.features(x, sr), gestures.features(padded, sr)
+        assert gestures.rule(alone) == gestures.rule(in_clip) == name
+        assert in_clip["late_level_db"] == pytest.approx(alone["late_level_db"], abs=1.0)
 
 
 def test_a_roll_that_dies_away_is_not_a_roll():

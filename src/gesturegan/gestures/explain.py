@@ -61,7 +61,7 @@ def explain(category: str, feats: dict[str, float], th: Thresholds = THRESHOLDS)
             return (
                 f"continuous_repetition: {f['onset_count']:.0f} onsets "
                 f"(≥ {th.roll_min_onsets:.0f}), uneven but never pausing (active "
-                f"{f['active_fraction']:.0%} ≥ {th.roll_min_active:.0%}) nor dying away (level-time "
+                f"{f['sound_active_fraction']:.0%} ≥ {th.roll_min_active:.0%}) nor dying away (level-time "
                 f"correlation {f['trend_corr']:.2f} ≥ {th.roll_min_corr}): a roll."
             )
         if is_periodic(f, th):

@@ -40,9 +40,9 @@ class Thresholds:
     one beat to within this mean error (beats): a drum loop or riff."""
     roll_min_onsets: float = 6
     """Rule 2, roll: at least this many onsets (``1e9``: off) ..."""
-    roll_min_active: float = 0.8
-    """... in a sound active (within ``ACTIVE_DB`` of its peak) for at least this share of the
-    clip ..."""
+    roll_min_active: float = 0.9
+    """... in a sound active (within ``ACTIVE_DB`` of its peak) for at least this share of its
+    length (``sound_active_fraction``: silence around it in the clip does not count) ..."""
     roll_min_corr: float = -0.5
     """... whose level does not die away (``trend_corr`` at least this): a roll or a loop of
     uneven hits, whose intervals fit neither a regular pulse nor a beat grid."""
@@ -60,7 +60,7 @@ class Thresholds:
     ring_max_attack_share: float = 0.0
     """... or within this share of the sound's length (``span_40_s``): a few quick notes that
     then ring on (a chime) ..."""
-    decay_max_corr: float = -0.7
+    decay_max_corr: float = -0.6
     """... the level then keeps falling: correlation of level with time at most this ..."""
     decay_min_drop_db: float = 10.0
     """... and the last quarter of the clip is at least this many dB below the peak."""
@@ -210,7 +210,7 @@ def is_roll(f: dict[str, float], th: Thresholds) -> bool:
     """Rule 2, roll: many onsets, uneven or not, in a sound that stays active and does not decay."""
     return (
         f["onset_count"] >= th.roll_min_onsets
-        and f["active_fraction"] >= th.roll_min_active
+        and f["sound_active_fraction"] >= th.roll_min_active
         and f["trend_corr"] >= th.roll_min_corr
     )
 
