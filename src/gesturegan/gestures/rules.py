@@ -63,7 +63,7 @@ class Thresholds:
     decay_max_corr: float = -0.6
     """... the level then keeps falling: correlation of level with time at most this ..."""
     decay_min_drop_db: float = 10.0
-    """... and the last quarter of the clip is at least this many dB below the peak."""
+    """... and the last quarter of the sound is at least this many dB below the peak."""
     steady_max_attack_s: float = 0.15
     """Rule 4, steady: the level is reached within this time (a swell is not held) ..."""
     steady_max_db: float = 5.0
