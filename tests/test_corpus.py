@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 
 from gesturegan import audio, corpus, gestures
-from gesturegan.corpus import synthesize, write_corpus
+from gesturegan.corpus import clip_rng, synthesize, write_corpus
 from gesturegan.dataset.scan import read_labels_csv
 from gesturegan.errors import UserError
 
@@ -141,9 +141,10 @@ def test_rate_and_length_are_configurable(tmp_path):
 # --- Labels the envelope labeler agrees with -----------------------------------------------------
 
 
-def test_rule_labeler_agrees_with_the_corpus_label(clips16):
-    for cat, clips in clips16.items():
-        verdicts = [gestures.label(x, SR)[0] for x in clips]
+def test_rule_labeler_agrees_with_the_corpus_label():
+    # 48 clips per class (the first 16 are corpus16's): with 16, one clip decides a tenth.
+    for cat in gestures.CATEGORIES:
+        verdicts = [gestures.label(synthesize(cat, clip_rng(0, cat, i)), SR)[0] for i in range(48)]
         agreement = np.mean([v == cat for v in verdicts])
         assert agreement >= 0.9, (cat, agreement, verdicts)
 

@@ -175,6 +175,72 @@ def test_a_ring_with_fast_beating_is_still_a_ring():
     assert cat == "trigger_continuous" and gestures.rule(f) == "rings"
 
 
+def uneven_roll(sr: int, seconds: float, fade_db: float = 0.0, seed: int = 0) -> np.ndarray:
+    """Snare-like noise hits (each falling 20 dB in 115 ms, so the next comes before the last has
+    fallen 30 dB) at uneven intervals of 60-150 ms, under a fade of ``fade_db`` over the clip: too
+    uneven for a pulse (CV 0.2-0.3) or a beat grid."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * sr)
+    x = np.zeros(n)
+    at = 0.0
+    while at < seconds - 0.05:
+        i = int(at * sr)
+        hit = rng.standard_normal(min(n - i, int(0.3 * sr)))
+        x[i : i + len(hit)] += 0.3 * hit * np.exp(-np.arange(len(hit)) / sr / 0.05)
+        at += rng.uniform(0.06, 0.15)
+    return x * 10 ** (fade_db * _t(seconds, sr)[:n] / seconds / 20)
+
+
+@pytest.mark.parametrize(("sr", "seconds"), [(22050, 1.5), (44100, 1.5), (44100, 6.0)])
+def test_an_uneven_drum_roll_is_a_repetition(sr, seconds):
+    cat, f = gestures.label(uneven_roll(sr, seconds), sr)
+    th = gestures.THRESHOLDS
+    # Neither regular pulses nor a beat grid: the roll rule is what decides.
+    assert f["onset_cv"] > th.regular_max_cv and f["onset_grid_error"] > th.grid_max_error
+    assert f["onset_count"] >= th.roll_min_onsets
+    assert cat == "continuous_repetition" and gestures.rule(f) == "roll"
+    assert "a roll" in gestures.explain(cat, f)
+
+
+def test_a_roll_is_a_roll_wherever_its_loudest_hit_falls():
+    # Eight draws of the same roll: in some the loudest hit comes last, so the level falls from
+    # the peak on (decay_corr near -1); over the whole sound it holds (trend_corr near 0).
+    feats = [gestures.features(uneven_roll(SR, 1.5, seed=s), SR) for s in range(8)]
+    assert min(f["decay_corr"] for f in feats) < -0.9
+    assert [gestures.rule(f) for f in feats] == ["roll"] * 8
+
+
+@pytest.mark.parametrize("sr", [22050, 44100])
+def test_silence_after_a_sound_does_not_change_its_label(sr):
+    # A roll, and a held note sagging 6 dB over 2 s, each alone and padded with silence to a 6 s
+    # clip: the level at the end of the *sound* decides whether it rang out, not the clip's end.
+    t = _t(2.0, sr)
+    held = sine(110, 2.0, sr=sr) * 10 ** (-6.0 * t / 2.0 / 20)
+    for x, name in ((uneven_roll(sr, 1.5), "roll"), (held, "steady")):
+        padded = np.concatenate([x, np.zeros(int(6.0 * sr) - len(x))])
+        alone, in_clip = gestures.features(x, sr), gestures.features(padded, sr)
+        assert gestures.rule(alone) == gestures.rule(in_clip) == name
+        assert in_clip["late_level_db"] == pytest.approx(alone["late_level_db"], abs=1.0)
+
+
+def test_a_roll_that_dies_away_is_not_a_roll():
+    # The same hits fading 40 dB over the clip: a stream whose level changes, not a held roll.
+    f = gestures.features(uneven_roll(SR, 1.5, fade_db=-40.0), SR)
+    assert gestures.rule(f) != "roll"
+
+
+@pytest.mark.parametrize(("sr", "seconds"), [(22050, 0.743), (44100, 1.0), (44100, 6.0)])
+def test_a_short_kick_is_a_trigger(sr, seconds):
+    # A pitch-dropping sine (120 -> 50 Hz) 20 dB down within about 0.1 s: a kick drum, however
+    # long the clip around it.
+    t = _t(seconds, sr)
+    freq = 50 + 70 * np.exp(-t / 0.03)
+    x = 0.9 * np.sin(2 * np.pi * np.cumsum(freq) / sr) * np.exp(-t / 0.04)
+    cat, f = gestures.label(x, sr)
+    assert f["decay_20_s"] < 0.15
+    assert cat == "trigger"
+
+
 def test_clicks_closer_than_the_fusion_gap_are_one_onset():
     # Two clicks 20 ms apart (a flam) are heard as one event.
     f = gestures.features(clicks(2, 0.02), SR)

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from ..errors import UserError
 from .analysis import SILENCE_DB, STEADY_BAND_DB
-from .rules import CATEGORIES, THRESHOLDS, Thresholds, is_periodic, is_regular, is_rhythmic
+from .rules import (
+    CATEGORIES,
+    THRESHOLDS,
+    Thresholds,
+    is_periodic,
+    is_regular,
+    is_rhythmic,
+    is_roll,
+)
 
 
 def explain(category: str, feats: dict[str, float], th: Thresholds = THRESHOLDS) -> str:
@@ -48,6 +56,13 @@ def explain(category: str, feats: dict[str, float], th: Thresholds = THRESHOLDS)
                 f"continuous_repetition: {f['onset_count']:.0f} onsets on a grid of "
                 f"{f['tatum_s']:.3f} s beats (mean error {f['onset_grid_error']:.2f} beat "
                 f"≤ {th.grid_max_error}): a rhythm."
+            )
+        if is_roll(f, th):
+            return (
+                f"continuous_repetition: {f['onset_count']:.0f} onsets "
+                f"(≥ {th.roll_min_onsets:.0f}), uneven but never pausing (active "
+                f"{f['sound_active_fraction']:.0%} ≥ {th.roll_min_active:.0%}) nor dying away (level-time "
+                f"correlation {f['trend_corr']:.2f} ≥ {th.roll_min_corr}): a roll."
             )
         if is_periodic(f, th):
             return (

@@ -69,11 +69,14 @@ def features(wave: np.ndarray, sr: int) -> dict[str, float]:
         ``steady_fraction``: share of the sound (first to last active frame) that is active and
         within ``STEADY_BAND_DB`` of its median active level.
         ``sustain_ratio``: share of the energy later than ``SUSTAIN_AFTER_S`` after the start.
-        ``late_level_db``: mean level of the last quarter of the clip (clipped at ``-RANGE_DB``).
+        ``late_level_db``: mean level of the last quarter of the sound (first to last active
+        frame; clipped at ``-RANGE_DB``): silence after the sound does not lower it.
         ``end_level_db``: the loudest of the last three frames: has the sound ended, or is it cut?
         ``variation_db``: std of the level over active frames after the attack.
         ``decay_corr`` / ``decay_slope_db_s``: correlation of level with time, and its slope, over
         active frames from the peak on (-1 and negative for a clean decay).
+        ``trend_corr``: correlation of level with time over the whole sound (first to last active
+        frame): near 0 for a sound that holds its level, wherever its loudest moment falls.
         ``periodicity`` / ``period_s`` / ``modulation_db``: highest autocorrelation peak of the
         detrended active envelope at lags from ``PERIOD_MIN_LAG_S`` to half its length, the
         shortest lag that repeats about as well (the period), and the depth (std, dB) of the
@@ -83,6 +86,8 @@ def features(wave: np.ndarray, sr: int) -> dict[str, float]:
         ``onset_grid_error`` / ``tatum_s``: how far the onset intervals are from whole multiples
         of one beat, in beats, and that beat (1.0 and 0.0 with fewer than ``GRID_MIN_ONSETS``).
         ``active_fraction``: share of frames within ``ACTIVE_DB`` of the peak.
+        ``sound_active_fraction``: the same share within the sound (first to last active frame):
+        its pauses, not the silence before or after it in the clip.
         ``flux``: mean positive spectral change per frame, relative to the loudest spectrum.
         ``flux_body``: mean positive spectral change per frame relative to the frame's own
         spectrum, over the active frames after the attack: how much the sound keeps changing
@@ -168,6 +173,12 @@ def _steady_fraction(level: np.ndarray, active: np.ndarray) -> float:
         return 0.0
     med = np.median(level[active])
     return float(np.mean(active & (np.abs(level - med) <= STEADY_BAND_DB)))
+
+
+def _late_level(sound: np.ndarray) -> float:
+    """Mean level (dB re peak) of the last quarter of a sound (its frames from the first to the
+    last active one): how far it has fallen by its end, whatever silence follows it in the clip."""
+    return float(sound[-max(1, len(sound) // 4) :].mean())
 
 
 def _first(mask: np.ndarray, default: int) -> int:
@@ -270,6 +281,9 @@ def _summarise(a: Frames, sr: int, n_samples: int) -> dict[str, float]:
     body[after] = active[after]
     variation = float(rel[body].std()) if body.sum() > 1 else 0.0
     decay_corr, decay_slope = _trend(t[ip : last_active + 1], rel[ip : last_active + 1])
+    # The same over the whole sound: unlike decay_corr it does not depend on where the loudest
+    # frame falls (a steady roll whose loudest hit comes last has a decay_corr near -1).
+    trend_corr, _ = _trend(t[i0 : last_active + 1], rel[i0 : last_active + 1])
     periodicity, period, modulation = _periodicity(
         np.maximum(rel[i0 : last_active + 1], -ACTIVE_DB), dt
     )
@@ -306,11 +320,12 @@ def _summarise(a: Frames, sr: int, n_samples: int) -> dict[str, float]:
             rel[i0 : last_active + 1], active[i0 : last_active + 1]
         ),
         "sustain_ratio": float(sustain),
-        "late_level_db": float(rel[-max(1, n // 4) :].mean()) if loud.any() else -RANGE_DB,
+        "late_level_db": _late_level(rel[i0 : last_active + 1]) if loud.any() else -RANGE_DB,
         "end_level_db": float(rel[-_END_FRAMES:].max()) if loud.any() else -RANGE_DB,
         "variation_db": variation,
         "decay_corr": decay_corr,
         "decay_slope_db_s": decay_slope,
+        "trend_corr": trend_corr,
         "periodicity": periodicity,
         "period_s": period,
         "modulation_db": modulation,
@@ -320,6 +335,7 @@ def _summarise(a: Frames, sr: int, n_samples: int) -> dict[str, float]:
         "onset_grid_error": grid_error,
         "tatum_s": tatum,
         "active_fraction": float(active.mean()),
+        "sound_active_fraction": float(active[i0 : last_active + 1].mean()),
         "flux": flux,
         "flux_body": flux_body,
         "centroid_hz": centroid,

@@ -40,6 +40,9 @@ GRID: dict[str, tuple[float, ...]] = {
     "regular_min_onsets": (3, 4, 5, 6, 8),
     "regular_max_cv": (0.1, 0.2, 0.3, 0.4),
     "grid_max_error": (0.04, 0.06, 0.08, 0.1, 0.12, 0.15),
+    "roll_min_onsets": (6, 8, 10, 12, 16, 1e9),
+    "roll_min_active": (0.8, 0.85, 0.9, 0.95),
+    "roll_min_corr": (-0.7, -0.5, -0.3, 0.0),
     "periodic_min": (0.3, 0.4, 0.5, 0.6, 0.7, 0.8),
     "periodic_min_mod_db": (1.0, 2.0, 3.0, 4.0, 6.0),
     "periodic_min_cycles": (2.0, 3.0, 4.0, 6.0),
@@ -69,6 +72,9 @@ START = Thresholds(
     regular_min_onsets=5,
     regular_max_cv=0.3,
     grid_max_error=0.08,
+    roll_min_onsets=6,
+    roll_min_active=0.9,
+    roll_min_corr=-0.5,
     periodic_min=0.5,
     periodic_min_mod_db=2.0,
     periodic_min_cycles=3.0,
@@ -83,8 +89,9 @@ START = Thresholds(
     steady_min_fraction=0.75,
 )
 """Where every fit starts: the thresholds of the rules before this fit (set by hand on the
-built-in corpus and on lmms and freedesktop; the new ``ring_max_attack_share`` off). A fit moves a
-threshold away from here only for a gain on the files it is given."""
+built-in corpus and on lmms and freedesktop; ``ring_max_attack_share`` off; the ``roll`` rule on,
+at the values it was designed with). A fit moves a threshold away from here only for a gain on the
+files it is given."""
 
 
 @dataclass(frozen=True)

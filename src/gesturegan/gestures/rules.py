@@ -35,9 +35,17 @@ class Thresholds:
     """Rule 2, pulses: at least this many onsets ..."""
     regular_max_cv: float = 0.1
     """... whose intervals vary by at most this coefficient of variation (std / mean)."""
-    grid_max_error: float = 0.12
+    grid_max_error: float = 0.08
     """Rule 2, rhythm: at least ``GRID_MIN_ONSETS`` onsets whose intervals are whole multiples of
     one beat to within this mean error (beats): a drum loop or riff."""
+    roll_min_onsets: float = 6
+    """Rule 2, roll: at least this many onsets (``1e9``: off) ..."""
+    roll_min_active: float = 0.9
+    """... in a sound active (within ``ACTIVE_DB`` of its peak) for at least this share of its
+    length (``sound_active_fraction``: silence around it in the clip does not count) ..."""
+    roll_min_corr: float = -0.5
+    """... whose level does not die away (``trend_corr`` at least this): a roll or a loop of
+    uneven hits, whose intervals fit neither a regular pulse nor a beat grid."""
     periodic_min: float = 0.7
     """Rule 2, modulation: the detrended envelope repeats with at least this autocorrelation ..."""
     periodic_min_mod_db: float = 4.0
@@ -47,15 +55,15 @@ class Thresholds:
     shimmer_max_period_s: float = 0.1
     """Rule 2 does not apply to a sound that rings (rule 3) modulated faster than this period:
     beating partials or vibrato on a decaying note are a shimmer, not a loop."""
-    fast_attack_s: float = 0.02
+    fast_attack_s: float = 0.05
     """Rule 3, rings: the peak is reached within this time of the start (struck, plucked) ..."""
-    ring_max_attack_share: float = 0.05
+    ring_max_attack_share: float = 0.0
     """... or within this share of the sound's length (``span_40_s``): a few quick notes that
     then ring on (a chime) ..."""
-    decay_max_corr: float = -0.7
+    decay_max_corr: float = -0.6
     """... the level then keeps falling: correlation of level with time at most this ..."""
     decay_min_drop_db: float = 10.0
-    """... and the last quarter of the clip is at least this many dB below the peak."""
+    """... and the last quarter of the sound is at least this many dB below the peak."""
     steady_max_attack_s: float = 0.15
     """Rule 4, steady: the level is reached within this time (a swell is not held) ..."""
     steady_max_db: float = 5.0
@@ -74,6 +82,7 @@ RULE_CATEGORY = {
     "short": "trigger",
     "pulses": "continuous_repetition",
     "rhythm": "continuous_repetition",
+    "roll": "continuous_repetition",
     "modulation": "continuous_repetition",
     "rings": "trigger_continuous",
     "steady": "continuous_repetition",
@@ -93,8 +102,9 @@ def label(
     1. ``short`` → ``trigger``: within 20 dB of its peak for at most ``trigger_max_span_s``; or
        the whole signal lasts at most ``short_sound_s``; or the sound (``span_40_s``) lasts at
        most ``short_sound_s`` and the signal ends ``short_end_db`` down: released at once.
-    2. ``pulses`` / ``rhythm`` / ``modulation`` → ``continuous_repetition``: regular onsets, onsets
-       on a beat grid, or a periodic envelope (not a fast shimmer on a ringing sound).
+    2. ``pulses`` / ``rhythm`` / ``roll`` / ``modulation`` → ``continuous_repetition``: regular
+       onsets, onsets on a beat grid, many onsets in a sound that neither pauses nor decays, or a
+       periodic envelope (not a fast shimmer on a ringing sound).
     3. ``rings`` → ``trigger_continuous``: a fast attack, then a level that keeps falling and
        ends well below the peak: a strike that rings on.
     4. ``steady`` → ``continuous_repetition``: a held level (drones, held notes, pads, textures).
@@ -149,6 +159,8 @@ def rule(feats: dict[str, float], th: Thresholds = THRESHOLDS) -> str:
         return "pulses"
     if is_rhythmic(f, th):
         return "rhythm"
+    if is_roll(f, th):
+        return "roll"
     if is_periodic(f, th) and not (rings(f, th) and f["period_s"] < th.shimmer_max_period_s):
         return "modulation"
     if rings(f, th):
@@ -192,6 +204,15 @@ def is_regular(f: dict[str, float], th: Thresholds) -> bool:
 def is_rhythmic(f: dict[str, float], th: Thresholds) -> bool:
     """Rule 2, rhythm: enough onsets on a common beat grid."""
     return f["onset_count"] >= GRID_MIN_ONSETS and f["onset_grid_error"] <= th.grid_max_error
+
+
+def is_roll(f: dict[str, float], th: Thresholds) -> bool:
+    """Rule 2, roll: many onsets, uneven or not, in a sound that stays active and does not decay."""
+    return (
+        f["onset_count"] >= th.roll_min_onsets
+        and f["sound_active_fraction"] >= th.roll_min_active
+        and f["trend_corr"] >= th.roll_min_corr
+    )
 
 
 def is_periodic(f: dict[str, float], th: Thresholds) -> bool:
