@@ -31,7 +31,7 @@ from .. import audio, composition, gestures
 from ..composition.score import MAX_SEED
 from ..errors import UserError
 from ..runs import Run
-from . import survey as survey_mod
+from ..survey import store as survey_mod
 from .engine import MORPH_POSITIONS, Engine
 from .guard import TOKEN_QUERY, Guard, load_secret, new_token, participant_key
 from .media import thumbnail_png, wav_bytes
