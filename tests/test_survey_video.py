@@ -174,3 +174,33 @@ def test_growth_video_shows_each_stage_with_its_audio(tiny_run, tmp_path):
     per_stage = [sum(sf.info(w).frames for w in s.audio) / 22050 + sources.GAP_S * len(s.audio)
                  for s in snaps]  # fmt: skip
     assert info["duration"] == pytest.approx(sum(per_stage), abs=0.1)
+
+
+def test_studio_video_buttons_and_a_participant_reach_their_videos(tiny_run, tiny_dataset, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from gesturegan.studio import create_app
+
+    app = create_app(tiny_run.parent, tiny_dataset, tmp_path / "state")
+    client = TestClient(app, base_url="http://127.0.0.1:7860",
+                        headers={"x-studio-token": app.state.token})  # fmt: skip
+    run = tiny_run.name
+    for url in (f"/api/runs/{run}/sample.webm?category=hit&seed=3",
+                f"/api/runs/{run}/morph.webm?from=hit&to=tone&seed=1",
+                f"/api/runs/{run}/growth.webm"):  # fmt: skip
+        r = client.get(url)
+        assert r.status_code == 200 and r.headers["content-type"] == "video/webm", url
+        (tmp_path / "v.webm").write_bytes(r.content)
+        assert decode(tmp_path / "v.webm")[0]["codecs"] == {"video": "vp9", "audio": "opus"}
+    assert not any((tmp_path / "state" / "videos").iterdir())  # nothing kept
+    built = client.post("/api/surveys", json={"run": run, "dataset": tiny_dataset.name,
+                                              "real": 1, "generated": 1, "morphs": 0}).json()
+    link = next(s["participant_url"] for s in client.get("/api/surveys").json()
+                if s["id"] == built["id"])  # fmt: skip
+    key = link.split("key=")[1]
+    participant = TestClient(app, base_url="http://127.0.0.1:7860")
+    order = participant.get(f"/api/surveys/{built['id']}/order?participant=x&key={key}").json()
+    video = participant.get(f"/api/surveys/{built['id']}/stimuli/{order['stimuli'][0]}.webm"
+                            f"?key={key}")  # fmt: skip
+    assert video.status_code == 200 and video.headers["content-type"] == "video/webm"
+    assert participant.get(f"/api/runs/{run}/growth.webm?key={key}").status_code == 401

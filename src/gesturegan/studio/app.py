@@ -4,7 +4,8 @@ Views and their endpoints:
 
 - Library: ``/api/datasets``, ``/api/datasets/{ds}/clips``, ``…/clips/{id}.wav|.png|/features``
 - Runs: ``/api/runs``, ``/api/runs/{run}``, ``/api/runs/{run}/metrics``, ``/api/files/runs/{path}``
-- Generate/morph: ``/api/runs/{run}/sample.wav|.png``, ``/api/runs/{run}/morph.wav|.png``
+- Generate/morph: ``/api/runs/{run}/sample.wav|.png|.webm``, ``/api/runs/{run}/morph.wav|.png|.webm``,
+  ``/api/runs/{run}/growth.webm`` (videos: ``videos``)
 - Compose: ``/api/compose/validate``, ``/api/compose``, ``/api/mixes/{name}``, ``/api/uploads``
 - Survey: ``/api/surveys``, ``/api/surveys/{id}/…`` (order, stimuli, answers, CSV, summary)
 
@@ -37,6 +38,7 @@ from .guard import TOKEN_QUERY, Guard, load_secret, new_token, participant_key
 from .media import thumbnail_png, wav_bytes
 from .mixes import MixCache, mix_key
 from .paths import UnsafePath, safe_join, without_roots
+from .videos import add_video_routes
 
 STATIC = Path(__file__).parent / "static"
 MAX_SCORE_CHARS = 64_000  # a score is text; anything longer is a mistake or an attack
@@ -442,6 +444,8 @@ def create_app(
     @app.get("/api/surveys/{survey_id}/summary")
     def survey_summary(survey_id: str) -> dict:
         return store.summary(survey_id)
+
+    add_video_routes(app, engine, store, state_root / "videos")
 
     return app
 

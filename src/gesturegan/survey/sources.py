@@ -113,13 +113,13 @@ def growth_video(run_dir: str | Path, out: str | Path, config: VideoConfig = DEF
 
 
 def morph_video(
-    run_dir: str | Path, start: str, end: str, out: str | Path, steps: int = 8, seed: int = 0,
-    device: str = "cpu", config: VideoConfig = DEFAULT_CONFIG,
+    gen, start: str, end: str, out: str | Path, steps: int = 8, seed: int = 0,
+    config: VideoConfig = DEFAULT_CONFIG,
 ) -> Path:  # fmt: skip
-    """A morph from category ``start`` to ``end`` in ``steps`` stops, cross-faded, marks between."""
-    from ..generation import crossfade_concat, load
+    """A morph of generator ``gen`` (``generation.Generator``) from category ``start`` to ``end``
+    in ``steps`` stops, cross-faded, with marks between the stops."""
+    from ..generation import crossfade_concat
 
-    gen = load(run_dir, device)
     waves = gen.morph(start, end, steps, seed)
     fade = int(0.1 * gen.sr)
     whole = crossfade_concat(np.asarray(waves), fade)
@@ -139,7 +139,9 @@ def video(
         raise UserError(f"{source}: no such file or run folder")
     if source.is_dir():
         if morph is not None:
-            return morph_video(source, *morph, out, steps, seed, device, config)
+            from ..generation import load
+
+            return morph_video(load(source, device), *morph, out, steps, seed, config)
         return growth_video(source, out, config)
     if morph is not None:
         raise UserError("--morph needs a run folder, not a sound file")

@@ -139,6 +139,7 @@ async function openRun(name) {
   const file = (rel) => `/api/files/runs/${rel.split("/").map(enc).join("/")}`;
   $("#run-gif-fig").hidden = !info.progress_gif;
   if (info.progress_gif) $("#run-gif").src = `${file(info.progress_gif)}?t=${Date.now()}`;
+  $("#run-video").href = `/api/runs/${enc(name)}/growth.webm`;
   $("#run-grids").replaceChildren(...info.grids.map((g) => el("div", { className: "stage-grid" },
     el("div", {}, el("strong", { textContent: g.stage }), el("br"), el("img", { src: file(g.png), alt: `samples at ${g.stage}` })),
     el("div", {}, ...g.audio.map((a) => el("div", {}, el("span", { className: "muted", textContent: a.split("-").pop() }), el("br"),
@@ -207,6 +208,7 @@ function generate() {
   const q = qs(genParams()), base = `/api/runs/${enc(run)}/sample`;
   $("#gen-img").src = `${base}.png?${q}`;
   $("#gen-download").href = `${base}.wav?${q}&download=true`;
+  $("#gen-video").href = `${base}.webm?${q}`;
   playFrom($("#gen-audio"), `${base}.wav?${q}`);
 }
 function morphParams(position) {
@@ -226,6 +228,7 @@ function morph() {
   morphLabels();
   $("#morph-img").src = `${base}.png?${q}`;
   $("#morph-download").href = `${base}.wav?${q}&download=true`;
+  $("#morph-video").href = `${base}.webm?${qs({ from: $("#morph-from").value, to: $("#morph-to").value, seed: $("#morph-seed").value || 0 })}`;
   playFrom($("#morph-audio"), `${base}.wav?${q}`);
   // Warm the server's cache for the neighbouring stops, so the next move plays at once.
   for (const n of [p + 1, p - 1]) if (n >= 0 && n <= +$("#morph-slider").max) fetch(`${base}.wav?${qs(morphParams(n))}`, { credentials: "same-origin" }).catch(() => {});
