@@ -90,6 +90,9 @@ def test_participant_watches_and_answers_every_clip(survey):
                                    f".startsWith('Clip {i + 1} of 3')")  # fmt: skip
             page.wait_for_function("document.querySelector('#video').readyState >= 2")
             assert page.evaluate("document.querySelector('#video').videoWidth") == 640
+            # the browser reads the clip's duration from the file (1.5 s, whole frames of 40 ms)
+            assert page.evaluate("document.querySelector('#video').duration") == pytest.approx(
+                1.5, abs=0.045)
             page.evaluate("document.querySelector('#video').play()")
             # the video plays: its clock advances
             page.wait_for_function("document.querySelector('#video').currentTime > 0.3")

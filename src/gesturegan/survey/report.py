@@ -195,13 +195,14 @@ def _plot_discrimination(f: dict, path: Path) -> None:
     share = np.array([x["share"] for x in d])
     err = np.array([[x["share"] - x["low"] for x in d], [x["high"] - x["share"] for x in d]])
     ax.bar(names, share, yerr=err, capsize=4, color="#4a7bd0")
-    ax.axhline(0.5, color="grey", linestyle="--", linewidth=1, label="chance")
+    ax.axhline(0.5, color="grey", linestyle="--", linewidth=1)
+    ax.text(1.01, 0.5, "chance", transform=ax.get_yaxis_transform(), va="center", color="grey",
+            fontsize=8)  # fmt: skip
     ax.set_ylim(0, 1)
     ax.set_ylabel("share correct (real or generated)")
     for i, x in enumerate(d):
         if x["d_prime"] is not None:
             ax.text(i, 0.03, f"d'={x['d_prime']:.2f}", ha="center", color="white", fontsize=8)
-    ax.legend(loc="upper right", fontsize=8)
     _save(fig, path)
 
 
