@@ -176,6 +176,7 @@ def test_growth_video_shows_each_stage_with_its_audio(tiny_run, tmp_path):
     assert info["duration"] == pytest.approx(sum(per_stage), abs=0.1)
 
 
+@pytest.mark.slow
 def test_studio_video_buttons_and_a_participant_reach_their_videos(tiny_run, tiny_dataset, tmp_path):
     from fastapi.testclient import TestClient
 

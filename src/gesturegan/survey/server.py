@@ -17,6 +17,7 @@ minute (429 beyond). Put it behind a TLS reverse proxy (docs/studio.md); it trus
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections import defaultdict, deque
@@ -34,6 +35,7 @@ from .store import SurveyStore
 STATIC = Path(__file__).parent / "static"
 MAX_BODY_BYTES = 4096  # an answer is a few dozen bytes
 RATE_PER_MINUTE = 600  # per client address: a page, its videos (range requests) and answers
+_MAX_CLIENTS = 10_000  # addresses remembered by the rate limit before quiet ones are dropped
 _HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",  # the token is in the address: never send it onwards
@@ -64,6 +66,9 @@ class Limits:
         client = (scope.get("client") or ("?", 0))[0]
         now = time.monotonic()
         with self.lock:
+            if len(self.seen) > _MAX_CLIENTS:  # forget addresses quiet for a minute
+                for quiet in [c for c, t in self.seen.items() if t[-1] < now - 60.0]:
+                    del self.seen[quiet]
             times = self.seen[client]
             while times and times[0] < now - 60.0:
                 times.popleft()
@@ -161,6 +166,9 @@ def serve(store: SurveyStore, survey_id: str, host: str = "127.0.0.1", port: int
     import uvicorn
 
     app = create_survey_app(store, survey_id)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: serving plain HTTP on {host}: put a TLS reverse proxy in front "
+              "(docs/studio.md#remote-survey), or the links' tokens travel in clear", file=sys.stderr)  # fmt: skip
     uvicorn.run(
         app, host=host, port=port, log_level="warning", proxy_headers=True,
         forwarded_allow_ips="127.0.0.1",

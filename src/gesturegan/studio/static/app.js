@@ -337,7 +337,7 @@ function showQuestion() {
   for (const r of $$("#sv-question input[type=radio]")) r.checked = false;
   $("#sv-category").value = ""; $("#sv-msg").textContent = "";
   const key = PARTICIPANT ? `?${qs({ key: PARTICIPANT.key })}` : "";
-  $("#sv-audio").src = `/api/surveys/${enc(take.id)}/stimuli/${take.stimuli[take.index]}.wav${key}`;
+  $("#sv-video").src = `/api/surveys/${enc(take.id)}/stimuli/${take.stimuli[take.index]}.webm${key}`;
 }
 $("#sv-next").addEventListener("click", async () => {
   const real = $("input[name=sv-real]:checked"), rating = $("input[name=sv-rating]:checked"), category = $("#sv-category").value;
