@@ -134,3 +134,19 @@ def test_survey_cli_lists_invites_and_reports(setup, capsys):
     assert (tmp_path / "r" / "report.md").is_file() and (tmp_path / "r" / "answers.csv").is_file()
     assert main(["survey", "invite", "nope", "--state", state]) == 2
     assert main(["survey", "list", "--state", str(tmp_path / "empty")]) == 2
+
+
+def test_parallel_participants_all_stored_and_kept_after_a_restart(setup):
+    from concurrent.futures import ThreadPoolExecutor
+
+    tmp_path, store, sid, _ = setup
+    invites = store.invite(sid, 8)
+    stimuli = [s.token for s in store.stimuli(sid)]
+    client = TestClient(create_survey_app(store, sid))
+    jobs = [(token, s) for _, token in invites for s in stimuli]  # 24 answers at once
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        codes = list(pool.map(lambda job: answer(client, *job).status_code, jobs))
+    assert codes == [200] * len(jobs)
+    again = SurveyStore(tmp_path / "state" / "survey.sqlite", tmp_path / "state" / "surveys")
+    stored = {(a["participant"], a["token"]) for a in again.answers(sid)}
+    assert stored == {(who, s) for who, _ in invites for s in stimuli}

@@ -86,6 +86,13 @@ def test_krippendorff_alpha_by_hand(figures):
     assert figures["agreement"]["category"] == pytest.approx(-1 / 6)
 
 
+def test_each_participant(figures):
+    oracle, guesser = figures["by_participant"]["oracle"], figures["by_participant"]["guesser"]
+    assert oracle["answers"] == guesser["answers"] == 5
+    assert (oracle["real_or_generated"]["k"], oracle["real_or_generated"]["n"]) == (4, 4)
+    assert (guesser["real_or_generated"]["k"], guesser["category"]["k"]) == (2, 2)  # of 4
+
+
 def test_alpha_is_one_for_perfect_agreement_and_none_without_pairs():
     assert stats.krippendorff_alpha({"x": ["a", "a"], "y": ["b", "b"]}) == 1.0
     assert stats.krippendorff_alpha({"x": ["a"], "y": ["b"]}) is None
@@ -109,6 +116,7 @@ def test_write_report_makes_markdown_figures_and_the_csv(tmp_path):
     assert "2 participants, 10 answers, 5 clips" in md
     assert "| a | 4 | 75 % | 30 % – 95 % | 2/2 | 1/2 | 0.97 |" in md
     assert "| b | 2 | 2 |" in md  # the confusion row of b
+    assert "| guesser | 5 | 50 % | 50 % |" in md and "| oracle | 5 | 100 % | 100 % |" in md
     assert (tmp_path / "answers.csv").read_bytes() == text.encode()
     for name in ("discrimination", "confusion", "mos"):
         assert f"({name}.png)" in md

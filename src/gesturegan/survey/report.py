@@ -10,7 +10,7 @@ report, so a reader can recompute any figure from the file it came from:
 - mean opinion score (1–5) with 95 % Student-t intervals per kind of clip and per category;
 - agreement between participants: Krippendorff's alpha for each question (nominal for the two
   choices, interval for the rating), over clips answered by two participants or more;
-- how many participants, answers and clips.
+- each participant's share correct, and how many participants, answers and clips.
 """
 
 from __future__ import annotations
@@ -75,6 +75,14 @@ def figures(rows: list[dict], categories: list[str]) -> dict:
         q: stats.krippendorff_alpha(units[q], stats.interval if q == "rating" else stats.nominal)
         for q in ("real_or_generated", "category", "rating")
     }
+    by_participant = {}
+    for who in sorted({r["participant"] for r in rows}):
+        mine = [r for r in real if r["participant"] == who]
+        by_participant[who] = {
+            "answers": sum(r["participant"] == who for r in rows),
+            "real_or_generated": stats.wilson(sum(r["real_correct"] == "1" for r in mine), len(mine)),
+            "category": stats.wilson(sum(r["category_correct"] == "1" for r in mine), len(mine)),
+        }
     return {
         "participants": len({r["participant"] for r in rows}),
         "answers": len(rows),
@@ -85,6 +93,7 @@ def figures(rows: list[dict], categories: list[str]) -> dict:
         "mos_by_kind": mos_kind,
         "mos_by_category": mos_category,
         "agreement": agreement,
+        "by_participant": by_participant,
     }
 
 
@@ -175,6 +184,14 @@ def markdown(f: dict, categories: list[str], title: str) -> str:
     ]
     for q, a in f["agreement"].items():
         lines.append(f"| {q.replace('_', ' ')} | {_num(a, 3)} |")
+    lines += ["", "## Each participant", "",
+              "Over real and generated clips: a participant far from the others (at chance, or "
+              "always the same answer) shows here.", "",
+              "| participant | answers | real or generated correct | category correct |",
+              "|---|---:|---:|---:|"]  # fmt: skip
+    for who, p in f["by_participant"].items():
+        lines.append(f"| {who} | {p['answers']} | {_pct(p['real_or_generated']['share'])} | "
+                     f"{_pct(p['category']['share'])} |")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
