@@ -14,7 +14,7 @@ for sample.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -144,9 +144,10 @@ def write_video(
         audio = container.add_stream("flac" if lossless else "libopus", rate=audio_sr, layout=layout)
         if not lossless:
             audio.bit_rate = config.audio_kbps * 1000
+        sound = _audio_frames(wave, sr, audio_sr, lossless)
+        pending = next(sound, None)
         for i in range(n_frames):
             t = i / config.fps
-            frame = base
             if tops:
                 shown = [top for top in tops if top[0] <= t + 1e-9] or tops[:1]
                 frame = np.concatenate([shown[-1][2], base], axis=0)
@@ -158,13 +159,23 @@ def write_video(
             vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
             vf.pts = i
             container.mux(video.encode(vf.reformat(format="yuv420p")))
+            # Interleave: the sound of this frame's time follows it, so the file streams.
+            while pending is not None and pending.pts < (i + 1) * audio_sr / config.fps:
+                container.mux(audio.encode(pending))
+                pending = next(sound, None)
         container.mux(video.encode())
-        _encode_audio(container, audio, wave, sr, audio_sr, lossless)
+        while pending is not None:
+            container.mux(audio.encode(pending))
+            pending = next(sound, None)
+        container.mux(audio.encode())
         container.close()
     return path
 
 
-def _encode_audio(container, stream, wave: np.ndarray, sr: int, out_sr: int, lossless: bool) -> None:
+def _audio_frames(wave: np.ndarray, sr: int, out_sr: int, lossless: bool) -> Iterator:
+    """``wave`` as ``av.AudioFrame``s at ``out_sr``: 16-bit for FLAC, whole 20 ms float frames
+    for Opus (the last one padded with silence, so the decoded sound runs at most 20 ms past the
+    clip)."""
     import av
 
     x = wave[:, None] if wave.ndim == 1 else wave
@@ -178,10 +189,10 @@ def _encode_audio(container, stream, wave: np.ndarray, sr: int, out_sr: int, los
     for start in range(0, len(x), chunk):
         part = x[start : start + chunk]
         if lossless:
-            data = (np.round(part * 32767.0)).astype(np.int16).reshape(1, -1)
+            data = (np.round(part * 32767.0)).astype(np.int16).reshape(1, -1)  # interleaved
             af = av.AudioFrame.from_ndarray(data, format="s16", layout=layout)
         else:
-            if len(part) < chunk:  # Opus takes whole 20 ms frames; the container trims the tail
+            if len(part) < chunk:
                 part = np.pad(part, ((0, chunk - len(part)), (0, 0)))
             af = av.AudioFrame.from_ndarray(
                 np.ascontiguousarray(part.T, dtype=np.float32), format="fltp", layout=layout
@@ -189,8 +200,7 @@ def _encode_audio(container, stream, wave: np.ndarray, sr: int, out_sr: int, los
         af.sample_rate = out_sr
         af.pts = start
         af.time_base = Fraction(1, out_sr)
-        container.mux(stream.encode(af))
-    container.mux(stream.encode())
+        yield af
 
 
 def _fit(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
