@@ -1,7 +1,7 @@
 """The studio's video routes: a generated clip, a morph stop, a run's growth, a survey stimulus.
 
-Each video is encoded on request (``survey.video``, WebM: VP9 + Opus; about half a second for a
-one-second clip) into a temporary folder of the studio's state and sent as a download; nothing is
+Each video is encoded on request (``survey.video``, WebM: VP9 + Opus; about 0.2 s for a one-second
+clip) into a temporary folder of the studio's state and sent as a download; nothing is
 kept, so nothing grows. A survey stimulus's video is the one participants see (kept beside its WAV).
 """
 
