@@ -60,6 +60,7 @@ def test_an_invited_participant_takes_the_survey_and_answers_survive_a_restart(s
     page = client.get(f"/i/{token}")
     assert page.status_code == 200 and "Listening survey" in page.text
     assert page.headers["referrer-policy"] == "no-referrer"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
     order = client.get(f"/i/{token}/order").json()
     assert order["categories"] == ["hit", "tone"] and len(order["stimuli"]) == 3
     assert order["answered"] == []

@@ -1,4 +1,4 @@
-"""The studio's video routes: a generated clip, a morph stop, a run's growth, a survey stimulus.
+"""The studio's video routes: a generated clip, a morph, a run's growth, a survey stimulus.
 
 Each video is encoded on request (``survey.video``, WebM: VP9 + Opus; about 0.2 s for a one-second
 clip) into a temporary folder of the studio's state and sent as a download; nothing is

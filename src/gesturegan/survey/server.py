@@ -40,6 +40,9 @@ _HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",  # the token is in the address: never send it onwards
     "Cache-Control": "no-store",
+    # only this server's own script, style and videos; never inside another site's frame
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'self'",
 }
 
 
