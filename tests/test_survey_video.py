@@ -193,6 +193,15 @@ def test_studio_video_buttons_and_a_participant_reach_their_videos(tiny_run, tin
         assert r.status_code == 200 and r.headers["content-type"] == "video/webm", url
         (tmp_path / "v.webm").write_bytes(r.content)
         assert decode(tmp_path / "v.webm")[0]["codecs"] == {"video": "vp9", "audio": "opus"}
+    score = "events:\n  - {at: 0.0, gesture: hit, seed: 1}\n  - {at: 0.3, gesture: tone, seed: 2}\n"
+    mix = client.post("/api/compose", json={"score": f"run: {run}\n" + score}).json()
+    r = client.get(mix["wav"].removesuffix(".wav") + ".webm")
+    assert r.status_code == 200 and r.headers["content-type"] == "video/webm"
+    (tmp_path / "v.webm").write_bytes(r.content)
+    info, audio = decode(tmp_path / "v.webm")
+    assert audio.shape[0] == 2 and info["duration"] == pytest.approx(mix["duration_s"], abs=1 / 25)
+    for bad in ("0123456789abcdef", "..%2f..%2fsurvey", "x"):
+        assert client.get(f"/api/mixes/{bad}.webm").status_code in (403, 404)
     assert not any((tmp_path / "state" / "videos").iterdir())  # nothing kept
     built = client.post("/api/surveys", json={"run": run, "dataset": tiny_dataset.name,
                                               "real": 1, "generated": 1, "morphs": 0}).json()

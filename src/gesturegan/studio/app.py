@@ -129,6 +129,9 @@ def create_app(
     def index() -> FileResponse:
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
 
+    # first: ``/api/mixes/{key}.webm`` must come before ``/api/mixes/{name:path}``
+    add_video_routes(app, engine, store, mixes, state_root / "videos")
+
     # ------------------------------------------------------------------ overview
     @app.get("/api/state")
     def state_view() -> dict:
@@ -444,8 +447,6 @@ def create_app(
     @app.get("/api/surveys/{survey_id}/summary")
     def survey_summary(survey_id: str) -> dict:
         return store.summary(survey_id)
-
-    add_video_routes(app, engine, store, state_root / "videos")
 
     return app
 

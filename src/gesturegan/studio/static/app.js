@@ -266,6 +266,7 @@ async function renderScore() {
     msg.className = "msg ok";
     msg.textContent = `rendered ${r.duration_s.toFixed(2)} s` + (r.gain_db_applied ? `, normalised by ${r.gain_db_applied.toFixed(1)} dB` : "");
     $("#score-download").href = `${r.wav}?download=true`; $("#score-download").hidden = false;
+    $("#score-video").href = r.wav.replace(/\.wav$/, ".webm"); $("#score-video").hidden = false;
     $("#score-events").replaceChildren(el("tr", {}, ...["kind", "at (s)", "length (s)", "gain dB", "pan", "what"].map((t) => el("th", { textContent: t }))),
       ...r.events.map((e) => el("tr", {}, ...[e.kind, e.at_s, e.duration_s.toFixed(2), e.gain_db, e.pan, e.detail].map((t) => el("td", { textContent: t })))));
     playFrom($("#score-audio"), r.wav);
