@@ -113,6 +113,9 @@ def test_bodies_and_rates_are_bounded(setup):
     big = client.post(f"/i/{token}/answers", content=b"{" + b" " * 10_000 + b"}",
                       headers={"content-type": "application/json"})  # fmt: skip
     assert big.status_code == 413
+    chunked = client.post(f"/i/{token}/answers", content=iter([b"{" + b" " * 3000] * 3),
+                          headers={"content-type": "application/json"})  # no Content-Length
+    assert chunked.status_code == 413
     limited = TestClient(create_survey_app(store, sid, per_minute=5))
     codes = [answer(limited, token, stimulus).status_code for _ in range(7)]
     assert codes == [200] * 5 + [429] * 2

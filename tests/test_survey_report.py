@@ -122,3 +122,9 @@ def test_write_report_makes_markdown_figures_and_the_csv(tmp_path):
         assert f"({name}.png)" in md
         with Image.open(tmp_path / f"{name}.png") as img:
             assert img.size[0] > 200 and np.asarray(img).std() > 0
+
+
+def test_a_survey_without_answers_reports_so(tmp_path):
+    path = report.write_report(",".join(CSV_COLUMNS) + "\n", ["a", "b"], tmp_path, "Empty")
+    assert "0 participants, 0 answers, 0 clips" in path.read_text()
+    assert (tmp_path / "discrimination.png").is_file()
