@@ -154,3 +154,19 @@ def test_parallel_participants_all_stored_and_kept_after_a_restart(setup):
     again = SurveyStore(tmp_path / "state" / "survey.sqlite", tmp_path / "state" / "surveys")
     stored = {(a["participant"], a["token"]) for a in again.answers(sid)}
     assert stored == {(who, s) for who, _ in invites for s in stimuli}
+
+
+def test_a_revoked_invitation_stops_at_once_and_its_answers_stay(setup, capsys):
+    tmp_path, store, sid, _ = setup
+    (_, token), _ = store.invite(sid, 2)
+    client = TestClient(create_survey_app(store, sid))
+    stimulus = store.stimuli(sid)[0].token
+    assert answer(client, token, stimulus).status_code == 200
+    assert main(["survey", "revoke", sid, "P001", "--state", str(tmp_path / "state")]) == 0
+    assert client.get(f"/i/{token}/order").status_code == 404
+    assert answer(client, token, stimulus, rating=1).status_code == 404
+    assert [(a["participant"], a["rating"]) for a in store.answers(sid)] == [("P001", 4)]
+    assert main(["survey", "revoke", sid, "P002", "--state", str(tmp_path / "state")]) == 0
+    assert [p for p, _ in store.invite(sid, 1)] == ["P003"]  # no id is given twice
+    assert [p for p, _ in store.invitations(sid)] == ["P003"]
+    assert main(["survey", "revoke", sid, "P001", "--state", str(tmp_path / "state")]) == 2

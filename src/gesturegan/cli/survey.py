@@ -42,7 +42,8 @@ def _video(a) -> None:
 
 
 def add_survey(sub: argparse._SubParsersAction) -> None:
-    """Declare `gesturegan survey list|invite|serve|report` (surveys are built in the studio)."""
+    """Declare `gesturegan survey list|invite|revoke|serve|report` (surveys are built in the
+    studio)."""
     p = sub.add_parser(
         "survey",
         help="listening surveys built in the studio: invite participants, serve, report",
@@ -66,6 +67,11 @@ def add_survey(sub: argparse._SubParsersAction) -> None:
                    help="the address participants will open, e.g. https://survey.example.org")
     common(q)
     q.set_defaults(func=_invite)
+    q = verbs.add_parser("revoke", help="withdraw a participant's invitation (answers stay)")
+    q.add_argument("survey", metavar="SURVEY", help="survey id")
+    q.add_argument("participant", metavar="PARTICIPANT", help="participant id, e.g. P003")
+    common(q)
+    q.set_defaults(func=_revoke)
     q = verbs.add_parser("serve", help="serve the participant pages of one survey")
     q.add_argument("survey", metavar="SURVEY", help="survey id")
     q.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -99,6 +105,11 @@ def _invite(a) -> None:
     store = _store(a)
     for participant, token in store.invite(a.survey, a.n):
         print(f"{participant}  {a.url.rstrip('/')}/i/{token}")
+
+
+def _revoke(a) -> None:
+    _store(a).revoke(a.survey, a.participant)
+    print(f"revoked {a.participant}'s invitation to survey {a.survey}")
 
 
 def _serve(a) -> None:

@@ -51,7 +51,8 @@ CREATE TABLE IF NOT EXISTS answers (
 );
 CREATE TABLE IF NOT EXISTS invitations (
     token TEXT PRIMARY KEY, survey_id TEXT NOT NULL REFERENCES surveys(id),
-    participant TEXT NOT NULL, created REAL NOT NULL, UNIQUE (survey_id, participant)
+    participant TEXT NOT NULL, created REAL NOT NULL, revoked REAL,
+    UNIQUE (survey_id, participant)
 );
 """
 MAX_INVITATIONS = 10_000  # per call of ``invite``
@@ -191,31 +192,44 @@ class SurveyStore:
             raise UserError(f"--n: invite 1 to {MAX_INVITATIONS} participants at a time, got {n}")
         self.survey(survey_id)
         with self._write_lock, self._connect() as db:
-            (count,) = db.execute(
+            (count,) = db.execute(  # revoked ones count too: no id is given twice
                 "SELECT COUNT(*) FROM invitations WHERE survey_id = ?", (survey_id,)
             ).fetchone()
             rows = [
-                (secrets.token_urlsafe(16), survey_id, f"P{count + i + 1:03d}", time.time())
+                (secrets.token_urlsafe(16), survey_id, f"P{count + i + 1:03d}", time.time(), None)
                 for i in range(n)
             ]
-            db.executemany("INSERT INTO invitations VALUES (?, ?, ?, ?)", rows)
-        return [(participant, token) for token, _, participant, _ in rows]
+            db.executemany("INSERT INTO invitations VALUES (?, ?, ?, ?, ?)", rows)
+        return [(participant, token) for token, _, participant, _, _ in rows]
 
     def invitations(self, survey_id: str) -> list[tuple[str, str]]:
-        """Every invitation to ``survey_id`` as ``(participant id, token)``, oldest first."""
+        """Every valid invitation to ``survey_id`` as ``(participant id, token)``, oldest first."""
         with self._connect() as db:
             rows = db.execute(
-                "SELECT participant, token FROM invitations WHERE survey_id = ? ORDER BY created, "
-                "participant",
+                "SELECT participant, token FROM invitations WHERE survey_id = ? AND revoked IS NULL "
+                "ORDER BY created, participant",
                 (survey_id,),
             ).fetchall()
         return [(r["participant"], r["token"]) for r in rows]
+
+    def revoke(self, survey_id: str, participant: str) -> None:
+        """Withdraw ``participant``'s invitation to ``survey_id``: their link stops working at once;
+        the answers they gave stay."""
+        with self._write_lock, self._connect() as db:
+            gone = db.execute(
+                "UPDATE invitations SET revoked = ? WHERE survey_id = ? AND participant = ? "
+                "AND revoked IS NULL",
+                (time.time(), survey_id, participant),
+            ).rowcount
+        if not gone:
+            raise UserError(f"no valid invitation of {participant!r} to survey {survey_id!r}")
 
     def invited(self, survey_id: str, token: str) -> str | None:
         """The participant id that ``token`` invites to ``survey_id``; None when it does not."""
         with self._connect() as db:
             row = db.execute(
-                "SELECT participant FROM invitations WHERE token = ? AND survey_id = ?",
+                "SELECT participant FROM invitations WHERE token = ? AND survey_id = ? "
+                "AND revoked IS NULL",
                 (token, survey_id),
             ).fetchone()
         return None if row is None else row["participant"]
