@@ -19,7 +19,8 @@ from gesturegan.cli import main
 from gesturegan.studio import app as app_mod
 from gesturegan.studio import create_app
 from gesturegan.studio.paths import UnsafePath, safe_join
-from gesturegan.studio.survey import mean_ci
+from gesturegan.survey import loudness
+from gesturegan.survey.stats import mean_ci
 
 
 def studio_client(app) -> TestClient:
@@ -248,8 +249,13 @@ def test_survey_is_blind_and_randomised(client, survey_id):
     assert len(orders) > 1
     text = str(a)
     assert "real" not in text and "generated" not in text and "morph" not in text
-    wave, _ = _wav(client.get(f"/api/surveys/{survey_id}/stimuli/{a['stimuli'][0]}.wav"))
-    assert math.isclose(float(np.abs(wave).max()), 10 ** (-3 / 20), rel_tol=1e-3)  # levelled
+    # levelled: one integrated loudness (BS.1770) for all, no sample above -1 dBFS
+    levels = []
+    for token in a["stimuli"]:
+        wave, sr = _wav(client.get(f"/api/surveys/{survey_id}/stimuli/{token}.wav"))
+        levels.append(loudness.integrated_lufs(wave, sr))
+        assert loudness.peak_db(wave) <= loudness.PEAK_CEILING_DB + 0.01
+    assert max(levels) - min(levels) < 0.05
 
 
 def test_answers_are_validated(client, survey_id):

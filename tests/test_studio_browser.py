@@ -87,7 +87,7 @@ def _shot(page, name: str) -> None:
 
 
 def _has_duration(page, selector: str) -> None:
-    """Wait until the audio element has loaded a clip and knows its length."""
+    """Wait until the audio or video element has loaded a clip and knows its length."""
     page.wait_for_function(
         "sel => { const a = document.querySelector(sel); return a && a.duration > 0 }", arg=selector
     )
@@ -186,7 +186,7 @@ def test_survey(page, server, cats):
         page.wait_for_function(
             f"document.querySelector('#sv-progress').textContent === 'Clip {i + 1} of 3'"
         )
-        _has_duration(page, "#sv-audio")
+        _has_duration(page, "#sv-video")
         page.check(f"input[name=sv-real][value={real}]")
         page.select_option("#sv-category", category)
         page.check(f"input[name=sv-rating][value='{rating}']")
@@ -221,7 +221,7 @@ def test_a_participant_link_opens_the_survey_alone(page, server):
         assert not guest.is_visible("nav") and not guest.is_visible("#sv-list")
         guest.fill("#sv-participant", "guest")
         guest.click("#sv-start")
-        _has_duration(guest, "#sv-audio")
+        _has_duration(guest, "#sv-video")
         csv_url = f"{server}/api/surveys/{survey['id']}/answers.csv"
         assert guest.request.get(csv_url).status == 401
     finally:

@@ -17,7 +17,19 @@ import sys
 from .. import __version__
 from ..atomic import disk_full
 from ..errors import UserError
-from . import classifier, compose, data, demo, evaluate, generate, labels, reprs, studio, train
+from . import (
+    classifier,
+    compose,
+    data,
+    demo,
+    evaluate,
+    generate,
+    labels,
+    reprs,
+    studio,
+    survey,
+    train,
+)
 from .parsing import DeferredParser
 
 VERBS = (
@@ -40,6 +52,8 @@ VERBS = (
     evaluate.add_evaluate,
     evaluate.add_study,
     studio.add_studio,
+    survey.add_video,
+    survey.add_survey,
 )
 
 

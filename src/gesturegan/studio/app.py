@@ -4,7 +4,8 @@ Views and their endpoints:
 
 - Library: ``/api/datasets``, ``/api/datasets/{ds}/clips``, ``…/clips/{id}.wav|.png|/features``
 - Runs: ``/api/runs``, ``/api/runs/{run}``, ``/api/runs/{run}/metrics``, ``/api/files/runs/{path}``
-- Generate/morph: ``/api/runs/{run}/sample.wav|.png``, ``/api/runs/{run}/morph.wav|.png``
+- Generate/morph: ``/api/runs/{run}/sample.wav|.png|.webm``, ``/api/runs/{run}/morph.wav|.png|.webm``,
+  ``/api/runs/{run}/growth.webm`` (videos: ``videos``)
 - Compose: ``/api/compose/validate``, ``/api/compose``, ``/api/mixes/{name}``, ``/api/uploads``
 - Survey: ``/api/surveys``, ``/api/surveys/{id}/…`` (order, stimuli, answers, CSV, summary)
 
@@ -31,12 +32,13 @@ from .. import audio, composition, gestures
 from ..composition.score import MAX_SEED
 from ..errors import UserError
 from ..runs import Run
-from . import survey as survey_mod
+from ..survey import store as survey_mod
 from .engine import MORPH_POSITIONS, Engine
 from .guard import TOKEN_QUERY, Guard, load_secret, new_token, participant_key
 from .media import thumbnail_png, wav_bytes
 from .mixes import MixCache, mix_key
 from .paths import UnsafePath, safe_join, without_roots
+from .videos import add_video_routes
 
 STATIC = Path(__file__).parent / "static"
 MAX_SCORE_CHARS = 64_000  # a score is text; anything longer is a mistake or an attack
@@ -126,6 +128,9 @@ def create_app(
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    # first: ``/api/mixes/{key}.webm`` must come before ``/api/mixes/{name:path}``
+    add_video_routes(app, engine, store, mixes, state_root / "videos")
 
     # ------------------------------------------------------------------ overview
     @app.get("/api/state")

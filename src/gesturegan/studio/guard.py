@@ -40,7 +40,9 @@ TOKEN_QUERY = "token"
 SURVEY_KEY_HEADER = "x-survey-key"
 PUBLIC_PREFIX = "/static/"
 # What a participant's key reaches: the order, stimuli and answers of its own survey.
-_PARTICIPANT_ROUTES = re.compile(r"/api/surveys/([^/]+)/(?:order|answers|stimuli/[^/]+\.wav)")
+_PARTICIPANT_ROUTES = re.compile(
+    r"/api/surveys/([^/]+)/(?:order|answers|stimuli/[^/]+\.(?:wav|webm))"
+)
 
 
 def new_token() -> str:

@@ -20,17 +20,6 @@ def wav_bytes(wave: np.ndarray, sr: int) -> bytes:
     return buf.getvalue()
 
 
-def peak_normalise(wave: np.ndarray, peak_db: float = -3.0) -> np.ndarray:
-    """``wave`` scaled so that its peak sits at ``peak_db`` dBFS (silence is returned as is).
-
-    Survey stimuli are levelled this way so that loudness does not give away real or generated.
-    """
-    peak = float(np.abs(wave).max()) if wave.size else 0.0
-    if peak < 1e-6:
-        return wave.astype(np.float32)
-    return (wave * (10.0 ** (peak_db / 20.0) / peak)).astype(np.float32)
-
-
 def thumbnail_png(wave: np.ndarray, sr: int) -> bytes:
     """A ``THUMB_W`` pixel wide PNG: log spectrogram (0 to ``sr/2``, 80 dB range) over the waveform.
 

@@ -139,6 +139,7 @@ async function openRun(name) {
   const file = (rel) => `/api/files/runs/${rel.split("/").map(enc).join("/")}`;
   $("#run-gif-fig").hidden = !info.progress_gif;
   if (info.progress_gif) $("#run-gif").src = `${file(info.progress_gif)}?t=${Date.now()}`;
+  $("#run-video").href = `/api/runs/${enc(name)}/growth.webm`;
   $("#run-grids").replaceChildren(...info.grids.map((g) => el("div", { className: "stage-grid" },
     el("div", {}, el("strong", { textContent: g.stage }), el("br"), el("img", { src: file(g.png), alt: `samples at ${g.stage}` })),
     el("div", {}, ...g.audio.map((a) => el("div", {}, el("span", { className: "muted", textContent: a.split("-").pop() }), el("br"),
@@ -207,6 +208,7 @@ function generate() {
   const q = qs(genParams()), base = `/api/runs/${enc(run)}/sample`;
   $("#gen-img").src = `${base}.png?${q}`;
   $("#gen-download").href = `${base}.wav?${q}&download=true`;
+  $("#gen-video").href = `${base}.webm?${q}`;
   playFrom($("#gen-audio"), `${base}.wav?${q}`);
 }
 function morphParams(position) {
@@ -226,6 +228,7 @@ function morph() {
   morphLabels();
   $("#morph-img").src = `${base}.png?${q}`;
   $("#morph-download").href = `${base}.wav?${q}&download=true`;
+  $("#morph-video").href = `${base}.webm?${qs({ from: $("#morph-from").value, to: $("#morph-to").value, seed: $("#morph-seed").value || 0 })}`;
   playFrom($("#morph-audio"), `${base}.wav?${q}`);
   // Warm the server's cache for the neighbouring stops, so the next move plays at once.
   for (const n of [p + 1, p - 1]) if (n >= 0 && n <= +$("#morph-slider").max) fetch(`${base}.wav?${qs(morphParams(n))}`, { credentials: "same-origin" }).catch(() => {});
@@ -263,6 +266,7 @@ async function renderScore() {
     msg.className = "msg ok";
     msg.textContent = `rendered ${r.duration_s.toFixed(2)} s` + (r.gain_db_applied ? `, normalised by ${r.gain_db_applied.toFixed(1)} dB` : "");
     $("#score-download").href = `${r.wav}?download=true`; $("#score-download").hidden = false;
+    $("#score-video").href = r.wav.replace(/\.wav$/, ".webm"); $("#score-video").hidden = false;
     $("#score-events").replaceChildren(el("tr", {}, ...["kind", "at (s)", "length (s)", "gain dB", "pan", "what"].map((t) => el("th", { textContent: t }))),
       ...r.events.map((e) => el("tr", {}, ...[e.kind, e.at_s, e.duration_s.toFixed(2), e.gain_db, e.pan, e.detail].map((t) => el("td", { textContent: t })))));
     playFrom($("#score-audio"), r.wav);
@@ -334,7 +338,7 @@ function showQuestion() {
   for (const r of $$("#sv-question input[type=radio]")) r.checked = false;
   $("#sv-category").value = ""; $("#sv-msg").textContent = "";
   const key = PARTICIPANT ? `?${qs({ key: PARTICIPANT.key })}` : "";
-  $("#sv-audio").src = `/api/surveys/${enc(take.id)}/stimuli/${take.stimuli[take.index]}.wav${key}`;
+  $("#sv-video").src = `/api/surveys/${enc(take.id)}/stimuli/${take.stimuli[take.index]}.webm${key}`;
 }
 $("#sv-next").addEventListener("click", async () => {
   const real = $("input[name=sv-real]:checked"), rating = $("input[name=sv-rating]:checked"), category = $("#sv-category").value;

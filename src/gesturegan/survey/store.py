@@ -2,8 +2,10 @@
 
 A participant hears every stimulus of a survey in an order shuffled for them, and answers three
 questions per clip: real or generated? which category? how good (1–5)? Stimuli are written as WAVs
-named by random tokens and levelled to the same peak, so neither file names, order nor loudness
-give the answer away. Every answer is committed to SQLite at once (WAL journal), so a crash or a
+named by random tokens and levelled to one loudness (``loudness``: BS.1770 integrated loudness),
+so neither file names, order nor level give the answer away; each has a video (``video``), made
+on first use. Remote participants come in by invitation: each invitation is a random token bound
+to one survey and one participant id. Every answer is committed to SQLite at once (WAL journal), so a crash or a
 restart loses nothing; a participant answering a clip again replaces their earlier answer.
 """
 
@@ -12,11 +14,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import random
 import secrets
 import sqlite3
-import statistics
 import threading
 import time
 from collections.abc import Iterator
@@ -25,10 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
+from .. import audio
 from ..errors import UserError
-from .media import peak_normalise, wav_bytes
+from . import loudness
+from .stats import mean_ci
 
 KINDS = ("real", "generated", "morph")
 _SCHEMA = """
@@ -48,7 +49,13 @@ CREATE TABLE IF NOT EXISTS answers (
     PRIMARY KEY (survey_id, participant, token),
     FOREIGN KEY (survey_id, token) REFERENCES stimuli(survey_id, token)
 );
+CREATE TABLE IF NOT EXISTS invitations (
+    token TEXT PRIMARY KEY, survey_id TEXT NOT NULL REFERENCES surveys(id),
+    participant TEXT NOT NULL, created REAL NOT NULL, revoked REAL,
+    UNIQUE (survey_id, participant)
+);
 """
+MAX_INVITATIONS = 10_000  # per call of ``invite``
 CSV_COLUMNS = [
     "survey", "participant", "stimulus", "kind", "true_category", "detail", "answered_real",
     "answered_category", "rating", "real_correct", "category_correct", "answered_at",
@@ -76,6 +83,7 @@ class SurveyStore:
         db_path.parent.mkdir(parents=True, exist_ok=True)
         folder.mkdir(parents=True, exist_ok=True)
         self._write_lock = threading.Lock()  # SQLite allows one writer; queue them here
+        self._video_lock = threading.Lock()  # one encoder at a time: the machine is small
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
@@ -106,9 +114,10 @@ class SurveyStore:
         folder = self.folder / survey_id
         folder.mkdir(parents=True)
         rows = []
+        common = loudness.common_level([wave for *_, wave in clips], sr)
         for kind, category, detail, wave in clips:
             token = secrets.token_hex(6)
-            (folder / f"{token}.wav").write_bytes(wav_bytes(peak_normalise(wave), sr))
+            audio.write(folder / f"{token}.wav", loudness.level(wave, sr, common)[0], sr)
             rows.append((survey_id, token, kind, category, detail))
         with self._write_lock, self._connect() as db:
             db.execute(
@@ -159,6 +168,80 @@ class SurveyStore:
         if token not in {s.token for s in self.stimuli(survey_id)}:
             raise UserError(f"no stimulus {token!r} in survey {survey_id!r}")
         return self.folder / survey_id / f"{token}.wav"
+
+    def stimulus_video(self, survey_id: str, token: str) -> Path:
+        """The stimulus's video (WebM: spectrogram, envelope, playhead), encoded on first use."""
+        from .video import write_video
+
+        wav = self.stimulus_file(survey_id, token)
+        path = wav.with_suffix(".webm")
+        with self._video_lock:
+            if not path.is_file():
+                wave, sr = audio.load(wav)
+                write_video(path, wave, sr)
+        return path
+
+    # ------------------------------------------------------------------ invitations
+    def invite(self, survey_id: str, n: int) -> list[tuple[str, str]]:
+        """``n`` new invitations to ``survey_id``: ``(participant id, token)`` pairs, committed.
+
+        A token is 128 random bits (``secrets``); participant ids are ``P001``, ``P002``, … in
+        the order invited, so a report never shows a token.
+        """
+        if not 1 <= n <= MAX_INVITATIONS:
+            raise UserError(f"--n: invite 1 to {MAX_INVITATIONS} participants at a time, got {n}")
+        self.survey(survey_id)
+        with self._write_lock, self._connect() as db:
+            (count,) = db.execute(  # revoked ones count too: no id is given twice
+                "SELECT COUNT(*) FROM invitations WHERE survey_id = ?", (survey_id,)
+            ).fetchone()
+            rows = [
+                (secrets.token_urlsafe(16), survey_id, f"P{count + i + 1:03d}", time.time(), None)
+                for i in range(n)
+            ]
+            db.executemany("INSERT INTO invitations VALUES (?, ?, ?, ?, ?)", rows)
+        return [(participant, token) for token, _, participant, _, _ in rows]
+
+    def invitations(self, survey_id: str) -> list[tuple[str, str]]:
+        """Every valid invitation to ``survey_id`` as ``(participant id, token)``, oldest first."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT participant, token FROM invitations WHERE survey_id = ? AND revoked IS NULL "
+                "ORDER BY created, participant",
+                (survey_id,),
+            ).fetchall()
+        return [(r["participant"], r["token"]) for r in rows]
+
+    def revoke(self, survey_id: str, participant: str) -> None:
+        """Withdraw ``participant``'s invitation to ``survey_id``: their link stops working at once;
+        the answers they gave stay."""
+        with self._write_lock, self._connect() as db:
+            gone = db.execute(
+                "UPDATE invitations SET revoked = ? WHERE survey_id = ? AND participant = ? "
+                "AND revoked IS NULL",
+                (time.time(), survey_id, participant),
+            ).rowcount
+        if not gone:
+            raise UserError(f"no valid invitation of {participant!r} to survey {survey_id!r}")
+
+    def invited(self, survey_id: str, token: str) -> str | None:
+        """The participant id that ``token`` invites to ``survey_id``; None when it does not."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT participant FROM invitations WHERE token = ? AND survey_id = ? "
+                "AND revoked IS NULL",
+                (token, survey_id),
+            ).fetchone()
+        return None if row is None else row["participant"]
+
+    def answered(self, survey_id: str, participant: str) -> list[str]:
+        """The stimulus tokens ``participant`` has answered so far."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT token FROM answers WHERE survey_id = ? AND participant = ?",
+                (survey_id, participant),
+            ).fetchall()
+        return [r["token"] for r in rows]
 
     # ------------------------------------------------------------------ answering
     def answer(
@@ -258,16 +341,6 @@ def _accuracies(rows: list[dict]) -> dict:
         ),
         "category": mean_ci([float(r["category"] == r["true_category"]) for r in rows]),
     }
-
-
-def mean_ci(values: list[float], level: float = 0.95) -> dict:
-    """Mean of ``values`` with a Student-t confidence interval (``low``/``high`` None when n < 2)."""
-    n = len(values)
-    mean = statistics.fmean(values)
-    if n < 2:
-        return {"n": n, "mean": mean, "low": None, "high": None}
-    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * statistics.stdev(values) / math.sqrt(n)
-    return {"n": n, "mean": mean, "low": mean - half, "high": mean + half}
 
 
 def pick_clips(
