@@ -209,3 +209,11 @@ def test_a_run_grows_non_square_images_and_generates_from_its_stages(
     for stage in ("4x16", None):
         waves = gen.samples(gen.categories[0], [0, 1], stage)
         assert waves.shape == (2, 16384)
+
+
+def test_snapshot_grids_keep_the_images_aspect_ratio():
+    from gesturegan.training.snapshots import image_grid
+
+    grid = image_grid(torch.zeros(4, 1, 8, 32), rows=2, cell=16)
+    assert grid.size == (2 * 64 + 2, 2 * 16 + 2)  # (width, height): cells 64 wide, 16 high
+    assert image_grid(torch.zeros(2, 1, 16, 16), rows=2, cell=16).size == (16, 34)
