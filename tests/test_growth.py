@@ -10,7 +10,13 @@ import torch.nn.functional as F
 from gesturegan.errors import UserError
 from gesturegan.models import build
 from gesturegan.models.dcgan import DCGANConfig
-from gesturegan.models.pgan import PGANConfig, level_stats, stage_names, stage_sizes
+from gesturegan.models.pgan import (
+    AUTOCORR_LAGS,
+    PGANConfig,
+    level_stats,
+    stage_names,
+    stage_sizes,
+)
 from gesturegan.models.wavegan import WaveGANConfig
 from gesturegan.representations import Representation
 
@@ -217,3 +223,18 @@ def test_snapshot_grids_keep_the_images_aspect_ratio():
     grid = image_grid(torch.zeros(4, 1, 8, 32), rows=2, cell=16)
     assert grid.size == (2 * 64 + 2, 2 * 16 + 2)  # (width, height): cells 64 wide, 16 high
     assert image_grid(torch.zeros(2, 1, 16, 16), rows=2, cell=16).size == (16, 34)
+
+
+def test_periodicity_read_out_keeps_the_square_lag_spacing_on_wide_images():
+    from gesturegan.models.pgan import envelope_autocorr
+
+    cfg = PGANConfig(**TINY_MODEL)
+    lags = {s: build("pgan", cfg, s, n_classes=2)[1].lags for s in [(1, 16, 16), (1, 16, 64)]}
+    assert lags == {(1, 16, 16): 32, (1, 16, 64): 128}
+    assert build("pgan", cfg, (1, 32, 8), n_classes=2)[1].periodic.weight.shape[1] == 32
+    w, period = 256, 12  # a loop 12 columns long in a 16x256 image (D: 512 lags)
+    level = (torch.arange(w) % period < period // 2).float() * 2 - 1
+    img = level.expand(1, 1, 16, w)
+    fine = envelope_autocorr(img, lags=AUTOCORR_LAGS * w // 16)[0]  # 2 points per column
+    assert fine[period] < -0.8 and fine[2 * period] > 0.8  # trough at lag 6, peak at lag 12
+    # (32 lags over 256 columns would read every 8.2 columns: never lag 6 nor lag 12.)

@@ -242,7 +242,8 @@ class ProgressiveDiscriminator(nn.Module):
         self.out = EqualLinear(ch[0], 1, gain=1.0)
         n_cond = _n_cond(kinds, n_classes)
         self.project = EqualLinear(n_cond, ch[0], bias=False, gain=1.0) if n_cond else None
-        self.periodic = EqualLinear(AUTOCORR_LAGS, ch[0]) if cfg.d_periodicity else None
+        self.lags = autocorr_lags(shape)
+        self.periodic = EqualLinear(self.lags, ch[0]) if cfg.d_periodicity else None
         self.level = EqualLinear(LEVEL_STATS, ch[0]) if cfg.d_level else None
 
     def forward(
@@ -289,7 +290,11 @@ class ProgressiveDiscriminator(nn.Module):
         (``small``: ``img`` pooled to the previous stage) they fade like the convolutions, so at
         alpha 0 this is the previous stage's D."""
         feat = torch.zeros(())
-        for linear, measure in ((self.periodic, envelope_autocorr), (self.level, level_stats)):
+
+        def periodicity(x: torch.Tensor) -> torch.Tensor:
+            return envelope_autocorr(x, self.lags)
+
+        for linear, measure in ((self.periodic, periodicity), (self.level, level_stats)):
             if linear is not None:
                 m = measure(img)
                 feat = feat + linear(m if small is None else torch.lerp(measure(small), m, alpha))
@@ -339,7 +344,17 @@ class KindSelect(nn.Module):
 
 
 AUTOCORR_LAGS = 32
-"""Lags of ``envelope_autocorr``: the whole clip's range of periods, resampled to a fixed count."""
+"""Lags of ``envelope_autocorr`` for a square image: the whole clip's range of periods, resampled
+to a fixed count."""
+
+
+def autocorr_lags(shape: tuple[int, ...]) -> int:
+    """How many lags D's periodicity read-out gives for images ``(C, H, W)``: ``AUTOCORR_LAGS``
+    per H columns, so a wide image (a longer clip at the same hop) keeps the square image's lag
+    spacing — 32 lags over 1024 columns would step 33 columns and step over the peaks of every
+    loop shorter than that. Square and tall images: ``AUTOCORR_LAGS``."""
+    return AUTOCORR_LAGS * max(1, shape[-1] // shape[-2])
+
 
 
 def envelope_autocorr(img: torch.Tensor, lags: int = AUTOCORR_LAGS) -> torch.Tensor:
