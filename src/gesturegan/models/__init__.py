@@ -9,7 +9,7 @@ convex combination).
 
 | name | model | representations |
 |---|---|---|
-| ``pgan`` | progressive GAN, 4x4 (or 4x16, …: the aspect ratio) → full size with fade-in | any image one |
+| ``pgan`` | progressive GAN, 4x4 (4x16, …: the aspect ratio) → full size, fade-in | any image one |
 | ``dcgan`` | DCGAN, one stage | any image one (sides ≥ 8) |
 | ``wavegan`` | WaveGAN, 1-D | ``waveform`` |
 

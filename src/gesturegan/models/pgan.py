@@ -3,7 +3,8 @@
 H (frequency) and W (time) are powers of two ≥ 4, of any aspect ratio. The generator grows from a
 first stage of the image's aspect ratio whose shorter side is 4 (4x4 for a square image, 4x16 for
 256x1024) by doubling both sides: stage ``s`` outputs ``H / 2^(n-1-s) x W / 2^(n-1-s)``, ``n`` the
-number of stages (``stage_sizes``). While a new stage fades in, its output is blended with the upsampled output of the previous stage (``alpha`` 0 → 1).
+number of stages (``stage_sizes``). While a new stage fades in, its output is blended with the
+upsampled output of the previous stage (``alpha`` 0 → 1).
 Conditioning is a continuous vector ``c [B, n_classes]`` (one-hot for a class, any convex mix for a
 morph): the generator embeds it next to the latent; the discriminator uses a projection term
 (Miyato & Koyama 2018), so mixed conditions are meaningful to both networks. With ``kinds`` (a table

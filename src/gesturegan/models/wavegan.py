@@ -1,10 +1,10 @@
 """Class-conditional WaveGAN (Donahue et al. 2019): 1-D convolutions straight on the waveform.
 
 For the ``waveform`` representation (``[B, 1, T]``), T a power of two ≥ 64: 16384 and 65536 as in
-the paper, 131072 and 262144 for long clips. G: latent (+ class embedding) → dense → [B, ch, 16] →
-transposed 1-D convs (kernel 25) of stride 4, one for every factor of 4 in T / 16, and one of stride 2
-last where a factor of 2 is left (as the paper's code does for 32768), → tanh: 16384 has 5 layers,
-65536 6, 131072 6 + 1 of stride 2, 262144 7. Layer i has d · 2^(n-1-i) channels, at most 32 d (the
+the paper, 131072 and 262144 for long clips. G: latent (+ class embedding) → dense → [B, ch, 16]
+→ transposed 1-D convs (kernel 25) of stride 4, one for every factor of 4 in T / 16, and one of
+stride 2 last where a factor of 2 is left (as the paper's code does for 32768), → tanh: 16384 has 5
+layers, 65536 6, 131072 6 + 1 of stride 2, 262144 7. Layer i has d · 2^(n-1-i) channels, at most 32 d (the
 paper's widest). D mirrors G: strided 1-D convs (the stride-2 one first) with LeakyReLU 0.2 and
 phase shuffle (each layer's output shifted by a random −n…n samples, reflect-padded) so D cannot key
 on the phase artefacts of transposed convolutions; a projection term adds the class. One stage.

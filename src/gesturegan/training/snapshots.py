@@ -19,7 +19,8 @@ from ..runs import Run
 
 def image_grid(images: torch.Tensor, rows: int, cell: int = 128) -> Image.Image:
     """Tile ``images [N, C, H, W]`` (channel 0, values in [-1, 1]) into ``rows`` rows of cells
-    ``cell`` pixels high and as wide as the images' aspect ratio makes them (256x1024: 4 x ``cell``).
+    ``cell`` pixels high and as wide as the images' aspect ratio makes them (4 x ``cell`` for
+    256x1024).
 
     Row r holds images r*cols … r*cols + cols - 1. Frequency (H) is drawn upwards, time to the right,
     as in a spectrogram; small stages are enlarged with nearest-neighbour so their blocks stay visible.
