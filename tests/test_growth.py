@@ -193,6 +193,7 @@ def test_a_run_grows_non_square_images_and_generates_from_its_stages(
     tiny_dataset, tmp_path, monkeypatch
 ):
     from gesturegan import generation
+    from gesturegan.exporting import export
     from gesturegan.runs import Run
     from gesturegan.training import loop, train
 
@@ -215,6 +216,8 @@ def test_a_run_grows_non_square_images_and_generates_from_its_stages(
     for stage in ("4x16", None):
         waves = gen.samples(gen.categories[0], [0, 1], stage)
         assert waves.shape == (2, 16384)
+    done = export(run, "torchscript", out=tmp_path / "g.pt", stage="8x32", tolerance=1e-4)
+    assert done.stage == "8x32" and done.max_abs_diff <= 1e-4
 
 
 def test_snapshot_grids_keep_the_images_aspect_ratio():
