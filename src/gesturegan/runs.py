@@ -4,7 +4,7 @@ RUN/
     config.yaml                     the TrainConfig the run was made with
     checkpoints/latest.pt           the last checkpoint (resume from it)
     checkpoints/best.pt             the best live quality of the current stage so far
-    checkpoints/stage-<r>x<r>.pt    the checkpoint taken when growth stage <r>x<r> ended
+    checkpoints/stage-<h>x<w>.pt    the checkpoint taken when growth stage <h>x<w> ended
     generator.safetensors           the export bundle, one file: the inference generator (EMA G,
                                     tensors ``generator.*``), D of the same step (``discriminator.*``,
                                     judges ``generate --candidates``) and, in its metadata, how to

@@ -9,9 +9,11 @@ convex combination).
 
 | name | model | representations |
 |---|---|---|
-| ``pgan`` | progressive GAN, 4x4 → full size with fade-in | any square image one |
-| ``dcgan`` | DCGAN, one stage | any square image one |
+| ``pgan`` | progressive GAN, 4x4 (4x16, …: the aspect ratio) → full size, fade-in | any image one |
+| ``dcgan`` | DCGAN, one stage | any image one (sides ≥ 8) |
 | ``wavegan`` | WaveGAN, 1-D | ``waveform`` |
+
+Image models take ``[C, H, W]`` with H (frequency) and W (time) powers of two, of any aspect ratio.
 """
 
 from __future__ import annotations

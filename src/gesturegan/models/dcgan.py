@@ -1,11 +1,14 @@
-"""Class-conditional DCGAN (Radford et al. 2016) for square representation images — the original
-project's first model, with its failure modes fixed.
+"""Class-conditional DCGAN (Radford et al. 2016) for representation images ``[C, H, W]`` (H and W
+powers of two ≥ 8, any aspect ratio) — the original project's first model, with its failure modes
+fixed.
 
 Fixes over the textbook network: nearest-neighbour upsampling + 'same' convolution instead of
 transposed convolutions (no checkerboard artefacts in spectrograms, Odena et al. 2016); no batch norm
 in D, so R1 / gradient penalties are per-sample; the class enters G as an embedding beside the latent
-and D as a projection term (Miyato & Koyama 2018), so mixed conditions are meaningful. One stage:
-``stages == ("HxW",)``; ``stage`` and ``alpha`` are accepted and ignored.
+and D as a projection term (Miyato & Koyama 2018), so mixed conditions are meaningful. G starts from
+the image's aspect ratio with a shorter side of 4 (4x4, or 4x16 for 256x1024) and doubles both
+sides; D mirrors it. One stage: ``stages == ("HxW",)``; ``stage`` and ``alpha`` are accepted and
+ignored.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ class DCGANConfig:
         32, "size of the class embedding fed to G beside the latent", at_least=1
     )
     channels: int = option(
-        256, "channels at 4x4, halved at every doubling of resolution", at_least=1
+        256, "channels at the first size (shorter side 4), halved at every doubling", at_least=1
     )
     min_channels: int = option(16, "fewest channels of any layer", at_least=1)
     kernel: tuple[int, int] = option(
@@ -41,11 +44,16 @@ class DCGANConfig:
         return max(self.min_channels, self.channels >> level)
 
 
-def _levels(shape: tuple[int, int, int]) -> int:
-    _, h, w = shape
-    if h != w or h < 8 or h & (h - 1):
-        raise ValueError(f"dcgan needs square power-of-two images of at least 8x8, got {h}x{w}")
-    return int(math.log2(h)) - 2
+def _levels(shape: tuple[int, ...]) -> tuple[int, tuple[int, int]]:
+    """The number of x2 upsamplings from the first size to ``shape = (C, H, W)``, and that first
+    size ``(h, w)``: the image's aspect ratio with a shorter side of 4."""
+    h, w = shape[-2:]
+    if len(shape) != 3 or min(h, w) < 8 or h & (h - 1) or w & (w - 1):
+        raise ValueError(
+            f"dcgan needs images [C, H, W] with H and W powers of two of at least 8, got {shape}"
+        )
+    levels = int(math.log2(min(h, w))) - 2
+    return levels, (h >> levels, w >> levels)
 
 
 def _conv(cin: int, cout: int, kernel: tuple[int, int], cls: type = nn.Conv2d) -> nn.Conv2d:
@@ -58,12 +66,12 @@ class DCGANGenerator(nn.Module):
     def __init__(self, cfg: DCGANConfig, shape: tuple[int, int, int], n_classes: int):
         super().__init__()
         self.cfg, self.shape, self.n_classes = cfg, tuple(shape), n_classes
-        levels = _levels(shape)
+        levels, self.first = _levels(shape)
         self.stages = (f"{shape[1]}x{shape[2]}",)
         self.embed = nn.Embedding(n_classes, cfg.embed_dim) if n_classes else None
         in_dim = cfg.z_dim + (cfg.embed_dim if n_classes else 0)
         c0 = cfg.channels_at(0)
-        self.input = nn.Linear(in_dim, c0 * 16)
+        self.input = nn.Linear(in_dim, c0 * self.first[0] * self.first[1])
         self.norm0 = nn.BatchNorm2d(c0)
         self.blocks = nn.ModuleList(
             nn.Sequential(
@@ -83,7 +91,7 @@ class DCGANGenerator(nn.Module):
         if self.embed is not None:
             # c may mix classes: the embedding of a mix is the mix of embeddings.
             h = torch.cat([z, c @ self.embed.weight], dim=1)
-        x = F.relu(self.norm0(self.input(h).view(z.shape[0], -1, 4, 4)))
+        x = F.relu(self.norm0(self.input(h).view(z.shape[0], -1, *self.first)))
         for block in self.blocks:
             x = block(x)
         return torch.tanh(self.to_img(x))
@@ -99,7 +107,7 @@ class DCGANDiscriminator(nn.Module):
     def __init__(self, cfg: DCGANConfig, shape: tuple[int, int, int], n_classes: int):
         super().__init__()
         self.cfg, self.shape, self.n_classes = cfg, tuple(shape), n_classes
-        levels = _levels(shape)
+        levels, first = _levels(shape)
         self.stages = (f"{shape[1]}x{shape[2]}",)
         # D's convolutions are differentiated twice by the penalties: conv.Conv2d does that fast.
         self.from_img = _conv(shape[0], cfg.channels_at(levels), cfg.kernel, Conv2d)
@@ -108,7 +116,7 @@ class DCGANDiscriminator(nn.Module):
             for i in reversed(range(levels))
         )
         c0 = cfg.channels_at(0)
-        self.final = nn.Linear(c0 * 16, c0)
+        self.final = nn.Linear(c0 * first[0] * first[1], c0)
         self.out = nn.Linear(c0, 1)
         self.project = nn.Linear(n_classes, c0, bias=False) if n_classes else None
 

@@ -1,7 +1,10 @@
-"""Class-conditional progressive GAN (Karras et al. 2018) for square representation images.
+"""Class-conditional progressive GAN (Karras et al. 2018) for representation images ``[C, H, W]``.
 
-The generator grows 4x4 → 8x8 → … → H x W; stage ``s`` outputs a (4·2^s)² image. While a new stage
-fades in, its output is blended with the upsampled output of the previous stage (``alpha`` 0 → 1).
+H (frequency) and W (time) are powers of two ≥ 4, of any aspect ratio. The generator grows from a
+first stage of the image's aspect ratio whose shorter side is 4 (4x4 for a square image, 4x16 for
+256x1024) by doubling both sides: stage ``s`` outputs ``H / 2^(n-1-s) x W / 2^(n-1-s)``, ``n`` the
+number of stages (``stage_sizes``). While a new stage fades in, its output is blended with the
+upsampled output of the previous stage (``alpha`` 0 → 1).
 Conditioning is a continuous vector ``c [B, n_classes]`` (one-hot for a class, any convex mix for a
 morph): the generator embeds it next to the latent; the discriminator uses a projection term
 (Miyato & Koyama 2018), so mixed conditions are meaningful to both networks. With ``kinds`` (a table
@@ -43,8 +46,13 @@ class PGANConfig:
     # 64 channels up to 32x32, then 32 and 16. Narrower last stages (8 channels at 128x128) were
     # memory-bound: a training step there ran at 30 % of this CPU's matmul rate, against 50 % with
     # 16 channels for 3x the FLOPs in 1.8x the time.
+    # A stage's channels follow its shorter side, not its pixel count: a longer clip keeps the
+    # square model's features per time-frequency cell, and its compute per step grows with its
+    # length, the same per second of audio (docs/training.md, "Long clips: non-square growth").
     channel_base: int = option(
-        2048, "channels at resolution r are min(channel_max, channel_base / r)", at_least=1
+        2048,
+        "channels at a stage whose shorter side is r: min(channel_max, channel_base / r)",
+        at_least=1,
     )
     channel_max: int = option(64, "most channels of any layer", at_least=1)
     kernel: tuple[int, int] = option(
@@ -52,7 +60,7 @@ class PGANConfig:
     )
     # "time" = the original project's time-favouring kernels (see KERNEL_PRESETS).
     kernels: tuple[tuple[int, int], ...] | str = option(
-        (), "per-stage kernels from 4x4 up (last repeats), or a preset: square, time"
+        (), "per-stage kernels from the first stage up (last repeats), or a preset: square, time"
     )
     mbstd_group: int = option(4, "group size of D's minibatch standard deviation", at_least=1)
     # ``envelope_autocorr``: D's convolutions hardly notice how the level repeats along time, so
@@ -75,11 +83,13 @@ class PGANConfig:
         elif any(len(k) != 2 or min(k) < 1 for k in self.kernels):
             raise UserError(f"pgan.kernels: each kernel is [freq, time] ≥ 1, got {self.kernels}")
 
-    def channels(self, resolution: int) -> int:
-        return max(1, min(self.channel_max, self.channel_base // resolution))
+    def channels(self, side: int) -> int:
+        """Channels of the layers of a stage whose shorter side is ``side`` pixels."""
+        return max(1, min(self.channel_max, self.channel_base // side))
 
     def kernel_at(self, stage: int) -> tuple[int, int]:
-        """(frequency, time) kernel of the convs of growth stage ``stage`` (0 = 4x4)."""
+        """(frequency, time) kernel of the convs of growth stage ``stage`` (0 = the first, whose
+        shorter side is 4), applied as written whatever the image's aspect ratio."""
         kernels = KERNEL_PRESETS[self.kernels] if isinstance(self.kernels, str) else self.kernels
         return tuple(kernels[min(stage, len(kernels) - 1)]) if kernels else tuple(self.kernel)
 
@@ -93,21 +103,30 @@ KERNEL_PRESETS: dict[str, tuple[tuple[int, int], ...]] = {
 }
 
 
-def stage_names(resolution: int) -> tuple[str, ...]:
-    """``128 → ("4x4", "8x8", …, "128x128")``."""
-    n = int(math.log2(resolution)) - 1
-    return tuple(f"{4 * 2**s}x{4 * 2**s}" for s in range(n))
+def stage_sizes(shape: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+    """``(H, W)`` of every growth stage of images ``shape = (C, H, W)``, first to last: the first
+    has the image's aspect ratio and a shorter side of 4, each next one doubles both sides.
+    ``(2, 128, 128) → ((4, 4), (8, 8), …, (128, 128))``;
+    ``(1, 256, 1024) → ((4, 16), (8, 32), …, (256, 1024))``.
+    Raises ``ValueError`` unless H and W are powers of two ≥ 4."""
+    h, w = shape[-2:]
+    if len(shape) != 3 or min(h, w) < 4 or h & (h - 1) or w & (w - 1):
+        raise ValueError(
+            f"pgan needs images [C, H, W] with H and W powers of two of at least 4, got {shape}"
+        )
+    n = int(math.log2(min(h, w))) - 1
+    return tuple((h >> (n - 1 - s), w >> (n - 1 - s)) for s in range(n))
 
 
-def _check_resolution(shape: tuple[int, int, int]) -> int:
-    _, h, w = shape
-    if h != w or h < 4 or h & (h - 1):
-        raise ValueError(f"pgan needs square power-of-two images of at least 4x4, got {h}x{w}")
-    return h
+def stage_names(shape: tuple[int, ...]) -> tuple[str, ...]:
+    """The name of every growth stage, ``"HxW"`` (``"4x4"`` … ``"128x128"`` for square images, so
+    runs, stage checkpoints and scores naming them keep working): what ``stages`` of both networks
+    hold, the run's checkpoints and snapshots are named by, and ``generate --stage`` takes."""
+    return tuple(f"{h}x{w}" for h, w in stage_sizes(shape))
 
 
 class _GBlock(nn.Module):
-    """Upsample x2 (nearest), then two convs: [B, cin, r, r] → [B, cout, 2r, 2r]. The output is
+    """Upsample x2 (nearest), then two convs: [B, cin, h, w] → [B, cout, 2h, 2w]. The output is
     not pixel-normed yet: its consumer does that (the next block, or ``ProgressiveGenerator._to_img``)."""
 
     def __init__(self, cin: int, cout: int, kernel: tuple[int, int]):
@@ -120,7 +139,8 @@ class _GBlock(nn.Module):
 
 
 class ProgressiveGenerator(nn.Module):
-    """``(z [B, z_dim], c [B, n_classes]) → image [B, C, r, r]`` at growth stage ``stage``."""
+    """``(z [B, z_dim], c [B, n_classes]) → image [B, C, h, w]`` at growth stage ``stage``
+    (``stage_sizes(shape)[stage]``)."""
 
     def __init__(
         self,
@@ -131,19 +151,19 @@ class ProgressiveGenerator(nn.Module):
     ):
         super().__init__()
         self.cfg, self.shape, self.n_classes = cfg, tuple(shape), n_classes
-        resolution = _check_resolution(shape)
-        self.stages = stage_names(resolution)
+        sizes = stage_sizes(shape)
+        self.stages = stage_names(shape)
         out_ch = shape[0]
-        res = [4 * 2**s for s in range(len(self.stages))]
-        ch = [cfg.channels(r) for r in res]
+        self.first = sizes[0]
+        ch = [cfg.channels(min(size)) for size in sizes]
         self.select = KindSelect(kinds, n_classes) if kinds else None
         n_cond = _n_cond(kinds, n_classes)
         self.embed = EqualLinear(n_cond, cfg.embed_dim, bias=False, gain=1.0) if n_cond else None
         in_dim = cfg.z_dim + (cfg.embed_dim if n_classes else 0)
-        self.input = EqualLinear(in_dim, ch[0] * 16, gain=2**0.5 / 4)
+        self.input = EqualLinear(in_dim, ch[0] * sizes[0][0] * sizes[0][1], gain=2**0.5 / 4)
         self.conv0 = EqualConv2d(ch[0], ch[0], cfg.kernel_at(0), activate=True)
         self.blocks = nn.ModuleList(
-            _GBlock(ch[i - 1], ch[i], cfg.kernel_at(i)) for i in range(1, len(res))
+            _GBlock(ch[i - 1], ch[i], cfg.kernel_at(i)) for i in range(1, len(sizes))
         )
         self.to_img = nn.ModuleList(EqualConv2d(c, out_ch, (1, 1), gain=1.0) for c in ch)
 
@@ -155,7 +175,7 @@ class ProgressiveGenerator(nn.Module):
         if self.embed is not None:
             k = self.select(z, c) if self.select is not None else c
             h = torch.cat([h, pixel_norm(self.embed(k))], dim=1)
-        x = pixel_norm(lrelu(self.input(h).view(z.shape[0], -1, 4, 4)))
+        x = pixel_norm(lrelu(self.input(h).view(z.shape[0], -1, *self.first)))
         x = self.conv0(x)
         prev = x
         for i, block in enumerate(self.blocks[:stage]):
@@ -180,12 +200,12 @@ class ProgressiveGenerator(nn.Module):
         """Like ``forward`` but always full size ``[B, C, H, W]``: early stages are upsampled with
         nearest-neighbour, so a young model's blocky images can be decoded and heard."""
         img = self(z, c, stage, alpha)
-        factor = self.shape[1] // img.shape[-1]
+        factor = self.shape[-1] // img.shape[-1]  # the same along both axes: stages keep the aspect
         return F.interpolate(img, scale_factor=float(factor), mode="nearest") if factor > 1 else img
 
 
 class _DBlock(nn.Module):
-    """Two convs, then average-pool x2: [B, cin, 2r, 2r] → [B, cout, r, r]."""
+    """Two convs, then average-pool x2: [B, cin, 2h, 2w] → [B, cout, h, w]."""
 
     def __init__(self, cin: int, cout: int, kernel: tuple[int, int]):
         super().__init__()
@@ -197,7 +217,7 @@ class _DBlock(nn.Module):
 
 
 class ProgressiveDiscriminator(nn.Module):
-    """``(image [B, C, r, r], c [B, n_classes]) → logits [B]`` at growth stage ``stage``; with
+    """``(image [B, C, h, w], c [B, n_classes]) → logits [B]`` at growth stage ``stage``; with
     ``kinds``, ``c [B, n_kinds]`` names the kind of each clip (``KindSelect`` for generated ones)."""
 
     def __init__(
@@ -209,22 +229,22 @@ class ProgressiveDiscriminator(nn.Module):
     ):
         super().__init__()
         self.cfg, self.shape, self.n_classes = cfg, tuple(shape), n_classes
-        resolution = _check_resolution(shape)
-        self.stages = stage_names(resolution)
+        sizes = stage_sizes(shape)
+        self.stages = stage_names(shape)
         in_ch = shape[0]
-        res = [4 * 2**s for s in range(len(self.stages))]
-        ch = [cfg.channels(r) for r in res]
+        ch = [cfg.channels(min(size)) for size in sizes]
         self.from_img = nn.ModuleList(EqualConv2d(in_ch, c, (1, 1), activate=True) for c in ch)
         # blocks[i - 1] takes stage i's resolution down to stage i - 1's.
         self.blocks = nn.ModuleList(
-            _DBlock(ch[i], ch[i - 1], cfg.kernel_at(i)) for i in range(1, len(res))
+            _DBlock(ch[i], ch[i - 1], cfg.kernel_at(i)) for i in range(1, len(sizes))
         )
         self.final_conv = EqualConv2d(ch[0] + 1, ch[0], (3, 3), activate=True)
-        self.final_dense = EqualLinear(ch[0] * 16, ch[0])
+        self.final_dense = EqualLinear(ch[0] * sizes[0][0] * sizes[0][1], ch[0])
         self.out = EqualLinear(ch[0], 1, gain=1.0)
         n_cond = _n_cond(kinds, n_classes)
         self.project = EqualLinear(n_cond, ch[0], bias=False, gain=1.0) if n_cond else None
-        self.periodic = EqualLinear(AUTOCORR_LAGS, ch[0]) if cfg.d_periodicity else None
+        self.lags = autocorr_lags(shape)
+        self.periodic = EqualLinear(self.lags, ch[0]) if cfg.d_periodicity else None
         self.level = EqualLinear(LEVEL_STATS, ch[0]) if cfg.d_level else None
 
     def forward(
@@ -271,7 +291,11 @@ class ProgressiveDiscriminator(nn.Module):
         (``small``: ``img`` pooled to the previous stage) they fade like the convolutions, so at
         alpha 0 this is the previous stage's D."""
         feat = torch.zeros(())
-        for linear, measure in ((self.periodic, envelope_autocorr), (self.level, level_stats)):
+
+        def periodicity(x: torch.Tensor) -> torch.Tensor:
+            return envelope_autocorr(x, self.lags)
+
+        for linear, measure in ((self.periodic, periodicity), (self.level, level_stats)):
             if linear is not None:
                 m = measure(img)
                 feat = feat + linear(m if small is None else torch.lerp(measure(small), m, alpha))
@@ -321,7 +345,17 @@ class KindSelect(nn.Module):
 
 
 AUTOCORR_LAGS = 32
-"""Lags of ``envelope_autocorr``: the whole clip's range of periods, resampled to a fixed count."""
+"""Lags of ``envelope_autocorr`` for a square image: the whole clip's range of periods, resampled
+to a fixed count."""
+
+
+def autocorr_lags(shape: tuple[int, ...]) -> int:
+    """How many lags D's periodicity read-out gives for images ``(C, H, W)``: ``AUTOCORR_LAGS``
+    per H columns, so a wide image (a longer clip at the same hop) keeps the square image's lag
+    spacing — 32 lags over 1024 columns would step 33 columns and step over the peaks of every
+    loop shorter than that. Square and tall images: ``AUTOCORR_LAGS``."""
+    return AUTOCORR_LAGS * max(1, shape[-1] // shape[-2])
+
 
 
 def envelope_autocorr(img: torch.Tensor, lags: int = AUTOCORR_LAGS) -> torch.Tensor:

@@ -1,10 +1,13 @@
 """Class-conditional WaveGAN (Donahue et al. 2019): 1-D convolutions straight on the waveform.
 
-For the ``waveform`` representation (``[B, 1, T]``), T = 16 · 4^k (16384: k = 5, 65536: k = 6).
-G: latent (+ class embedding) → dense → [B, 16·d·2^?, 16] → k transposed 1-D convs (kernel 25,
-stride 4) → tanh. D: k strided 1-D convs (kernel 25, stride 4) with LeakyReLU 0.2 and phase shuffle
-(each layer's output shifted by a random −n…n samples, reflect-padded) so D cannot key on the
-phase artefacts of transposed convolutions; a projection term adds the class. One stage.
+For the ``waveform`` representation (``[B, 1, T]``), T a power of two ≥ 64: 16384 and 65536 as in
+the paper, 131072 and 262144 for long clips. G: latent (+ class embedding) → dense → [B, ch, 16]
+→ transposed 1-D convs (kernel 25) of stride 4, one for every factor of 4 in T / 16, and one of
+stride 2 last where a factor of 2 is left (as the paper's code does for 32768), → tanh: 16384 has 5
+layers, 65536 6, 131072 6 + 1 of stride 2, 262144 7. Layer i has d · 2^(n-1-i) channels, at most 32 d (the
+paper's widest). D mirrors G: strided 1-D convs (the stride-2 one first) with LeakyReLU 0.2 and
+phase shuffle (each layer's output shifted by a random −n…n samples, reflect-padded) so D cannot key
+on the phase artefacts of transposed convolutions; a projection term adds the class. One stage.
 """
 
 from __future__ import annotations
@@ -37,19 +40,24 @@ class WaveGANConfig:
     )
 
 
-def _layers(shape: tuple[int, ...]) -> int:
+def _strides(shape: tuple[int, ...]) -> list[int]:
+    """The upsampling factor of each of G's layers, from the 16-sample input up to ``T``: 4 as
+    often as it goes into ``T / 16``, then 2 where a factor of 2 is left."""
     if len(shape) != 2 or shape[0] != 1:
         raise ValueError(f"wavegan needs the 'waveform' representation [1, T], got shape {shape}")
     t = shape[1]
-    k = round(math.log(t / 16, 4)) if t >= 64 else 0
-    if k < 1 or 16 * 4**k != t:
-        raise ValueError(f"wavegan needs T = 16 * 4^k samples (16384, 65536), got {t}")
-    return k
+    if t < 64 or t & (t - 1):
+        raise ValueError(
+            f"wavegan needs T a power of two of at least 64 (16384, 65536, 131072, 262144), got {t}"
+        )
+    doublings = int(math.log2(t // 16))
+    return [4] * (doublings // 2) + [2] * (doublings % 2)
 
 
-def _channels(cfg: WaveGANConfig, k: int) -> list[int]:
-    """Channels from the 16-sample input up to the last hidden layer: d·2^(k-1) … d."""
-    return [cfg.model_size * 2 ** (k - 1 - i) for i in range(k)]
+def _channels(cfg: WaveGANConfig, n: int) -> list[int]:
+    """Channels from the 16-sample input up to the last hidden layer of ``n`` layers:
+    d·2^(n-1) … d, at most 32·d (the paper's widest, at 65536 samples)."""
+    return [cfg.model_size * 2 ** min(n - 1 - i, 5) for i in range(n)]
 
 
 class WaveGANGenerator(nn.Module):
@@ -58,17 +66,21 @@ class WaveGANGenerator(nn.Module):
     def __init__(self, cfg: WaveGANConfig, shape: tuple[int, ...], n_classes: int):
         super().__init__()
         self.cfg, self.shape, self.n_classes = cfg, tuple(shape), n_classes
-        k = _layers(shape)
+        strides = _strides(shape)
         self.stages = (str(shape[1]),)
-        ch = _channels(cfg, k)
+        ch = _channels(cfg, len(strides))
         self.embed = nn.Embedding(n_classes, cfg.embed_dim) if n_classes else None
         in_dim = cfg.z_dim + (cfg.embed_dim if n_classes else 0)
         self.input = nn.Linear(in_dim, 16 * ch[0])
         outs = [*ch[1:], 1]
-        pad, out_pad = (cfg.kernel - 4 + 1) // 2, (cfg.kernel - 4) % 2
         self.ups = nn.ModuleList(
-            nn.ConvTranspose1d(cin, cout, cfg.kernel, 4, padding=pad, output_padding=out_pad)
-            for cin, cout in zip(ch, outs, strict=True)
+            # Padding and output padding that make each layer's output exactly ``stride`` times
+            # its input (kernel - stride = 2·pad - out_pad).
+            nn.ConvTranspose1d(
+                cin, cout, cfg.kernel, s, padding=(cfg.kernel - s + 1) // 2,
+                output_padding=(cfg.kernel - s) % 2,
+            )
+            for cin, cout, s in zip(ch, outs, strides, strict=True)
         )
 
     def forward(self, z, c, stage=None, alpha=1.0) -> torch.Tensor:
@@ -102,14 +114,13 @@ class WaveGANDiscriminator(nn.Module):
     def __init__(self, cfg: WaveGANConfig, shape: tuple[int, ...], n_classes: int):
         super().__init__()
         self.cfg, self.shape, self.n_classes = cfg, tuple(shape), n_classes
-        k = _layers(shape)
+        strides = list(reversed(_strides(shape)))
         self.stages = (str(shape[1]),)
-        ch = list(reversed(_channels(cfg, k)))  # d … d·2^(k-1)
+        ch = list(reversed(_channels(cfg, len(strides))))  # d … at most 32·d
         ins = [1, *ch[:-1]]
-        pad = (cfg.kernel - 1) // 2 - 1
         self.downs = nn.ModuleList(
-            Conv1d(cin, cout, cfg.kernel, 4, padding=pad + 1)  # fast double backward
-            for cin, cout in zip(ins, ch, strict=True)
+            Conv1d(cin, cout, cfg.kernel, s, padding=(cfg.kernel - 1) // 2)  # fast double backward
+            for cin, cout, s in zip(ins, ch, strides, strict=True)
         )
         self.out = nn.Linear(16 * ch[-1], 1)
         self.project = nn.Linear(n_classes, 16 * ch[-1], bias=False) if n_classes else None

@@ -11,7 +11,8 @@ from .state import Counters
 
 
 def stage_end_step(steps: int, stage: int, n_stages: int) -> int:
-    """The step at which ``stage`` (0 = 4x4) ends under a ``steps`` budget: equal shares."""
+    """The step at which ``stage`` (0 = the first: 4x4, or 4x16 for a 256x1024 image) ends under a
+    ``steps`` budget: equal shares."""
     return round(steps * (stage + 1) / n_stages)
 
 

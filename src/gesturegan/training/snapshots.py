@@ -18,22 +18,25 @@ from ..runs import Run
 
 
 def image_grid(images: torch.Tensor, rows: int, cell: int = 128) -> Image.Image:
-    """Tile ``images [N, C, H, W]`` (channel 0, values in [-1, 1]) into ``rows`` rows of cells.
+    """Tile ``images [N, C, H, W]`` (channel 0, values in [-1, 1]) into ``rows`` rows of cells
+    ``cell`` pixels high and as wide as the images' aspect ratio makes them (4 x ``cell`` for
+    256x1024).
 
     Row r holds images r*cols … r*cols + cols - 1. Frequency (H) is drawn upwards, time to the right,
     as in a spectrogram; small stages are enlarged with nearest-neighbour so their blocks stay visible.
     """
-    n = images.shape[0]
+    n, h, w = images.shape[0], images.shape[-2], images.shape[-1]
     cols = max(1, -(-n // rows))
+    width = max(1, cell * w // h)
     x = images[:, 0].detach().float().clamp(-1, 1).cpu().numpy()
     rgb = colormaps["magma"]((x + 1) / 2)[..., :3]  # [N, H, W, 3]
     gap = 2
-    canvas = np.ones((rows * (cell + gap) - gap, cols * (cell + gap) - gap, 3))
+    canvas = np.ones((rows * (cell + gap) - gap, cols * (width + gap) - gap, 3))
     for i in range(n):
         r, col = divmod(i, cols)
         tile = Image.fromarray((rgb[i, ::-1] * 255).astype(np.uint8))
-        tile = np.asarray(tile.resize((cell, cell), Image.NEAREST)) / 255.0
-        canvas[r * (cell + gap) : r * (cell + gap) + cell, col * (cell + gap) :][:, :cell] = tile
+        tile = np.asarray(tile.resize((width, cell), Image.NEAREST)) / 255.0
+        canvas[r * (cell + gap) : r * (cell + gap) + cell, col * (width + gap) :][:, :width] = tile
     return Image.fromarray((canvas * 255).astype(np.uint8))
 
 
