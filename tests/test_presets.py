@@ -90,6 +90,12 @@ def test_prepare_takes_its_rate_and_length_from_the_preset_unless_given(tmp_path
     assert (meta["sr"], meta["length"]) == geometry
 
 
+def test_a_given_rate_is_checked_never_replaced_by_the_presets(tmp_path, capsys):
+    src = _sounds(tmp_path / "src")
+    assert main(["prepare", str(src), str(tmp_path / "d"), "--preset", "studio", "--sr", "0"]) == 2
+    assert "sr must be 1 to 768000 Hz, got 0" in capsys.readouterr().err
+
+
 def test_train_with_a_preset_refuses_data_of_another_geometry(tiny_dataset, tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", "--data", str(tiny_dataset), "--out", str(run), "--preset", "studio"]) == 2

@@ -55,7 +55,8 @@ def geometry(a: argparse.Namespace) -> tuple[int, int]:
     from ..presets import get
 
     preset = get(a.preset or "sketch")
-    return a.sr or preset.sr, a.length or preset.length
+    sr = preset.sr if a.sr is None else a.sr
+    return sr, preset.length if a.length is None else a.length
 
 
 class DeferredParser(argparse.ArgumentParser):
