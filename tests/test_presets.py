@@ -138,3 +138,11 @@ def test_the_studio_preset_end_to_end_with_a_tiny_model(tmp_path):
     (row,) = generate(run, tmp_path / "gen", n=1, category="hit", seed=0)
     info = sf.info(row.path)
     assert (info.samplerate, info.frames) == (44100, 65536)
+
+
+def test_reprs_lists_shapes_at_a_presets_geometry(capsys):
+    assert main(["reprs", "--preset", "studio", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert (listed["sr"], listed["length"]) == (44100, 65536)
+    shapes = {r["name"]: r["shape"] for r in listed["representations"]}
+    assert (shapes["waveform"], shapes["logmel_gl"]) == ([1, 65536], [1, 256, 256])
