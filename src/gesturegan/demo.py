@@ -27,10 +27,10 @@ from .runs import LATEST, Run
 from .training import train
 
 # A step count, not a time budget, so every machine trains the same model (a time budget on a busy
-# machine gave a much worse one). 100 steps per stage of the sketch preset's six: about 5.5 minutes
-# of training steps on two idle CPU cores (measured per stage: docs/runs.md, "The demo"), so the
-# whole demo stays under ten minutes.
-DEFAULT_STEPS = 600
+# machine gave a much worse one). 128 steps for each of the sketch preset's six stages: an estimated
+# 5-6 minutes of training steps on two idle CPU cores and 7-8.5 minutes for the whole demo (how it
+# was measured: docs/runs.md, "The demo"), under the ten minutes promised.
+DEFAULT_STEPS = 768
 # D's periodicity input pays off over long runs (docs/training.md) but costs a fifth of the small
 # stages' steps: in 6.5 minutes of the earlier time-bounded demo, 1614 steps with it and a collapse
 # warning, 2020 without.
