@@ -58,6 +58,19 @@ def test_generate_and_morph_write_wavs_at_the_datasets_rate_and_length(run44, tm
 
 
 @pytest.mark.slow
+def test_a_48k_run_writes_48k_wavs(tmp_path):
+    from gesturegan.training import train
+
+    src = write_tiny_sounds(tmp_path / "src", per_class=2)
+    prepare(src, tmp_path / "data", sr=48000, length=LENGTH, labels_from_folders=True, workers=1)
+    train(tmp_path / "run", data=str(tmp_path / "data"), overrides=tiny_overrides(6),
+          show_progress=False)  # fmt: skip
+    (row,) = generate(tmp_path / "run", tmp_path / "gen", n=1, category="tone", seed=0)
+    info = sf.info(row.path)
+    assert (info.samplerate, info.frames) == (48000, LENGTH)
+
+
+@pytest.mark.slow
 def test_a_score_mixes_at_the_models_rate_unless_it_names_one(run44, tmp_path):
     from gesturegan.composition import compose
 
