@@ -566,6 +566,16 @@ def test_a_model_at_another_rate_is_resampled_never_sped_up(score_sr):
     assert np.argmax(spectrum) * sr / len(left) == pytest.approx(1000.0, abs=2)  # the same pitch
 
 
+def test_without_sr_a_score_mixes_at_the_highest_rate_of_what_it_places(tmp_path):
+    sf.write(tmp_path / "a.wav", np.zeros(4410, np.float32) + 0.1, 44100)
+    sf.write(tmp_path / "b.wav", np.zeros(2205, np.float32) + 0.1, 22050)
+    files = [FileEvent(at_s=0.0, path=Path("a.wav")), FileEvent(at_s=0.0, path=Path("b.wav"))]
+    assert render(Score(run=None, sr=None, events=files), None, tmp_path).sr == 44100  # files alone
+    assert mix_of(gesture(0.0), *files, score_dir=tmp_path).sr == 44100  # a model at 8 kHz too
+    assert mix_of(gesture(0.0), score_dir=tmp_path).sr == 8000  # the model's rate
+    assert mix_of(*files, sr=16000, score_dir=tmp_path).sr == 16000  # as asked
+
+
 def _click_then_tone(sr: int) -> np.ndarray:
     """A click on the first sample, then from 0.1 s half a second of a 1 kHz sine."""
     wave = np.zeros(int(0.7 * sr), np.float32)
