@@ -566,6 +566,54 @@ def test_a_model_at_another_rate_is_resampled_never_sped_up(score_sr):
     assert np.argmax(spectrum) * sr / len(left) == pytest.approx(1000.0, abs=2)  # the same pitch
 
 
+def test_without_sr_a_score_mixes_at_the_highest_rate_of_what_it_places(tmp_path):
+    sf.write(tmp_path / "a.wav", np.zeros(4410, np.float32) + 0.1, 44100)
+    sf.write(tmp_path / "b.wav", np.zeros(2205, np.float32) + 0.1, 22050)
+    files = [FileEvent(at_s=0.0, path=Path("a.wav")), FileEvent(at_s=0.0, path=Path("b.wav"))]
+    assert render(Score(run=None, sr=None, events=files), None, tmp_path).sr == 44100  # files alone
+    assert mix_of(gesture(0.0), *files, score_dir=tmp_path).sr == 44100  # a model at 8 kHz too
+    assert mix_of(gesture(0.0), score_dir=tmp_path).sr == 8000  # the model's rate
+    assert mix_of(*files, sr=16000, score_dir=tmp_path).sr == 16000  # as asked
+
+
+def _click_then_tone(sr: int) -> np.ndarray:
+    """A click on the first sample, then from 0.1 s half a second of a 1 kHz sine."""
+    wave = np.zeros(int(0.7 * sr), np.float32)
+    wave[0] = 0.5
+    t = np.arange(sr // 2) / sr
+    wave[sr // 10 : sr // 10 + sr // 2] = 0.25 * np.sin(2 * np.pi * 1000.0 * t)
+    return wave
+
+
+class ClickToneSource(FakeSource):
+    def _tone(self, hz: float, amp: float = 0.5) -> np.ndarray:
+        return _click_then_tone(self.sr)
+
+
+@pytest.mark.parametrize("kind", ["file", "gesture"])
+@pytest.mark.parametrize("score_sr", [44100, 48000])
+def test_a_22k_clip_in_a_44k_score_keeps_its_onset_sample_and_its_pitch(tmp_path, kind, score_sr):
+    at_s = 0.25
+    if kind == "file":
+        sf.write(tmp_path / "click.wav", _click_then_tone(22050), 22050, subtype="FLOAT")
+        event = FileEvent(at_s=at_s, path=Path("click.wav"))
+    else:
+        event = gesture(at_s)
+    source = ClickToneSource(sr=22050, length=len(_click_then_tone(22050)))
+    mix = mix_of(event, sr=score_sr, source=source, score_dir=tmp_path)
+    assert mix.sr == score_sr and mix.gain_db_applied == 0.0
+    left = mix.stereo[:, 0]
+    at = round(at_s * score_sr)
+    assert int(np.argmax(np.abs(left))) == at  # the click, on its sample at the score's rate
+    # Its level, less the little the resampler's anti-alias filter takes from a full-band click.
+    assert left[at] == pytest.approx(0.5 * math.cos(math.pi / 4), rel=0.1)
+    tone = left[at + score_sr // 10 + 100 : at + score_sr // 10 + score_sr // 2 - 100]
+    spectrum = np.abs(np.fft.rfft(tone * np.hanning(len(tone))))
+    assert np.argmax(spectrum) * score_sr / len(tone) == pytest.approx(1000.0, abs=2.5)
+    n_in = len(_click_then_tone(22050))
+    assert len(left) == at + round(n_in * score_sr / 22050)  # the same duration in seconds
+
+
 def test_file_event_missing_at_render_time(tmp_path):
     with pytest.raises(UserError, match="gone.wav not found"):
         mix_of(FileEvent(at_s=0.0, path=Path("gone.wav")), score_dir=tmp_path)

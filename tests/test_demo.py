@@ -12,7 +12,7 @@ from gesturegan.demo import run_demo
 @pytest.mark.slow
 def test_demo_end_to_end(tmp_path):
     out = tmp_path / "demo"
-    result = run_demo(out, minutes=0.3, per_class=8, show_progress=False)
+    result = run_demo(out, steps=12, per_class=8, show_progress=False)
     report = result.report.read_text()
     for cat in ("trigger", "trigger_continuous", "continuous_variation", "continuous_repetition"):
         wavs = sorted((out / "samples" / cat).glob("*.wav"))
@@ -23,8 +23,11 @@ def test_demo_end_to_end(tmp_path):
     assert sr == 22050 and data.shape[1] == 2 and data.shape[0] > sr
     for fig in ("generated.png", "corpus.png", "envelopes.png", "training.png"):
         assert (out / "figures" / fig).is_file()
-    # Its 6.5 minutes favour more steps over D's periodicity input (see demo.DEMO_MODEL).
-    assert load_yaml(out / "run" / "config.yaml")["pgan"]["d_periodicity"] is False
+    # A step budget, the same model on every machine, of the sketch preset; its few minutes favour
+    # more steps over D's periodicity input (see demo.DEMO_MODEL).
+    config = load_yaml(out / "run" / "config.yaml")
+    assert (config["preset"], config["steps"], config["minutes"]) == ("sketch", 12, None)
+    assert config["pgan"]["d_periodicity"] is False
     # A second run reuses everything that is complete.
-    again = run_demo(out, minutes=0.3, per_class=8, show_progress=False)
+    again = run_demo(out, steps=12, per_class=8, show_progress=False)
     assert again.seconds < result.seconds

@@ -21,6 +21,7 @@ OPTIONS = [name for name, _, _ in leaf_fields(TrainConfig)]
 # Options with a hand-written flag in `gesturegan train`.
 OWN_FLAGS = {
     "data": "--data",
+    "preset": "--preset",
     "model": "--model",
     "repr": "--repr",
     "seed": "--seed",

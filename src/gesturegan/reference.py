@@ -72,8 +72,10 @@ def options_markdown() -> str:
         "`--lr`, `pgan.z_dim` is `--pgan.z-dim`, `until_plateau_minutes` is `--until-plateau`. "
         "Flag values are read as YAML (`--batch-size 64,32`, `--pgan.kernels time`). "
         f"With neither `steps` nor `minutes`, the budget is {DEFAULT_MINUTES:g} minutes. "
-        "On `--resume` all but the model, representation, seed and architecture blocks can "
-        "change. The resolved options are saved as `RUN/config.yaml`; "
+        "A `preset` (sketch, studio, long: [commands.md](commands.md#presets)) fills the options "
+        "it sets that neither the file nor the command line gives. "
+        "On `--resume` all but the preset, model, representation, seed and architecture blocks "
+        "can change. The resolved options are saved as `RUN/config.yaml`; "
         "[`examples/train.yaml`](../examples/train.yaml) lists them at their defaults.\n",
         None,
         "## Classifier (`gesturegan classifier train`)\n",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import UserError
+from .parsing import add_geometry, geometry
 
 
 def add_corpus(sub: argparse._SubParsersAction) -> None:
@@ -18,8 +19,7 @@ def add_corpus(sub: argparse._SubParsersAction) -> None:
     p.add_argument("out", help="output folder")
     p.add_argument("--per-class", type=int, default=64, help="clips per category (default 64)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--sr", type=int, default=22050, help="sample rate in Hz (default 22050)")
-    p.add_argument("--length", type=int, default=16384, help="samples per clip (default 16384)")
+    add_geometry(p)
     p.set_defaults(func=_corpus)
 
 
@@ -29,9 +29,10 @@ def _corpus(a) -> None:
 
     if a.per_class < 1:
         raise UserError(f"--per-class must be at least 1, got {a.per_class}")
+    sr, length = geometry(a)
     with progress("corpus") as cb:
         s = write_corpus(
-            a.out, per_class=a.per_class, seed=a.seed, sr=a.sr, length=a.length, progress=cb
+            a.out, per_class=a.per_class, seed=a.seed, sr=sr, length=length, progress=cb
         )
     print(f"wrote {sum(s.counts.values())} clips to {s.out} (labels: {s.labels_csv})")
 
@@ -48,8 +49,7 @@ def add_prepare(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("src", help="folder of sounds (read only)")
     p.add_argument("out", help="dataset folder to create")
-    p.add_argument("--sr", type=int, default=22050, help="target sample rate in Hz (default 22050)")
-    p.add_argument("--length", type=int, default=16384, help="samples per clip (default 16384)")
+    add_geometry(p)
     g = p.add_mutually_exclusive_group()
     g.add_argument(
         "--labels",
@@ -111,12 +111,13 @@ def _prepare(a) -> None:
     from ..console import progress
     from ..dataset import prepare
 
+    sr, length = geometry(a)
     with progress("prepare") as cb:
         s = prepare(
             a.src,
             a.out,
-            sr=a.sr,
-            length=a.length,
+            sr=sr,
+            length=length,
             labels_csv=a.labels,
             labels_from_folders=a.labels_from_folders,
             align=a.align,

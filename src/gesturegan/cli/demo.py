@@ -14,19 +14,37 @@ def add_demo(sub: argparse._SubParsersAction) -> None:
         help="the whole loop on the built-in corpus: corpus → train → samples, morph, "
         "composition, report.md",
         description="Build the built-in corpus, prepare it, train a class-conditional progressive GAN "
-        "for a bounded time, then write samples per class, a morph, a composition and report.md.",
+        "(the sketch preset) for a fixed number of steps, then write samples per class, a morph, "
+        "a composition and report.md.",
     )
     p.add_argument("--out", required=True, help="output folder (created)")
-    p.add_argument(
-        "--minutes",
-        type=float,
-        default=None,
-        help="training time in minutes (default 6.5, so the whole demo takes under 10)",
-    )
+    p.defer(_add_budget)
     p.add_argument("--per-class", type=int, default=64, help="corpus clips per class (default 64)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     add_device(p)
     p.set_defaults(func=_demo)
+
+
+def _add_budget(p: argparse.ArgumentParser) -> None:
+    """``--steps`` or ``--minutes``, with the default step count (read from the demo, which
+    imports training: only when this command is used)."""
+    from ..demo import DEFAULT_STEPS
+
+    b = p.add_mutually_exclusive_group()
+    b.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help=f"training steps (default {DEFAULT_STEPS}: the same model on every machine, and the "
+        "whole demo under 10 minutes on two idle CPU cores)",
+    )
+    b.add_argument(
+        "--minutes",
+        type=float,
+        default=None,
+        help="train for this many minutes instead of a number of steps (the model then depends "
+        "on the machine's speed)",
+    )
 
 
 def _demo(a) -> None:
@@ -34,5 +52,7 @@ def _demo(a) -> None:
 
     device = announce(a.device)
     say_device(device)
-    result = run_demo(a.out, minutes=a.minutes, per_class=a.per_class, seed=a.seed, device=device)
+    result = run_demo(
+        a.out, steps=a.steps, minutes=a.minutes, per_class=a.per_class, seed=a.seed, device=device
+    )
     print(f"demo written to {result.out}; open {result.report}")

@@ -24,6 +24,13 @@ def add_compare(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--sfx", action="store_true", help="add the aisfx embedding (pip install --no-deps aisfx)"
     )
+    p.add_argument(
+        "--sr",
+        type=int,
+        default=22050,
+        help="analysis rate in Hz: both sets are resampled to it (default 22050, so content above "
+        "11 kHz is not judged; 44100 judges the top octave of 44.1 kHz sets too)",
+    )
     p.add_argument("--rounds", type=int, default=20, help="random halves of A (default 20)")
     p.add_argument(
         "--seed", type=int, default=0, help="seed of halves, subsets and noise (default 0)"
@@ -38,7 +45,8 @@ def _compare(a) -> None:
     from ..judge.config import JudgeConfig
 
     spaces = ("features", "randnet", "sfx") if a.sfx else ("features", "randnet")
-    result = compare_paths(a.a, a.b, JudgeConfig(rounds=a.rounds, seed=a.seed, spaces=spaces))
+    cfg = JudgeConfig(sr=a.sr, rounds=a.rounds, seed=a.seed, spaces=spaces)
+    result = compare_paths(a.a, a.b, cfg)
     print(report.to_json(result, a.a, a.b) if a.json else report.table(result, a.a, a.b))
 
 

@@ -37,6 +37,28 @@ def say_device(device: str) -> None:
     print(f"device: {describe(resolve(device))}", file=sys.stderr, flush=True)
 
 
+def add_geometry(p: argparse.ArgumentParser) -> None:
+    """``--preset``, ``--sr`` and ``--length``: the clips' rate and length, from a preset (the
+    sketch preset's by default) or given; ``geometry`` reads them."""
+    from ..presets import PRESETS
+
+    named = "; ".join(f"{x.name}: {x.sr} Hz, {x.length} samples" for x in PRESETS.values())
+    p.add_argument(
+        "--preset", choices=tuple(PRESETS), help=f"clip rate and length ({named}); default sketch"
+    )
+    p.add_argument("--sr", type=int, help="sample rate in Hz (default: the preset's)")
+    p.add_argument("--length", type=int, help="samples per clip (default: the preset's)")
+
+
+def geometry(a: argparse.Namespace) -> tuple[int, int]:
+    """``(sr, length)`` from ``add_geometry``'s flags: ``--sr`` / ``--length`` win over the preset."""
+    from ..presets import get
+
+    preset = get(a.preset or "sketch")
+    sr = preset.sr if a.sr is None else a.sr
+    return sr, preset.length if a.length is None else a.length
+
+
 class DeferredParser(argparse.ArgumentParser):
     """An ArgumentParser that adds some options only when it is used (``defer``): building the
     whole command line must not import what one command needs (torch, for ``train``'s options)."""

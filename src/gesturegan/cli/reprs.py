@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from .parsing import add_geometry, geometry
+
 
 def add_reprs(sub: argparse._SubParsersAction) -> None:
     """Declare `gesturegan reprs` and its flags."""
@@ -13,8 +15,7 @@ def add_reprs(sub: argparse._SubParsersAction) -> None:
         description="List every registered representation with the shape of one encoded clip "
         "(C, H, W; (1, T) for 1-D ones) and a one-line description. See docs/representations.md.",
     )
-    p.add_argument("--sr", type=int, default=22050, help="sample rate in Hz (default 22050)")
-    p.add_argument("--length", type=int, default=16384, help="samples per clip (default 16384)")
+    add_geometry(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_reprs)
 
@@ -24,9 +25,10 @@ def _reprs(a) -> None:
 
     from ..representations import table
 
-    rows = table(a.sr, a.length)
+    sr, length = geometry(a)
+    rows = table(sr, length)
     if a.json:
-        print(json.dumps({"sr": a.sr, "length": a.length, "representations": rows}))
+        print(json.dumps({"sr": sr, "length": length, "representations": rows}))
         return
     width = max(len(r["name"]) for r in rows)
     shapes = {r["name"]: "x".join(map(str, r["shape"])) for r in rows}

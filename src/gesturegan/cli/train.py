@@ -22,6 +22,7 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
     """The flags of ``train``, their help and defaults read from TrainConfig's fields: a few
     written out here (a budget is --minutes or --steps), the rest one per field."""
     from ..config import add_arguments, flag_help
+    from ..presets import PRESETS
     from ..training.config import TrainConfig
 
     def described(name: str) -> str:
@@ -29,6 +30,7 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--data", help=described("data"))
     p.add_argument("--out", required=True, help="run folder")
+    p.add_argument("--preset", choices=tuple(PRESETS), help=described("preset"))
     p.add_argument("--model", choices=("pgan", "dcgan", "wavegan"), help=described("model"))
     p.add_argument("--repr", help=described("repr"))
     p.add_argument("--config", help="YAML file of training options (docs/options.md lists them)")
@@ -53,7 +55,7 @@ def _add_train_flags(p: argparse.ArgumentParser) -> None:
         "--batch-size 64,64,32,16  --betas '[0.0, 0.99]'  --pgan.kernels time  "
         "--repr-options '{n_mels: 64}'.",
     )
-    skip = ("data", "model", "repr", "seed", "steps", "minutes", "until_plateau_minutes")
+    skip = ("data", "preset", "model", "repr", "seed", "steps", "minutes", "until_plateau_minutes")
     add_arguments(group, TrainConfig, skip=skip)
 
 
@@ -63,6 +65,7 @@ def _train(a) -> None:
 
     overrides = {
         **overrides_from(a),
+        "preset": a.preset,
         "model": a.model,
         "repr": a.repr,
         "minutes": a.minutes,

@@ -84,7 +84,7 @@ def render(score: Score, source: GestureSource | None, score_dir: Path) -> Mix:
 
     Returns
     -------
-    Mix with ``stereo [T, 2] float32`` at ``sr`` = the score's ``sr``, else the model's, else 22050.
+    Mix with ``stereo [T, 2] float32`` at ``sr`` = ``mix_rate(score, source, score_dir)``.
 
     Raises
     ------
@@ -94,7 +94,7 @@ def render(score: Score, source: GestureSource | None, score_dir: Path) -> Mix:
     """
     if source is None and score.needs_model:
         raise UserError("this score has gesture or morph events, so it needs a model")
-    sr = score.sr or (source.sr if source is not None else DEFAULT_SR)
+    sr = mix_rate(score, source, score_dir)
     check_against(score, source)
     check_length(score, source, score_dir)
 
@@ -147,11 +147,24 @@ def render(score: Score, source: GestureSource | None, score_dir: Path) -> Mix:
 _KIND_NAMES = {GestureEvent: "gesture", MorphEvent: "morph", FileEvent: "file"}
 
 
+def mix_rate(score: Score, source: GestureSource | None, score_dir: Path) -> int:
+    """The rate in Hz a score mixes at: its ``sr``; else the highest of the model's rate and its
+    files' rates (read from their headers), so that nothing it places loses its top by default;
+    else ``DEFAULT_SR``."""
+    if score.sr:
+        return score.sr
+    rates = [source.sr] if source is not None else []
+    rates += [
+        audio.info(existing_file(e, score_dir)).sr for e in score.events if isinstance(e, FileEvent)
+    ]
+    return max(rates, default=DEFAULT_SR)
+
+
 def check_length(score: Score, source: GestureSource | None, score_dir: Path) -> None:
     """Refuse a score whose mix would be longer than ``MAX_MIX_FRAMES``, naming the first event
     that ends too late; from the file headers and the model's clip length, before anything is
     generated or loaded. ``source`` may be None when the score has only file events."""
-    sr = score.sr or (source.sr if source is not None else DEFAULT_SR)
+    sr = mix_rate(score, source, score_dir)
     for event in score.events:
         start = round(event.at_s * sr)
         if isinstance(event, FileEvent):

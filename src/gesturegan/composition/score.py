@@ -3,7 +3,7 @@
 A score is a YAML file (the format: docs/score.md)::
 
     run: runs/demo            # model to draw gestures from (relative to the score file)
-    sr: 22050                 # optional; default: the model's rate, else 22050 Hz
+    sr: 44100                 # optional; default: the highest rate of the model and the files
     events:
       - {at: 0.0, gesture: trigger, seed: 3, gain_db: -6, pan: -0.5, stage: 4x4}
       - {at: 1.5, morph: {from: trigger, to: continuous_variation, steps: 6, every: 0.4}, pan: 0.3}

@@ -16,7 +16,9 @@ class JudgeConfig:
 
     Attributes
     ----------
-    sr : analysis rate in Hz; every clip is resampled to it (sets at different rates compare fairly).
+    sr : analysis rate in Hz; every clip is resampled to it (soxr), so sets at different rates
+        compare fairly and figures at one ``sr`` compare across datasets. At the default 22050 Hz
+        what lies above 11.025 kHz is not judged.
     max_s : seconds read from the start of each file (longer files are cut).
     n_fft, hop : STFT frame and hop in samples at ``sr``.
     n_mels : mel bands of the log-mel statistics and the random nets' input.
@@ -43,6 +45,8 @@ class JudgeConfig:
     spaces: tuple[str, ...] = field(default=("features", "randnet"))
 
     def __post_init__(self) -> None:
+        if not 8000 <= self.sr <= 192000:
+            raise UserError(f"judge: the analysis rate must be 8000 to 192000 Hz, got {self.sr}")
         unknown = [s for s in self.spaces if s not in SPACES]
         if unknown or not self.spaces:
             raise UserError(f"unknown judge space(s) {unknown}; choose from {', '.join(SPACES)}")

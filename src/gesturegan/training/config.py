@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .. import presets
 from ..config import field_help, from_dict, load_yaml, merge, option
 from ..device import PRECISIONS
 from ..errors import UserError
@@ -28,6 +29,11 @@ class TrainConfig:
 
     data: str = option(
         "", "dataset folder made by `gesturegan prepare`", section="what to learn from"
+    )
+    preset: str | None = option(
+        None,
+        f"{', '.join(presets.PRESETS)} (docs/commands.md, Presets): fills the options it sets "
+        "that are not given, and wants data prepared with the same preset; null: none",
     )
     model: str = option(
         "pgan", "pgan (progressive), dcgan (one stage) or wavegan (1-D; needs repr waveform)"
@@ -138,6 +144,8 @@ class TrainConfig:
             raise UserError("batch_size must list per-stage sizes of at least 2")
         if self.augment not in ("off", "ada", "fixed"):
             raise UserError(f"augment must be off, ada or fixed; got {self.augment!r}")
+        if self.preset is not None:
+            presets.get(self.preset)
         if self.model not in MODELS:
             raise UserError(f"model must be one of {', '.join(MODELS)}; got {self.model!r}")
         if self.loss not in LOSSES:
@@ -155,7 +163,7 @@ class TrainConfig:
 OPTION_HELP: dict[str, str] = field_help(TrainConfig)
 
 # What defines the models and the data they see: fixed for the life of a run (``--resume``).
-FIXED_ON_RESUME = ("model", "repr", "repr_options", "seed", "pgan", "dcgan", "wavegan")
+FIXED_ON_RESUME = ("preset", "model", "repr", "repr_options", "seed", "pgan", "dcgan", "wavegan")
 
 # ``pgan`` options added after runs were saved without them, as those runs were trained: a default
 # that changed must not change a saved run's models on ``--resume``.
@@ -167,16 +175,20 @@ def make_config(
     config_path: str | None = None,
     overrides: dict[str, Any] | None = None,
 ) -> TrainConfig:
-    """TrainConfig from defaults ← YAML file ← explicit overrides (``None`` values are ignored).
+    """TrainConfig from defaults ← preset ← YAML file ← explicit overrides (``None`` values are
+    ignored).
 
     Overrides may be nested (``{"pgan": {"z_dim": 64}}``: the file's other ``pgan`` options stay).
     A budget among them (``steps`` or ``minutes``) replaces the file's budget rather than adding a
-    second limit.
+    second limit. A ``preset`` (named in the file or the overrides) fills only the options neither
+    of them gives.
     """
     raw = load_yaml(config_path) if config_path else {}
     merged = _apply(raw, overrides or {})
     if data is not None:
         merged["data"] = str(data)
+    if isinstance(merged.get("preset"), str):
+        merged = merge(presets.get(merged["preset"]).train, merged)
     return from_dict(TrainConfig, merged, where=str(config_path or "train options"))
 
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .. import presets
 from ..config import load_yaml, merge
 from ..dataset import Dataset
 from ..device import describe
@@ -66,6 +67,9 @@ def train(
     ckpt = run.load_checkpoint(point) if resume else None
     if ckpt and not allow_new_data:
         _check_same_data(ckpt, cfg.data)
+    if cfg.preset:
+        ds = Dataset.open(cfg.data)
+        presets.check_dataset(cfg.preset, ds.sr, ds.length, cfg.data)
     # The data, representation and models are checked before the run folder is made: a refused
     # start leaves nothing behind.
     trainer = Trainer(cfg, run, world, ckpt.get("kinds") if ckpt else None)
