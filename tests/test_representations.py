@@ -71,12 +71,28 @@ def test_registry_lists_and_builds_every_name():
         representations.get("logmel_gl", colour="red")
 
 
+def test_the_shared_grid_grows_along_time_only():
+    grids = {n: representations.image_grid(n) for n in (16384, 32768, 65536, 131072, 262144)}
+    assert grids == {
+        16384: (128, 128),
+        32768: (128, 256),
+        65536: (256, 256),
+        131072: (256, 512),
+        262144: (256, 1024),
+    }
+    for bad in (16000, 1000, 0, 8):
+        with pytest.raises(UserError, match="not a power of two"):
+            representations.image_grid(bad)
+
+
 @pytest.mark.parametrize("name", list(IMAGE_REPRS))
-def test_image_shapes_scale_with_clip_length(name):
+def test_image_shapes_follow_the_grid(name):
     channels = IMAGE_REPRS[name]
-    assert representations.get(name, sr=SR, length=16384).shape == (channels, 128, 128)
-    assert representations.get(name, sr=SR, length=65536).shape == (channels, 256, 256)
-    with pytest.raises(UserError, match="not a square"):
+    for length in (16384, 65536, 131072, 262144):
+        rows, cols = representations.image_grid(length)
+        for sr in (22050, 44100, 48000):
+            assert representations.get(name, sr=sr, length=length).shape == (channels, rows, cols)
+    with pytest.raises(UserError, match="not a power of two"):
         representations.get(name, sr=SR, length=16000)
 
 
@@ -227,12 +243,15 @@ def test_rgb16_decoding_tolerates_small_errors():
 
 
 def test_circular_stft_is_exactly_invertible():
-    stft = CircularSTFT(128)
+    stft = CircularSTFT(128, 128)
     assert (stft.n_fft, stft.n_bins, stft.hop) == (255, 128, 128)
     x = torch.randn(3, LENGTH, generator=torch.Generator().manual_seed(0))
     spec = stft.forward(x)
     assert spec.shape == (3, 128, 128)
     assert (stft.inverse(spec) - x).abs().max() < 1e-5
+    wide = CircularSTFT(64, 256)  # frequency x time, not square
+    assert wide.forward(x).shape == (3, 64, 256)
+    assert (wide.inverse(wide.forward(x)) - x).abs().max() < 1e-5
     # Magnitude scaled like STFT: a full-scale sine on bin 20 reads 1.
     t = torch.arange(LENGTH) / SR
     sine = torch.sin(2 * torch.pi * 20 * SR / 255 * t)[None]
@@ -452,7 +471,7 @@ def test_cli_reprs_lists_every_representation_with_its_shape(capsys):
     listing = json.loads(capsys.readouterr().out)
     assert {r["name"]: r["shape"] for r in listing["representations"]}["mel_ifreq"] == [2, 256, 256]
     assert cli.main(["reprs", "--length", "1000"]) == 2
-    assert "not a square" in capsys.readouterr().err
+    assert "not a power of two" in capsys.readouterr().err
 
 
 def test_cli_roundtrip_json_and_errors(tiny_dataset, capsys):

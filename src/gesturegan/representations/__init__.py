@@ -18,6 +18,6 @@ from . import (  # noqa: F401, I001  (registers the representations, in listing 
     mel_ifreq,
     daisukelab,
 )
-from .base import Representation, describe, get, image_side, names, table
+from .base import Representation, describe, get, image_grid, names, table
 
-__all__ = ["Representation", "describe", "get", "image_side", "names", "table"]
+__all__ = ["Representation", "describe", "get", "image_grid", "names", "table"]

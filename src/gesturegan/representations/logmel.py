@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from .base import Representation, image_side, register
+from .base import Representation, image_grid, register
 from .spectral import STFT, griffin_lim, mel_filters, pad_last_frame
 
 
@@ -24,31 +24,31 @@ class LogMel:
     """The log-mel analysis shared by the mel representations: wave ↔ normalised dB image."""
 
     def __init__(self, sr: int, length: int, min_db: float = -90.0, max_db: float = 10.0) -> None:
-        self.side = image_side(length)
-        hop = length // self.side
+        self.bands, self.frames = image_grid(length)  # H, W
+        hop = self.bands
         self.stft = STFT(n_fft=8 * hop, hop=hop, length=length)
-        # [side, n_bins] and its pseudo-inverse [n_bins, side]
+        # [bands, n_bins] and its pseudo-inverse [n_bins, bands]
         self.mel_basis, self.mel_inverse = mel_filters(
-            sr, self.stft.n_fft, self.side, 0.0, sr / 2, None
+            sr, self.stft.n_fft, self.bands, 0.0, sr / 2, None
         )
         self.min_db = float(min_db)
         self.max_db = float(max_db)
 
     def magnitude_to_image(self, magnitude: torch.Tensor) -> torch.Tensor:
-        """``[B, n_bins, side + 1]`` STFT magnitude → ``[B, side, side]`` in [-1, 1]."""
-        mel = self.mel_basis.to(magnitude.device) @ magnitude[..., : self.side]
+        """``[B, n_bins, W + 1]`` STFT magnitude → ``[B, H, W]`` in [-1, 1]."""
+        mel = self.mel_basis.to(magnitude.device) @ magnitude[..., : self.frames]
         db = (20 * torch.log10(mel.clamp_min(1e-10))).clamp(self.min_db, self.max_db)
         return 2 * (db - self.min_db) / (self.max_db - self.min_db) - 1
 
     def image_to_magnitude(self, image: torch.Tensor) -> torch.Tensor:
-        """``[B, side, side]`` → STFT magnitude ``[B, n_bins, side + 1]`` (pseudo-inverse, ≥ 0)."""
+        """``[B, H, W]`` → STFT magnitude ``[B, n_bins, W + 1]`` (pseudo-inverse, ≥ 0)."""
         db = (image.clamp(-1, 1) + 1) / 2 * (self.max_db - self.min_db) + self.min_db
         mel = torch.where(db <= self.min_db + 1e-3, 0.0, 10 ** (db / 20))
         magnitude = (self.mel_inverse.to(mel.device) @ mel).clamp_min(0)
         return pad_last_frame(magnitude)
 
     def encode(self, wave: torch.Tensor) -> torch.Tensor:
-        """``[B, T]`` → ``[B, side, side]`` in [-1, 1]."""
+        """``[B, T]`` → ``[B, H, W]`` in [-1, 1]."""
         return self.magnitude_to_image(self.stft.forward(wave).abs())
 
 
@@ -77,7 +77,7 @@ class LogMelGL(Representation):
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        return (1, self.mel.side, self.mel.side)
+        return (1, self.mel.bands, self.mel.frames)
 
     def encode(self, wave: torch.Tensor) -> torch.Tensor:
         return self.mel.encode(self._batch(wave))[:, None]

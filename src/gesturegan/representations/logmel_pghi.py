@@ -59,7 +59,7 @@ class LogMelPGHI(Representation):
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        return (1, self.mel.side, self.mel.side)
+        return (1, self.mel.bands, self.mel.frames)
 
     def encode(self, wave: torch.Tensor) -> torch.Tensor:
         return self.mel.encode(self._batch(wave))[:, None]

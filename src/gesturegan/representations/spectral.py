@@ -1,11 +1,11 @@
 """Spectral operations shared by the STFT/mel representations.
 
 - ``STFT``: the batched STFT/iSTFT pair of the log-mel representations. Frames follow one
-  convention everywhere: ``hop = length // side`` and ``n_fft = 8 * hop`` with a periodic Hann
-  window, frames centred on ``k * hop`` (reflect padding). The STFT of a clip then has ``side + 1``
-  frames; images keep the first ``side`` and decoders restore the last by repeating frame
-  ``side - 1`` (it only covers the final half window).
-- ``CircularSTFT``: the exactly invertible ``side x side`` STFT of the IF representations.
+  convention everywhere: on the shared ``H x W`` grid (``base.image_grid``) ``hop = H`` and
+  ``n_fft = 8 * hop`` with a periodic Hann window, frames centred on ``k * hop`` (reflect padding).
+  The STFT of a clip then has ``W + 1`` frames; images keep the first ``W`` and decoders restore
+  the last by repeating frame ``W - 1`` (it only covers the final half window).
+- ``CircularSTFT``: the exactly invertible ``H x W`` STFT of the IF representations.
 - ``griffin_lim`` / ``griffin_lim_frames``: batched fast Griffin-Lim (CPU and GPU), and
   ``cpu_chunks``, how the CPU runs it fast (docs/representations.md has the figures).
 - ``mel_filters``: librosa's mel filterbank and its pseudo-inverse, cached.
@@ -320,25 +320,25 @@ def _project(rebuilt, previous, magnitude, blend, out):  # pragma: no cover (com
 
 
 class CircularSTFT:
-    """Exactly invertible STFT with ``side`` bins × ``side`` frames for a clip of ``side²`` samples.
+    """Exactly invertible STFT with ``bins`` bins × ``frames`` frames for ``bins * frames`` samples.
 
     The clip is treated as one period of a periodic signal: frame ``n`` is centred on sample
-    ``n * hop`` (``hop = side``) and wraps around the ends, so ``side`` frames tile the clip with
-    nothing dropped. The window is a Hann of odd length ``n_fft = 2 * side - 1`` (a periodic Hann of
-    ``2 * side`` without its leading zero, so it peaks at its centre); an odd ``n_fft`` has exactly
-    ``side`` non-negative frequency bins (``k * sr / n_fft``, no Nyquist bin to drop). Phases are
+    ``n * hop`` (``hop = bins``) and wraps around the ends, so ``frames`` frames tile the clip with
+    nothing dropped. The window is a Hann of odd length ``n_fft = 2 * bins - 1`` (a periodic Hann of
+    ``2 * bins`` without its leading zero, so it peaks at its centre); an odd ``n_fft`` has exactly
+    ``bins`` non-negative frequency bins (``k * sr / n_fft``, no Nyquist bin to drop). Phases are
     referenced to the frame centre (zero-phase windowing), so the main-lobe bins of a partial share
     its phase. Magnitudes are scaled like ``STFT``: a full-scale sine reads ~1.
 
-    The pair is 2x redundant (``side²`` complex numbers for ``side²`` real samples) and
+    The pair is 2x redundant (``bins * frames`` complex numbers for as many real samples) and
     ``inverse(forward(x)) == x`` to float rounding.
     """
 
-    def __init__(self, side: int) -> None:
-        self.side = side
-        self.hop = side
-        self.n_fft = 2 * side - 1
-        self.length = side * side
+    def __init__(self, bins: int, frames: int) -> None:
+        self.frames = frames
+        self.hop = bins
+        self.n_fft = 2 * bins - 1
+        self.length = bins * frames
         n = torch.arange(self.n_fft, dtype=torch.float64)
         window = torch.sin(math.pi * (n + 1) / (self.n_fft + 1)) ** 2
         self.window = window.float()
@@ -357,7 +357,7 @@ class CircularSTFT:
         self._half = half
         # A frame, with one zero put before it, is two hop-long blocks: frame n's land on blocks
         # n - 1 and n (circularly).
-        env = self._overlap_add((window**2).expand(1, side, -1))[0]
+        env = self._overlap_add((window**2).expand(1, frames, -1))[0]
         self.inverse_envelope = (1 / env).float()
 
     @property
@@ -365,14 +365,14 @@ class CircularSTFT:
         return self.n_fft // 2 + 1
 
     def _overlap_add(self, frames: torch.Tensor) -> torch.Tensor:
-        """``[B, side, n_fft]`` frames → ``[B, length]``, frame ``n`` centred on ``n * hop``, wrapping."""
+        """``[B, frames, n_fft]`` → ``[B, length]``, frame ``n`` centred on ``n * hop``, wrapping."""
         batch = frames.shape[0]
-        blocks = torch.nn.functional.pad(frames, (1, 0)).reshape(batch, self.side, 2, self.hop)
+        blocks = torch.nn.functional.pad(frames, (1, 0)).reshape(batch, self.frames, 2, self.hop)
         out = torch.roll(blocks[:, :, 0], shifts=-1, dims=1) + blocks[:, :, 1]
         return out.reshape(batch, self.length)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        """``wave: [B, side²]`` → complex ``[B, n_bins, side (frames)]``."""
+        """``wave: [B, length]`` → complex ``[B, n_bins, frames]``."""
         half = self._half
         padded = torch.cat([wave[:, -half:], wave, wave[:, :half]], dim=1)
         frames = padded.unfold(-1, self.n_fft, self.hop) * self.window.to(wave.device, wave.dtype)
@@ -381,7 +381,7 @@ class CircularSTFT:
         return (spec * centre).transpose(1, 2)
 
     def inverse(self, spec: torch.Tensor) -> torch.Tensor:
-        """Complex ``[B, n_bins, side]`` (scaled as ``forward``) → ``wave: [B, side²]``."""
+        """Complex ``[B, n_bins, frames]`` (scaled as ``forward``) → ``wave: [B, length]``."""
         centre = self._uncentre[spec.dtype].to(spec.device)
         frames = torch.fft.irfft(spec.transpose(1, 2) * centre, n=self.n_fft, dim=-1)
         frames = frames * self.window.to(spec.device, frames.dtype)
