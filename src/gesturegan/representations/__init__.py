@@ -15,6 +15,7 @@ from . import (  # noqa: F401, I001  (registers the representations, in listing 
     logmel_pghi,
     rgb16,
     stft_ifreq,
+    stft_pghi,
     mel_ifreq,
     daisukelab,
 )
