@@ -44,8 +44,9 @@ from __future__ import annotations
 import torch
 
 from .base import Representation, image_grid, register
-from .pghi import UNTRACEABLE, pghi_frames
-from .spectral import STFT, griffin_lim_frames, mel_filters, pad_last_frame
+from .pghi import UNTRACEABLE
+from .phase import pghi_griffin_lim
+from .spectral import STFT, mel_filters, pad_last_frame
 
 TOP_DB = 80.0
 AMIN = 1e-10
@@ -110,9 +111,8 @@ class DaisukelabMel(Representation):
         db = (levels - hi) / span * self.range_db  # 0 dB at the clip's maximum
         mel = torch.where(levels <= lo + 1e-3, 0.0, 10 ** (db / 10))  # the floor decodes to 0
         power = (self.mel_inverse.to(mel.device) @ mel).clamp_min(0)
-        frames = pad_last_frame(power.sqrt()).transpose(1, 2).contiguous()  # [B, N + 1, K]
-        spec = pghi_frames(frames, self.stft.n_fft, self.stft.hop)
-        wave = griffin_lim_frames(frames, spec, self.stft, self.n_iter, self.momentum)
+        frames = pad_last_frame(power.sqrt()).transpose(1, 2)  # [B, N + 1, K]
+        wave = pghi_griffin_lim(frames, self.stft, self.n_iter, self.momentum, heap=True)
         peak = wave.abs().amax(dim=1, keepdim=True)
         flat = (hi - lo)[:, 0, :] < 1  # a constant image: nothing to hear
         gain = torch.where(

@@ -86,14 +86,16 @@ def split_row(warp: torch.Tensor) -> tuple[int, int]:
     """
     w = warp.double().numpy()
     last = np.array([np.flatnonzero(row).max() for row in w])  # highest bin each row touches
-    best = (0, 0)
-    for rows in range(1, w.shape[0] + 1):
-        cut = int(last[:rows].max()) + 1
-        if cut > rows:  # more bins than rows, and mel rows only spread out further up
-            break
+    cuts = np.maximum.accumulate(last) + 1  # cuts[rows - 1]: bins touched by the first rows
+    # Mel rows only spread out further up: stop before the first count of rows that touches
+    # more bins than it has rows, then take the largest count below it with full column rank
+    # (searched downwards: one rank computation, usually, instead of one per row).
+    fits = np.flatnonzero(cuts > np.arange(1, len(w) + 1))
+    for rows in range(fits[0] if len(fits) else len(w), 0, -1):
+        cut = int(cuts[rows - 1])
         if np.linalg.matrix_rank(w[:rows, :cut]) == cut:
-            best = (rows, cut)
-    return best
+            return rows, cut
+    return 0, 0
 
 
 def _phasor_matmul(weights: torch.Tensor, power: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:

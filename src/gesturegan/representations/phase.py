@@ -109,7 +109,7 @@ def pghi_torch(
     offset = offset.contiguous()
     phase = torch.empty_like(offset)  # [N, B, K]
     phase[0] = offset[0]
-    for n in range(1, len(phase)):
+    for n in range(1, phase.shape[0]):
         current = torch.gather(phase[n - 1] + step[n - 1], -1, up[n]) + offset[n]
         phase[n] = torch.remainder(current, TWO_PI) if n % WRAP_EVERY == 0 else current
     # Frame-centred → frame-start phase: the window centre lies n_fft // 2 samples into the frame.
@@ -117,14 +117,17 @@ def pghi_torch(
     return phase.transpose(0, 1) - (TWO_PI * (n_fft // 2) / n_fft) * k
 
 
-def initial_spectrum(magnitude: torch.Tensor, stft: STFT, heap: bool = False) -> torch.Tensor:
+def initial_spectrum(
+    magnitude: torch.Tensor, stft: STFT, heap: bool = False, tol_db: float = 60.0
+) -> torch.Tensor:
     """``magnitude: [B, N, K]`` → complex ``[B, N, K]`` with a PGHI phase, on the same device.
 
-    ``heap=True`` uses ``pghi.pghi_frames`` (numba, untraceable) for CPU tensors; otherwise, and
-    always on other devices, ``pghi_torch``.
+    ``heap=True`` uses ``pghi.pghi_frames`` (numba, untraceable; coefficients ``tol_db`` under
+    the clip's loudest get a random phase) for CPU tensors; otherwise, and always on other
+    devices, ``pghi_torch``.
     """
     if heap and magnitude.device.type == "cpu":
-        return pghi_frames(magnitude, stft.n_fft, stft.hop)
+        return pghi_frames(magnitude, stft.n_fft, stft.hop, tol_db=tol_db)
     return torch.polar(magnitude, pghi_torch(magnitude, stft.n_fft, stft.hop))
 
 
@@ -134,12 +137,13 @@ def pghi_griffin_lim(
     n_iter: int,
     momentum: float = 0.99,
     heap: bool = False,
+    tol_db: float = 60.0,
 ) -> torch.Tensor:
     """The default decoder: ``magnitude: [B, N, K]`` (frames first, scaled as ``STFT.analyse``)
     → ``wave: [B, stft.length]``, PGHI phase then ``n_iter`` fast Griffin-Lim iterations.
 
-    Runs on ``magnitude``'s device (``heap``: see ``initial_spectrum``).
+    Runs on ``magnitude``'s device (``heap``, ``tol_db``: see ``initial_spectrum``).
     """
     magnitude = magnitude.contiguous()
-    start = initial_spectrum(magnitude, stft, heap)
+    start = initial_spectrum(magnitude, stft, heap, tol_db)
     return griffin_lim_frames(magnitude, start, stft, n_iter, momentum)

@@ -20,7 +20,7 @@ Grid (chosen for 44.1 kHz; ``benchmarks/bench_phase.py``, docs/representations.m
   spectral convergence on 1.5 s clips; frames placed symmetrically, none past the end, cost 3 dB,
   and leaving the copied frame free during Griffin-Lim 1.3 dB).
   At 44.1 kHz: 65536 samples → 1x512x256, 131072 → 1x512x512, 262144 → 1x512x1024; at
-  22.05 kHz 16384 → 1x256x64.
+  22.05 kHz 16384 → 1x256x128 (TiFGAN's image).
 - Values: ``20 log10 |X|`` (a full-scale sine ≈ 0 dB) clipped to ``[min_db, max_db]`` =
   [-100, +10] dB and mapped to [-1, 1], as ``stft_ifreq``'s channel 0: 16-bit audio's floor
   (-96 dB) fits, and the floor decodes to exact zeros.
