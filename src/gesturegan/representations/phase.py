@@ -35,8 +35,9 @@ import math
 
 import torch
 
+from .. import portable
 from .pghi import GAMMA_HANN, LOG_FLOOR, pghi_frames
-from .spectral import STFT, griffin_lim_frames
+from .spectral import STFT, cpu_chunks, griffin_lim_frames
 
 TWO_PI = 2 * math.pi
 WRAP_EVERY = 32
@@ -128,7 +129,14 @@ def initial_spectrum(
     """
     if heap and magnitude.device.type == "cpu":
         return pghi_frames(magnitude, stft.n_fft, stft.hop, tol_db=tol_db)
-    return torch.polar(magnitude, pghi_torch(magnitude, stft.n_fft, stft.hop))
+
+    def run(part: slice) -> torch.Tensor:
+        return torch.polar(magnitude[part], pghi_torch(magnitude[part], stft.n_fft, stft.hop))
+
+    if portable.required():
+        return run(slice(None))
+    # On the CPU in cache-sized chunks on worker threads, as Griffin-Lim (3x less CPU time).
+    return cpu_chunks(run, len(magnitude), magnitude.shape[1] * magnitude.shape[2], magnitude.device)
 
 
 def pghi_griffin_lim(
