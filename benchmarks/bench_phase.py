@@ -29,7 +29,7 @@ same on the mean of the linear ratios (dominated by the worst clips).
   16384 samples; the clips resampled), decoding speed in seconds of audio per second against the
   decoder before issue 36 (32 iterations from random phase), same run, same images.
 
-Times are the best of 3 runs on torch's and numba's default threads; librosa runs once (it is
+``ours_1_thread`` repeats ours on one thread, as librosa runs. Times are the best of 3 runs on torch's and numba's default threads; librosa runs once (it is
 slow and single-threaded). Wall-clock times (``ours``, ``reference``, ``ratio``) need the cores to
 ourselves; on a shared machine the CPU seconds of the process (``*_cpu_s``, ``ratio_cpu``: all
 threads summed, so ours counts both cores) are the steadier comparison. ``--quick``: a quarter of
@@ -170,6 +170,12 @@ def main() -> None:
         if sc_db(clips, pghi_griffin_lim(magnitude, stft, n_equal))[0] <= figures["reference"][0]:
             break
     t_equal, c_equal = timed(lambda: pghi_griffin_lim(magnitude, stft, n_equal), repeat)
+    threads, numba_threads = torch.get_num_threads(), numba.get_num_threads()
+    torch.set_num_threads(1)  # as librosa runs
+    numba.set_num_threads(1)
+    t_one, _ = timed(ours, repeat)
+    torch.set_num_threads(threads)
+    numba.set_num_threads(numba_threads)
     emit(
         "phase_stft_pghi",
         t_ours,
@@ -179,6 +185,8 @@ def main() -> None:
         ours_cpu_s=c_ours,
         reference_cpu_s=c_ref,
         ratio_cpu=c_ref / c_ours,
+        ours_1_thread=t_one,
+        ratio_1_thread=t_ref / t_one,
         n_iter=N_ITER,
         sc_db=figures["ours"][0],
         sc_db_reference=figures["reference"][0],
