@@ -28,7 +28,7 @@ Grid (chosen for 44.1 kHz; ``benchmarks/bench_phase.py``, docs/representations.m
 Decoding: ``phase.pghi_griffin_lim``: frame-recursive PGHI in torch on the image's device, then
 ``n_iter`` (default 32) fast Griffin-Lim iterations with momentum 0.99. Plain torch throughout,
 so a model trained on it can be exported. What is lost: the phase (rebuilt up to Griffin-Lim's
-consistency: spectral convergence about -26 dB on real sounds at 44.1 kHz), content below
+consistency: spectral convergence -25 dB, mean over 29 real clips at 44.1 kHz), content below
 ``min_db``, the Nyquist bin.
 """
 
