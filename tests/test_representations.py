@@ -17,7 +17,7 @@ from gesturegan.representations import quality, rgb16
 from gesturegan.representations.pghi import pghi
 from gesturegan.representations.phase import pghi_griffin_lim, pghi_torch
 from gesturegan.representations.roundtrip import roundtrip_waves
-from gesturegan.representations.spectral import STFT, CircularSTFT, griffin_lim
+from gesturegan.representations.spectral import STFT, CircularSTFT, griffin_lim, griffin_lim_frames
 
 from .conftest import LENGTH, SR
 
@@ -387,6 +387,19 @@ def test_griffin_lim_matches_librosa_at_equal_iterations():
     assert np.allclose(
         stft.forward(torch.from_numpy(waves[:1]))[0].numpy() * stft.scale, spec, atol=1e-3
     )
+
+
+@pytest.mark.parametrize(("n_fft", "hop", "pad_mode"), [(1024, 256, "reflect"), (2560, 128, "constant")])
+def test_griffin_lim_fast_cpu_path_equals_plain_torch(n_fft, hop, pad_mode):
+    """The compiled steps between the FFTs (and the fused projection) compute what the plain torch
+    operators that an export records compute."""
+    stft = STFT(n_fft=n_fft, hop=hop, length=LENGTH, pad_mode=pad_mode)
+    magnitude = stft.analyse(_clips(3)).abs()
+    start = torch.polar(magnitude, torch.rand(magnitude.shape, generator=torch.Generator().manual_seed(0)))
+    fast = griffin_lim_frames(magnitude, start, stft, 4)
+    with portable.operators():
+        plain = griffin_lim_frames(magnitude, start, stft, 4)
+    assert (fast - plain).abs().max() < 1e-4
 
 
 def _chirp(f0: float, f1: float) -> np.ndarray:
