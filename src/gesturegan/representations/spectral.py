@@ -288,6 +288,16 @@ def _single_threaded_ops() -> Iterator[None]:
                 torch.set_num_threads(_threads_saved)
 
 
+STEADY = 0.01
+"""Griffin-Lim's projection takes the phase of ``rebuilt + STEADY * current`` (``current``: the
+last iterate, which has the target magnitude), not of ``rebuilt`` alone. Where the rebuilt
+coefficient nearly cancels (1e-5 of its target magnitude, as at the seams of a PGHI start), its
+phase is float rounding, and the same clip decoded alone and in a batch (generator outputs 6e-5
+apart) came back 20 dB apart in waveform SNR after 8 iterations; with 0.01 of the last phase kept
+there, 34 dB. Elsewhere it moves a phase by < 0.01 rad: spectral convergence on real clips is
+unchanged (-15.80 dB log-mel, -26.16 against -26.07 dB linear STFT)."""
+
+
 def _griffin_lim_chunk(
     mag: torch.Tensor, current: torch.Tensor, stft: STFT, n_iter: int, blend: float
 ) -> torch.Tensor:
@@ -296,10 +306,10 @@ def _griffin_lim_chunk(
     for _ in range(n_iter):
         rebuilt = _reanalyse_cpu(current, stft) if fused else stft.analyse(stft.synthesise(current))
         if fused:
-            current = _project_cpu(rebuilt, previous, mag, blend)
+            current = _project_cpu(rebuilt, previous, current, mag, blend)
         else:
             target = rebuilt if previous is None else torch.sub(rebuilt, previous, alpha=blend)
-            current = with_magnitude(target, mag)
+            current = with_magnitude(torch.add(target, current, alpha=STEADY), mag)
         previous = rebuilt
     return stft.synthesise(current)
 
@@ -354,25 +364,32 @@ def _between_ffts(
 
 
 def _project_cpu(
-    rebuilt: torch.Tensor, previous: torch.Tensor | None, magnitude: torch.Tensor, blend: float
+    rebuilt: torch.Tensor,
+    previous: torch.Tensor | None,
+    current: torch.Tensor,
+    magnitude: torch.Tensor,
+    blend: float,
 ) -> torch.Tensor:
-    """``with_magnitude(rebuilt - blend * previous, magnitude)`` in one compiled pass (CPU)."""
+    """``with_magnitude(rebuilt - blend * previous + STEADY * current, magnitude)`` in one
+    compiled pass (CPU)."""
     out = torch.empty_like(rebuilt)
     _project(
         torch.view_as_real(rebuilt).numpy().reshape(-1),
         torch.view_as_real(rebuilt if previous is None else previous).numpy().reshape(-1),
+        torch.view_as_real(current.contiguous()).numpy().reshape(-1),
         magnitude.contiguous().numpy().reshape(-1),
         np.float32(0.0 if previous is None else blend),
+        np.float32(STEADY),
         torch.view_as_real(out).numpy().reshape(-1),
     )
     return out
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
-def _project(rebuilt, previous, magnitude, blend, out):  # pragma: no cover (compiled)
+def _project(rebuilt, previous, current, magnitude, blend, steady, out):  # pragma: no cover
     for i in range(magnitude.size):
-        re = rebuilt[2 * i] - blend * previous[2 * i]
-        im = rebuilt[2 * i + 1] - blend * previous[2 * i + 1]
+        re = rebuilt[2 * i] - blend * previous[2 * i] + steady * current[2 * i]
+        im = rebuilt[2 * i + 1] - blend * previous[2 * i + 1] + steady * current[2 * i + 1]
         gain = magnitude[i] / np.sqrt(re * re + im * im + np.float32(1e-30))
         out[2 * i] = re * gain
         out[2 * i + 1] = im * gain
