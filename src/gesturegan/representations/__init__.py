@@ -15,9 +15,10 @@ from . import (  # noqa: F401, I001  (registers the representations, in listing 
     logmel_pghi,
     rgb16,
     stft_ifreq,
+    stft_pghi,
     mel_ifreq,
     daisukelab,
 )
-from .base import Representation, describe, get, image_side, names, table
+from .base import Representation, describe, get, image_grid, names, table
 
-__all__ = ["Representation", "describe", "get", "image_side", "names", "table"]
+__all__ = ["Representation", "describe", "get", "image_grid", "names", "table"]

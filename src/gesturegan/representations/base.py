@@ -1,14 +1,16 @@
 """The one interface every audio representation implements, and the registry behind ``get``.
 
 A representation turns a batch of clips ``wave: [B, T] float32 in [-1, 1]`` into images
-``[B, C, H, W]`` a GAN can learn (values roughly in [-1, 1]) and back. ``shape`` is ``(C, H, W)``;
-for the default clip (16384 samples) every image representation is 128x128, for 65536 samples
-256x256: the side is ``isqrt(length)``.
+``[B, C, H, W]`` a GAN can learn (values roughly in [-1, 1]) and back. ``shape`` is ``(C, H, W)``:
+``H`` is frequency (row 0 lowest), ``W`` time. The shared grid (``image_grid``) of a clip of
+``length = 2**n`` samples is ``H = min(2**(n // 2), 256)`` rows by ``W = length // H`` columns,
+one column per hop of ``H`` samples: 16384 → 128x128, 65536 → 256x256, 131072 → 256x512,
+262144 → 256x1024. A representation may choose another grid (``stft_pghi`` does); ``H`` and ``W``
+are always powers of two ≥ 4.
 """
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
@@ -120,11 +122,21 @@ def table(sr: int = 22050, length: int = 16384) -> list[dict[str, Any]]:
     ]
 
 
-def image_side(length: int) -> int:
-    """Side of the square image for a clip of ``length`` samples (128 for 16384, 256 for 65536)."""
-    side = math.isqrt(length)
-    if side * side != length or side % 4:
+MAX_ROWS = 256
+"""The shared grid grows along time only once ``H`` reaches this many rows."""
+
+
+def image_grid(length: int) -> tuple[int, int]:
+    """``(H, W)`` of the shared frequency x time grid for a clip of ``length = 2**n`` samples.
+
+    ``H = min(2**(n // 2), 256)`` and ``W = length // H``, so the hop of every STFT on the grid is
+    ``H`` samples: 16384 → (128, 128), 65536 → (256, 256), 131072 → (256, 512),
+    262144 → (256, 1024). Lengths that are not a power of two from 16 up raise ``UserError``.
+    """
+    n = length.bit_length() - 1
+    if length < 16 or length != 1 << n:
         raise UserError(
-            f"clip length {length} is not a square of a multiple of 4 (e.g. 16384 = 128², 65536 = 256²)"
+            f"clip length {length} is not a power of two from 16 up (e.g. 16384, 65536, 131072, 262144)"
         )
-    return side
+    rows = min(1 << (n // 2), MAX_ROWS)
+    return rows, length // rows

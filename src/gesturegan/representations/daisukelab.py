@@ -12,10 +12,11 @@ the preprocessed mel-spectrogram data set built with it) turned every clip into 
    mean and standard deviation, then stretched so the clip's minimum is 0 and its maximum 255 and
    cast to ``uint8`` (truncating).
 
-Here the recipe is kept except where the 128x128 contract forces a change: the hop is
-``length // side`` (128 samples at 22050 Hz: 128 frames for the default clip; the last of the
-``side + 1`` centred frames is dropped as in ``logmel_gl``), ``n_mels = side`` and
+Here the recipe is kept except where the shared grid (``base.image_grid``, ``H x W``) forces a
+change: ``n_mels = H``, the hop is ``H`` samples (128 at 22050 Hz: 128 frames for the default clip;
+the last of the ``W + 1`` centred frames is dropped as in ``logmel_gl``) and
 ``n_fft = 20 * n_mels`` (2560, 116 ms at 22050 Hz), zero padding at the ends as librosa ≥ 0.10.
+Shapes: 16384 samples → 3x128x128, 65536 → 3x256x256, 131072 → 3x256x512, 262144 → 3x256x1024.
 The loading steps of the kernel (``librosa.effects.trim`` and centring in a 2 s frame) belong to
 ``gesturegan prepare`` (``--align``), not to the representation. The image handed to a model is
 ``uint8 / 127.5 - 1``.
@@ -42,9 +43,10 @@ from __future__ import annotations
 
 import torch
 
-from .base import Representation, image_side, register
-from .pghi import UNTRACEABLE, pghi_frames
-from .spectral import STFT, griffin_lim_frames, mel_filters, pad_last_frame
+from .base import Representation, image_grid, register
+from .pghi import UNTRACEABLE
+from .phase import pghi_griffin_lim
+from .spectral import STFT, mel_filters, pad_last_frame
 
 TOP_DB = 80.0
 AMIN = 1e-10
@@ -72,11 +74,8 @@ class DaisukelabMel(Representation):
         super().__init__(
             sr, length, n_iter=n_iter, momentum=momentum, peak_db=peak_db, range_db=range_db
         )
-        self.side = image_side(length)
-        self.n_mels = self.side
-        self.stft = STFT(
-            n_fft=20 * self.n_mels, hop=length // self.side, length=length, pad_mode="constant"
-        )
+        self.n_mels, self.frames = image_grid(length)
+        self.stft = STFT(n_fft=20 * self.n_mels, hop=self.n_mels, length=length, pad_mode="constant")
         # [n_mels, n_bins], Slaney-normalised (librosa's default), and its pseudo-inverse
         self.mel_basis, self.mel_inverse = mel_filters(
             sr, self.stft.n_fft, self.n_mels, 20.0, float(sr // 2), "slaney"
@@ -86,11 +85,11 @@ class DaisukelabMel(Representation):
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        return (3, self.side, self.side)
+        return (3, self.n_mels, self.frames)
 
     def to_uint8(self, wave: torch.Tensor) -> torch.Tensor:
-        """``[B, T]`` → the data set's images ``[B, 3, n_mels, side]`` uint8 (row 0 = lowest band)."""
-        spec = self.stft.forward(self._batch(wave))[..., : self.side] * self.stft.scale
+        """``[B, T]`` → the data set's images ``[B, 3, n_mels, W]`` uint8 (row 0 = lowest band)."""
+        spec = self.stft.forward(self._batch(wave))[..., : self.frames] * self.stft.scale
         power = spec.real**2 + spec.imag**2  # librosa's unscaled |X|²
         db = 10 * torch.log10((self.mel_basis.to(power.device) @ power).clamp_min(AMIN))
         db = torch.maximum(db, db.amax(dim=(1, 2), keepdim=True) - TOP_DB)
@@ -112,9 +111,8 @@ class DaisukelabMel(Representation):
         db = (levels - hi) / span * self.range_db  # 0 dB at the clip's maximum
         mel = torch.where(levels <= lo + 1e-3, 0.0, 10 ** (db / 10))  # the floor decodes to 0
         power = (self.mel_inverse.to(mel.device) @ mel).clamp_min(0)
-        frames = pad_last_frame(power.sqrt()).transpose(1, 2).contiguous()  # [B, N + 1, K]
-        spec = pghi_frames(frames, self.stft.n_fft, self.stft.hop)
-        wave = griffin_lim_frames(frames, spec, self.stft, self.n_iter, self.momentum)
+        frames = pad_last_frame(power.sqrt()).transpose(1, 2)  # [B, N + 1, K]
+        wave = pghi_griffin_lim(frames, self.stft, self.n_iter, self.momentum, heap=True)
         peak = wave.abs().amax(dim=1, keepdim=True)
         flat = (hi - lo)[:, 0, :] < 1  # a constant image: nothing to hear
         gain = torch.where(

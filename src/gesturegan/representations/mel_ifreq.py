@@ -1,5 +1,8 @@
 """``mel_ifreq``: ``stft_ifreq`` warped onto a mel frequency axis (GANSynth's best, "IF-Mel").
 
+Shapes follow ``stft_ifreq`` (the shared grid): 16384 samples → 2x128x128, 65536 → 2x256x256,
+131072 → 2x256x512, 262144 → 2x256x1024.
+
 GANSynth's best models drew log-magnitude and instantaneous frequency on a mel scale "without
 dimensional compression": as many mel rows as linear bins, so low frequencies get more rows and
 high ones fewer. Here the 128 linear bins of ``stft_ifreq``'s STFT become 128 mel rows through a
@@ -46,16 +49,16 @@ import librosa
 import numpy as np
 import torch
 
-from .base import Representation, image_side, register
+from .base import Representation, image_grid, register
 from .spectral import CircularSTFT
 from .stft_ifreq import PI64, from_db_image, ifreq_to_phase, phase_to_ifreq, to_db_image
 
 
-def mel_matrix(sr: int, side: int) -> torch.Tensor:
-    """The square ``[side (mel rows), side (linear bins)]`` warp of ``mel_ifreq``, rows summing to 1."""
-    n_fft = 2 * side - 1
-    bins = np.arange(side) * sr / n_fft
-    centres = librosa.mel_frequencies(n_mels=side, fmin=0.0, fmax=bins[-1])
+def mel_matrix(sr: int, n_bins: int) -> torch.Tensor:
+    """The square ``[n_bins (mel rows), n_bins (linear bins)]`` warp of ``mel_ifreq``, rows summing to 1."""
+    n_fft = 2 * n_bins - 1
+    bins = np.arange(n_bins) * sr / n_fft
+    centres = librosa.mel_frequencies(n_mels=n_bins, fmin=0.0, fmax=bins[-1])
     spacing = sr / n_fft
     gaps = np.diff(centres)
     left = np.maximum(np.concatenate([[spacing], gaps]), spacing)
@@ -67,9 +70,9 @@ def mel_matrix(sr: int, side: int) -> torch.Tensor:
 
 
 @functools.lru_cache(maxsize=8)
-def _matrices(sr: int, side: int) -> tuple[torch.Tensor, torch.Tensor, int, int, torch.Tensor]:
+def _matrices(sr: int, n_bins: int) -> tuple[torch.Tensor, torch.Tensor, int, int, torch.Tensor]:
     """``W [mel, bin]``, its pseudo-inverse, ``split_row(W)`` and the pseudo-inverse of the low block."""
-    warp = mel_matrix(sr, side)
+    warp = mel_matrix(sr, n_bins)
     split, cut = split_row(warp)
     unwarp = torch.from_numpy(np.linalg.pinv(warp.double().numpy())).float()
     low = torch.from_numpy(np.linalg.pinv(warp[:split, :cut].double().numpy())).float()
@@ -83,14 +86,16 @@ def split_row(warp: torch.Tensor) -> tuple[int, int]:
     """
     w = warp.double().numpy()
     last = np.array([np.flatnonzero(row).max() for row in w])  # highest bin each row touches
-    best = (0, 0)
-    for rows in range(1, w.shape[0] + 1):
-        cut = int(last[:rows].max()) + 1
-        if cut > rows:  # more bins than rows, and mel rows only spread out further up
-            break
+    cuts = np.maximum.accumulate(last) + 1  # cuts[rows - 1]: bins touched by the first rows
+    # Mel rows only spread out further up: stop before the first count of rows that touches
+    # more bins than it has rows, then take the largest count below it with full column rank
+    # (searched downwards: one rank computation, usually, instead of one per row).
+    fits = np.flatnonzero(cuts > np.arange(1, len(w) + 1))
+    for rows in range(fits[0] if len(fits) else len(w), 0, -1):
+        cut = int(cuts[rows - 1])
         if np.linalg.matrix_rank(w[:rows, :cut]) == cut:
-            best = (rows, cut)
-    return best
+            return rows, cut
+    return 0, 0
 
 
 def _phasor_matmul(weights: torch.Tensor, power: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
@@ -107,20 +112,20 @@ class MelIFreq(Representation):
 
     def __init__(self, sr: int, length: int, min_db: float = -100.0, max_db: float = 10.0) -> None:
         super().__init__(sr, length, min_db=min_db, max_db=max_db)
-        self.side = image_side(length)
-        self.stft = CircularSTFT(self.side)
+        self.bins, self.frames = image_grid(length)
+        self.stft = CircularSTFT(self.bins, self.frames)
         self.min_db, self.max_db = float(min_db), float(max_db)
-        k = torch.arange(self.side, dtype=torch.float64)
+        k = torch.arange(self.bins, dtype=torch.float64)
         self.advance = 2 * math.pi * k * self.stft.hop / self.stft.n_fft  # [bin] rad per frame
         self.warp, self.unwarp, self.split, self.cut, self.low_unwarp = _matrices(
-            self.sr, self.side
+            self.sr, self.bins
         )
         # Centre phase advance of each upper row (its weighted mean bin).
         self.row_advance = (self.warp[self.split :].double() @ self.advance).float()
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        return (2, self.side, self.side)
+        return (2, self.bins, self.frames)
 
     def encode(self, wave: torch.Tensor) -> torch.Tensor:
         spec = self.stft.forward(self._batch(wave))  # [B, bin, frame]

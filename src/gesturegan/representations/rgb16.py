@@ -21,8 +21,9 @@ silence at the middle of every digit: silence is 0 in all three channels, and be
 41³ - 1 - 2·34460 = 0 the code is odd-symmetric, ``encode(-x) == -encode(x)`` (for ``x`` ≠ -1).
 Digits ``g`` map to ``(g - 20) / 20`` in [-1, 1]; the coarse channel spans [-0.95, 0.95].
 
-Shape: one pixel per sample, the samples laid out row by row as in ``wave_image``; 16384 samples
-→ 3x128x128. ``decode(encode(x)) == x`` exactly when ``x`` is int16-quantised (``k / 32768``);
+Shape: one pixel per sample, the samples laid out row by row as in ``wave_image`` on the shared
+grid (``base.image_grid``): 16384 samples → 3x128x128, 65536 → 3x256x256, 131072 → 3x256x512,
+262144 → 3x256x1024. ``decode(encode(x)) == x`` exactly when ``x`` is int16-quantised (``k / 32768``);
 other input is rounded to the nearest 16-bit level (and clipped to [-1, 1 - 2⁻¹⁵]). Decoding a
 generated image rounds each channel to its nearest digit.
 """
@@ -33,7 +34,7 @@ import functools
 
 import torch
 
-from .base import Representation, image_side, register
+from .base import Representation, image_grid, register
 
 BASE = 41
 OFFSET = 20 * BASE * BASE + 20 * BASE + 20  # silence → the middle digit (20) in every channel
@@ -82,18 +83,18 @@ class RGB16(Representation):
 
     def __init__(self, sr: int, length: int) -> None:
         super().__init__(sr, length)
-        self.side = image_side(length)
+        self.rows, self.cols = image_grid(length)
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        return (3, self.side, self.side)
+        return (3, self.rows, self.cols)
 
     def encode(self, wave: torch.Tensor) -> torch.Tensor:
         wave = self._batch(wave)
         digits, _ = _tables()
         q = torch.round(wave.double() * 32768).clamp(-32768, 32767).long() + 32768  # [B, T]
         image = digits.to(wave.device)[q].float().sub_(HALF).div_(HALF)  # [B, T, 3]
-        return image.transpose(1, 2).reshape(-1, 3, self.side, self.side)
+        return image.transpose(1, 2).reshape(-1, 3, self.rows, self.cols)
 
     def decode(self, image: torch.Tensor) -> torch.Tensor:
         image = self._images(image).reshape(-1, 3, self.length)

@@ -1,11 +1,11 @@
 """Spectral operations shared by the STFT/mel representations.
 
 - ``STFT``: the batched STFT/iSTFT pair of the log-mel representations. Frames follow one
-  convention everywhere: ``hop = length // side`` and ``n_fft = 8 * hop`` with a periodic Hann
-  window, frames centred on ``k * hop`` (reflect padding). The STFT of a clip then has ``side + 1``
-  frames; images keep the first ``side`` and decoders restore the last by repeating frame
-  ``side - 1`` (it only covers the final half window).
-- ``CircularSTFT``: the exactly invertible ``side x side`` STFT of the IF representations.
+  convention everywhere: on the shared ``H x W`` grid (``base.image_grid``) ``hop = H`` and
+  ``n_fft = 8 * hop`` with a periodic Hann window, frames centred on ``k * hop`` (reflect padding).
+  The STFT of a clip then has ``W + 1`` frames; images keep the first ``W`` and decoders restore
+  the last by repeating frame ``W - 1`` (it only covers the final half window).
+- ``CircularSTFT``: the exactly invertible ``H x W`` STFT of the IF representations.
 - ``griffin_lim`` / ``griffin_lim_frames``: batched fast Griffin-Lim (CPU and GPU), and
   ``cpu_chunks``, how the CPU runs it fast (docs/representations.md has the figures).
 - ``mel_filters``: librosa's mel filterbank and its pseudo-inverse, cached.
@@ -119,11 +119,21 @@ class STFT:
         return self.synthesise(spec.transpose(1, 2))
 
 
+PINV_RCOND = 1e-4
+"""Relative cut-off of the singular values kept in ``mel_filters``' pseudo-inverse."""
+
+
 @functools.lru_cache(maxsize=16)
 def mel_filters(
     sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float, norm: str | None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """librosa's mel filterbank ``[n_mels, n_bins]`` and its pseudo-inverse ``[n_bins, n_mels]``.
+
+    Singular values under ``PINV_RCOND`` of the largest are dropped from the pseudo-inverse: at
+    48 kHz the lowest of 256 bands are narrower than an STFT bin, the filterbank is nearly
+    singular, and the plain pseudo-inverse (entries up to 4e4) turned the image's rounding into
+    a decoded magnitude 1.3x off (spectral convergence ~1.0); truncated, its entries stay under
+    1.5 and nothing else changes at 22.05 or 44.1 kHz.
 
     Cached: representations are rebuilt often (``reprs``, every run, every test) and the SVD of
     the pseudo-inverse is the slow part of building one.
@@ -131,7 +141,7 @@ def mel_filters(
     import librosa
 
     basis = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, norm=norm)
-    inverse = np.linalg.pinv(basis.astype(np.float64))
+    inverse = np.linalg.pinv(basis.astype(np.float64), rcond=PINV_RCOND)
     return torch.from_numpy(basis).float(), torch.from_numpy(inverse).float()
 
 
@@ -278,67 +288,133 @@ def _single_threaded_ops() -> Iterator[None]:
                 torch.set_num_threads(_threads_saved)
 
 
+STEADY = 0.01
+"""Griffin-Lim's projection takes the phase of ``rebuilt + STEADY * current`` (``current``: the
+last iterate, which has the target magnitude), not of ``rebuilt`` alone. Where the rebuilt
+coefficient nearly cancels (1e-5 of its target magnitude, as at the seams of a PGHI start), its
+phase is float rounding, and the same clip decoded alone and in a batch (generator outputs 6e-5
+apart) came back 20 dB apart in waveform SNR after 8 iterations; with 0.01 of the last phase kept
+there, 34 dB. Elsewhere it moves a phase by < 0.01 rad: spectral convergence on real clips is
+unchanged (-15.80 dB log-mel, -26.16 against -26.07 dB linear STFT)."""
+
+
 def _griffin_lim_chunk(
     mag: torch.Tensor, current: torch.Tensor, stft: STFT, n_iter: int, blend: float
 ) -> torch.Tensor:
     fused = mag.device.type == "cpu" and current.dtype == torch.complex64 and not portable.required()
     previous = None
     for _ in range(n_iter):
-        rebuilt = stft.analyse(stft.synthesise(current))
+        rebuilt = _reanalyse_cpu(current, stft) if fused else stft.analyse(stft.synthesise(current))
         if fused:
-            current = _project_cpu(rebuilt, previous, mag, blend)
+            current = _project_cpu(rebuilt, previous, current, mag, blend)
         else:
             target = rebuilt if previous is None else torch.sub(rebuilt, previous, alpha=blend)
-            current = with_magnitude(target, mag)
+            current = with_magnitude(torch.add(target, current, alpha=STEADY), mag)
         previous = rebuilt
     return stft.synthesise(current)
 
 
+def _reanalyse_cpu(spec: torch.Tensor, stft: STFT) -> torch.Tensor:
+    """``stft.analyse(stft.synthesise(spec))`` for complex64 ``[B, frames, bins]`` on the CPU, with
+    everything between the two FFTs (windows, overlap-add, envelope, padding, framing) in one
+    compiled pass over a clip-long buffer that stays in cache, instead of eight torch passes."""
+    frames = torch.fft.irfft(spec, n=stft.n_fft, dim=-1).contiguous()  # [B, F, n_fft] float32
+    analysis, synthesis, inverse_envelope = stft._constants(spec.device)
+    out = torch.empty_like(frames)
+    signal = np.empty((frames.shape[1] - 1) * stft.hop + stft.n_fft, np.float32)
+    _between_ffts(
+        frames.numpy(),
+        synthesis.numpy(),
+        analysis.numpy(),
+        inverse_envelope.numpy(),
+        stft.hop,
+        stft.n_fft // 2,
+        stft.pad_mode == "reflect",
+        signal,
+        out.numpy(),
+    )
+    return torch.fft.rfft(out, dim=-1)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _between_ffts(
+    frames, synthesis, analysis, inverse_envelope, hop, pad, reflect, signal, out
+):  # pragma: no cover (compiled)
+    """Windowed overlap-add of ``frames [B, F, N]`` into ``signal`` (the padded clip), the clip
+    scaled by ``inverse_envelope``, its padding rebuilt (reflected or zeros), then reframed and
+    windowed into ``out [B, F, N]``: ``STFT.synthesise`` then ``STFT.analyse`` without the FFTs."""
+    batch, n_frames, n = frames.shape
+    length = inverse_envelope.size
+    for b in range(batch):
+        signal[:] = 0
+        for f in range(n_frames):
+            start = f * hop
+            for m in range(n):
+                signal[start + m] += frames[b, f, m] * synthesis[m]
+        for i in range(length):
+            signal[pad + i] *= inverse_envelope[i]
+        end = pad + length - 1
+        for j in range(1, pad + 1):
+            signal[pad - j] = signal[pad + j] if reflect else 0
+            signal[end + j] = signal[end - j] if reflect else 0
+        for f in range(n_frames):
+            start = f * hop
+            for m in range(n):
+                out[b, f, m] = signal[start + m] * analysis[m]
+
+
 def _project_cpu(
-    rebuilt: torch.Tensor, previous: torch.Tensor | None, magnitude: torch.Tensor, blend: float
+    rebuilt: torch.Tensor,
+    previous: torch.Tensor | None,
+    current: torch.Tensor,
+    magnitude: torch.Tensor,
+    blend: float,
 ) -> torch.Tensor:
-    """``with_magnitude(rebuilt - blend * previous, magnitude)`` in one compiled pass (CPU)."""
+    """``with_magnitude(rebuilt - blend * previous + STEADY * current, magnitude)`` in one
+    compiled pass (CPU)."""
     out = torch.empty_like(rebuilt)
     _project(
         torch.view_as_real(rebuilt).numpy().reshape(-1),
         torch.view_as_real(rebuilt if previous is None else previous).numpy().reshape(-1),
+        torch.view_as_real(current.contiguous()).numpy().reshape(-1),
         magnitude.contiguous().numpy().reshape(-1),
         np.float32(0.0 if previous is None else blend),
+        np.float32(STEADY),
         torch.view_as_real(out).numpy().reshape(-1),
     )
     return out
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
-def _project(rebuilt, previous, magnitude, blend, out):  # pragma: no cover (compiled)
+def _project(rebuilt, previous, current, magnitude, blend, steady, out):  # pragma: no cover
     for i in range(magnitude.size):
-        re = rebuilt[2 * i] - blend * previous[2 * i]
-        im = rebuilt[2 * i + 1] - blend * previous[2 * i + 1]
+        re = rebuilt[2 * i] - blend * previous[2 * i] + steady * current[2 * i]
+        im = rebuilt[2 * i + 1] - blend * previous[2 * i + 1] + steady * current[2 * i + 1]
         gain = magnitude[i] / np.sqrt(re * re + im * im + np.float32(1e-30))
         out[2 * i] = re * gain
         out[2 * i + 1] = im * gain
 
 
 class CircularSTFT:
-    """Exactly invertible STFT with ``side`` bins × ``side`` frames for a clip of ``side²`` samples.
+    """Exactly invertible STFT with ``bins`` bins × ``frames`` frames for ``bins * frames`` samples.
 
     The clip is treated as one period of a periodic signal: frame ``n`` is centred on sample
-    ``n * hop`` (``hop = side``) and wraps around the ends, so ``side`` frames tile the clip with
-    nothing dropped. The window is a Hann of odd length ``n_fft = 2 * side - 1`` (a periodic Hann of
-    ``2 * side`` without its leading zero, so it peaks at its centre); an odd ``n_fft`` has exactly
-    ``side`` non-negative frequency bins (``k * sr / n_fft``, no Nyquist bin to drop). Phases are
+    ``n * hop`` (``hop = bins``) and wraps around the ends, so ``frames`` frames tile the clip with
+    nothing dropped. The window is a Hann of odd length ``n_fft = 2 * bins - 1`` (a periodic Hann of
+    ``2 * bins`` without its leading zero, so it peaks at its centre); an odd ``n_fft`` has exactly
+    ``bins`` non-negative frequency bins (``k * sr / n_fft``, no Nyquist bin to drop). Phases are
     referenced to the frame centre (zero-phase windowing), so the main-lobe bins of a partial share
     its phase. Magnitudes are scaled like ``STFT``: a full-scale sine reads ~1.
 
-    The pair is 2x redundant (``side²`` complex numbers for ``side²`` real samples) and
+    The pair is 2x redundant (``bins * frames`` complex numbers for as many real samples) and
     ``inverse(forward(x)) == x`` to float rounding.
     """
 
-    def __init__(self, side: int) -> None:
-        self.side = side
-        self.hop = side
-        self.n_fft = 2 * side - 1
-        self.length = side * side
+    def __init__(self, bins: int, frames: int) -> None:
+        self.frames = frames
+        self.hop = bins
+        self.n_fft = 2 * bins - 1
+        self.length = bins * frames
         n = torch.arange(self.n_fft, dtype=torch.float64)
         window = torch.sin(math.pi * (n + 1) / (self.n_fft + 1)) ** 2
         self.window = window.float()
@@ -357,7 +433,7 @@ class CircularSTFT:
         self._half = half
         # A frame, with one zero put before it, is two hop-long blocks: frame n's land on blocks
         # n - 1 and n (circularly).
-        env = self._overlap_add((window**2).expand(1, side, -1))[0]
+        env = self._overlap_add((window**2).expand(1, frames, -1))[0]
         self.inverse_envelope = (1 / env).float()
 
     @property
@@ -365,14 +441,14 @@ class CircularSTFT:
         return self.n_fft // 2 + 1
 
     def _overlap_add(self, frames: torch.Tensor) -> torch.Tensor:
-        """``[B, side, n_fft]`` frames → ``[B, length]``, frame ``n`` centred on ``n * hop``, wrapping."""
+        """``[B, frames, n_fft]`` → ``[B, length]``, frame ``n`` centred on ``n * hop``, wrapping."""
         batch = frames.shape[0]
-        blocks = torch.nn.functional.pad(frames, (1, 0)).reshape(batch, self.side, 2, self.hop)
+        blocks = torch.nn.functional.pad(frames, (1, 0)).reshape(batch, self.frames, 2, self.hop)
         out = torch.roll(blocks[:, :, 0], shifts=-1, dims=1) + blocks[:, :, 1]
         return out.reshape(batch, self.length)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        """``wave: [B, side²]`` → complex ``[B, n_bins, side (frames)]``."""
+        """``wave: [B, length]`` → complex ``[B, n_bins, frames]``."""
         half = self._half
         padded = torch.cat([wave[:, -half:], wave, wave[:, :half]], dim=1)
         frames = padded.unfold(-1, self.n_fft, self.hop) * self.window.to(wave.device, wave.dtype)
@@ -381,7 +457,7 @@ class CircularSTFT:
         return (spec * centre).transpose(1, 2)
 
     def inverse(self, spec: torch.Tensor) -> torch.Tensor:
-        """Complex ``[B, n_bins, side]`` (scaled as ``forward``) → ``wave: [B, side²]``."""
+        """Complex ``[B, n_bins, frames]`` (scaled as ``forward``) → ``wave: [B, length]``."""
         centre = self._uncentre[spec.dtype].to(spec.device)
         frames = torch.fft.irfft(spec.transpose(1, 2) * centre, n=self.n_fft, dim=-1)
         frames = frames * self.window.to(spec.device, frames.dtype)

@@ -8,8 +8,10 @@ Analysis (default clip, 16384 samples → 2x128x128): ``spectral.CircularSTFT`` 
 odd Hann window of 255 samples (11.6 ms at 22050 Hz), so the clip is tiled by exactly 128 frames
 and the FFT has exactly 128 bins from 0 Hz to 10.98 kHz (86.5 Hz apart): nothing is cropped, and
 128 x 128 complex coefficients hold the clip twice over. GANSynth used a 75 % overlap and dropped
-the Nyquist bin; a square image of ``side²`` coefficients for ``side²`` samples leaves room for
-50 % overlap only, which is what exact invertibility costs.
+the Nyquist bin; an image of ``H x W`` coefficients for ``H * W`` samples leaves room for 50 %
+overlap only, which is what exact invertibility costs. On the shared grid (``base.image_grid``)
+``H`` bins, hop ``H``, ``W`` frames: 65536 samples → 2x256x256, 131072 → 2x256x512,
+262144 → 2x256x1024 (at 44.1 kHz an odd 511-point window, 11.6 ms, bins 86.3 Hz apart).
 
 Channels (rows are bins, row 0 = 0 Hz; columns are frames, column ``n`` centred on ``n * hop``):
 
@@ -32,7 +34,7 @@ import math
 
 import torch
 
-from .base import Representation, image_side, register
+from .base import Representation, image_grid, register
 from .spectral import CircularSTFT
 
 PI64 = torch.tensor(math.pi, dtype=torch.float64)
@@ -78,15 +80,15 @@ class STFTIFreq(Representation):
 
     def __init__(self, sr: int, length: int, min_db: float = -100.0, max_db: float = 10.0) -> None:
         super().__init__(sr, length, min_db=min_db, max_db=max_db)
-        self.side = image_side(length)
-        self.stft = CircularSTFT(self.side)
+        self.bins, self.frames = image_grid(length)
+        self.stft = CircularSTFT(self.bins, self.frames)
         self.min_db, self.max_db = float(min_db), float(max_db)
-        k = torch.arange(self.side, dtype=torch.float64)
+        k = torch.arange(self.bins, dtype=torch.float64)
         self.advance = 2 * math.pi * k * self.stft.hop / self.stft.n_fft  # [K] rad per frame
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        return (2, self.side, self.side)
+        return (2, self.bins, self.frames)
 
     def encode(self, wave: torch.Tensor) -> torch.Tensor:
         spec = self.stft.forward(self._batch(wave))
