@@ -15,7 +15,7 @@ import torch
 from gesturegan.composition import compose
 from gesturegan.errors import UserError
 from gesturegan.generation import crossfade_concat, generate, load, morph, slerp
-from gesturegan.representations.quality import snr_db
+from gesturegan.representations.quality import spectral_convergence
 from gesturegan.runs import Run
 
 from .conftest import LENGTH, SR
@@ -42,11 +42,12 @@ def test_generate_writes_named_reproducible_files(tiny_run, tmp_path):
     for r in rows:
         _check_wav(r.path)
     again = generate(tiny_run, tmp_path / "b", n=1, category="tone", seed=6)
-    # The same seed gives the same clip whatever else is in the batch, up to float rounding in
-    # batched convolutions (which Griffin-Lim spreads a little): more than 30 dB SNR.
+    # The same seed gives the same sound whatever else is in the batch. Batched convolutions round
+    # the image differently (~6e-5), and Griffin-Lim from a PGHI phase may settle on other phases
+    # at near-silent seams (~23 dB waveform SNR), so the spectra are compared: within 10 %.
     alone, _ = sf.read(tmp_path / "b" / "tone_seed6.wav")
     in_batch, _ = sf.read(tmp_path / "a" / "tone_seed6.wav")
-    assert snr_db(in_batch, alone)[0] > 30
+    assert spectral_convergence(in_batch[None], alone[None])[0] < 0.1
     sidecar = list(csv.DictReader((tmp_path / "a" / "generated.csv").open()))
     assert {r["class"] for r in sidecar} == {"hit", "tone"} and all(r["heard_as"] for r in sidecar)
     assert again[0].seed == 6
