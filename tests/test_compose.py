@@ -473,6 +473,15 @@ def test_stage_refused_by_a_model_without_stages():
         mix_of(gesture(0.0, stage="4x4"), source=source)
 
 
+def test_first_and_last_name_the_stages_of_any_model():
+    source = FakeSource()
+    source.stages = ("4x16", "8x32", "16x64")  # a long clip's model has no 4x4 stage
+    mix_of(gesture(0.0, stage="first"), gesture(0.1, stage="last"), source=source)
+    assert [call[3] for call in source.calls] == ["4x16", None]
+    with pytest.raises(UserError, match="available: first, last, 4x16, 8x32, 16x64"):
+        mix_of(gesture(0.0, stage="4x4"), source=source)
+
+
 def test_model_without_categories_refuses_gestures():
     source = FakeSource()
     source.categories = ()
@@ -627,7 +636,7 @@ def test_file_event_missing_at_render_time(tmp_path):
 def test_shipped_scores_render(tmp_path, path, min_s, max_s):
     score = load_score(path, run_override=tmp_path)
     kinds = [type(e) for e in score.events]
-    assert kinds[0] is GestureEvent and score.events[0].stage == "4x4"
+    assert kinds[0] is GestureEvent and score.events[0].stage == "first"  # the young model, any size
     assert MorphEvent in kinds
     gestures = [e for e in score.events if isinstance(e, GestureEvent) and e.stage is None]
     assert {e.category for e in gestures} == set(CATEGORIES)

@@ -27,6 +27,7 @@ from .score import (
     check_against,
     existing_file,
     load_score,
+    stage_of,
 )
 
 DEFAULT_SR = 22050
@@ -204,12 +205,13 @@ def _clips(
         return [(0, audio.resample(_finite(wave, event, f"file {event.path}"), file_sr, sr))]
     assert source is not None  # render() refuses model events without a source
     if isinstance(event, GestureEvent):
-        waves = [source.sample(event.category, event.seed, event.stage)]
+        waves = [source.sample(event.category, event.seed, stage_of(event.stage, source.stages))]
         every_s = 0.0
     else:
         assert isinstance(event, MorphEvent)
         every_s = _every_s(event, source)
-        waves = source.morph(event.start, event.end, event.steps, event.seed, event.stage)
+        stage = stage_of(event.stage, source.stages)
+        waves = source.morph(event.start, event.end, event.steps, event.seed, stage)
     return [
         (
             round(k * every_s * sr),

@@ -411,6 +411,19 @@ def existing_file(event: FileEvent, score_dir: Path) -> Path:
     return path
 
 
+STAGE_ALIASES = ("first", "last")
+"""Stage names every model with growth stages understands: its first and its last stage (``4x4``
+and ``128x128`` for the sketch preset, ``4x8`` and ``256x512`` for a 131072-sample run)."""
+
+
+def stage_of(name: str | None, stages: tuple[str, ...]) -> str | None:
+    """The model's stage a score's ``stage:`` names: ``first`` / ``last`` resolved through the
+    model's ``stages`` (``last`` and no stage both mean the finished model, ``None``)."""
+    if name == "first":
+        return stages[0]
+    return None if name == "last" else name
+
+
 def check_against(score: Score, source: GestureSource | None) -> None:
     """Refuse the first event that asks ``source`` for a category or stage it does not have."""
     if source is None:
@@ -433,8 +446,14 @@ def _check_event(event: GestureEvent | MorphEvent, source: GestureSource) -> Non
                 f"{event.where}: unknown category {category!r}; "
                 f"the model knows: {', '.join(source.categories)}"
             )
-    if event.stage is not None and event.stage not in source.stages:
-        known = ", ".join(source.stages) if source.stages else "none (a model without stages)"
+    if event.stage is None or event.stage == "last" or event.stage in source.stages:
+        return
+    if not source.stages:
+        raise UserError(
+            f"{event.where}: unknown stage {event.stage!r}; available: none (a model without stages)"
+        )
+    if event.stage != "first":
+        known = ", ".join([*STAGE_ALIASES, *source.stages])
         raise UserError(f"{event.where}: unknown stage {event.stage!r}; available: {known}")
 
 
