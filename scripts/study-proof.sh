@@ -5,6 +5,7 @@
 # hand labels (docs/real-audio-reference.csv). Resumable: run it again after an interruption.
 # Usage: scripts/study-proof.sh DIR [MINUTES [SEEDS [PRESET]]]   (defaults: 30, 0,1,2, sketch)
 # The libraries: lmms, hydrogen, and desktop = freedesktop + oxygen + icons together.
+# PREPARE_ONLY=1 stops before training (the data and the category check are ready then).
 set -euo pipefail
 root=${1:?usage: study-proof.sh DIR [MINUTES [SEEDS [PRESET]]]}
 minutes=${2:-30}; seeds=${3:-0,1,2}; preset=${4:-sketch}
@@ -35,6 +36,7 @@ awk -F, 'NR == 1 { print "file,library"; next } $4 == "no" {
 [ -f "$root/lolo-$preset/lolo.json" ] ||
   $gg classifier lolo "$root/reference-$preset" --groups "$root/reference-groups.csv" \
     --out "$root/lolo-$preset"
+[ "${PREPARE_ONLY:-0}" = 1 ] && exit 0
 printf 'preset: %s\n' "$preset" > "$root/train-$preset.yaml"
 $gg study --data "$root/data-$preset/lmms,$root/data-$preset/hydrogen,$root/data-$preset/desktop" \
   --seeds "$seeds" --budget "$minutes" --category-check "$root/lolo-$preset" \
