@@ -12,8 +12,9 @@ one rename; the JSON sidecar ``<file>.json`` is a copy of it, moved aside before
 goes in and written after, so it never stands beside a graph it does not describe.
 docs/export.md has a 10-line example.
 
-Representations whose decoder uses PGHI (``logmel_pghi``, ``daisukelab_mel``) cannot be exported:
-``Representation.untraceable`` says why.
+Representations whose decoder uses the heap PGHI on the CPU (``logmel_pghi``, ``daisukelab_mel``)
+cannot be exported: ``Representation.untraceable`` says why. The torch PGHI of ``logmel_gl`` and
+``stft_pghi`` (``representations.phase``) records like any other operator.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ ONNX_MODULES = ("onnx", "onnxscript", "onnxruntime")
 """What ONNX export and its check import (the ``export`` extra)."""
 DEFAULT_TOLERANCE = 1e-2
 """Largest sample difference (−40 dBFS) accepted between the export and gesturegan's generation.
-Exact representations agree to ~1e-6; Griffin-Lim's 32 iterations carry the FFTs' rounding
+Exact representations agree to ~1e-6; Griffin-Lim's iterations carry the FFTs' rounding
 differences up to ~1e-3 (TorchScript) or a few 1e-3 (ONNX Runtime's FFT). docs/export.md has the
 figures."""
 EMBEDDED = "gesturegan.json"
