@@ -104,7 +104,6 @@ class Judge:
         missing = [c for c in categories if c not in ds.label_names]
         if missing:
             raise UserError(f"{ds.path} has no clips of {', '.join(missing)}")
-        self.with_labeler = set(categories) <= set(CATEGORIES)
         rng = np.random.default_rng(seed)
         ref_idx, held_idx = [], []
         for cat in categories:
@@ -149,7 +148,7 @@ class Judge:
         """
         emb, probs = self.model.outputs(waves)
         heard = [self.model.label_names[i] for i in probs.argmax(axis=1)]
-        rules = [label(w, self.ds.sr)[0] for w in waves] if self.with_labeler else None
+        rules = labeler_verdicts(waves, self.ds.sr, self.categories)
         memo = metrics.memorization(
             self.ref_emb, self.held_emb, emb, self.all_emb if seen is None else seen
         )
@@ -178,6 +177,14 @@ class Judge:
         by_set = {"generated": generated, **self.references}
         figures = {m: {s: by_set[s][m] for s in SETS} for m in METRICS}
         return Evaluation(figures, generated["per_category"], self.n, self.model.path)
+
+
+def labeler_verdicts(waves: np.ndarray, sr: int, categories) -> list[str] | None:
+    """The labeler's category of every clip of ``waves [B, T]``; ``None`` when ``categories`` are
+    not all gesture categories (the labeler knows only those)."""
+    if not set(categories) <= set(CATEGORIES):
+        return None
+    return [label(w, sr)[0] for w in waves]
 
 
 def _agree(heard: list[str], category: str) -> float:

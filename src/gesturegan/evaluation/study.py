@@ -40,11 +40,10 @@ from ..config import check, from_dict, load_yaml, option, save_yaml
 from ..dataset import Dataset
 from ..device import resolve
 from ..errors import UserError
-from ..gestures import CATEGORIES, label
 from ..models import MODELS
 from ..representations import names as repr_names
 from ..runs import LATEST, Run
-from .run import generate_set, independent_judge, judged_clips
+from .run import generate_set, independent_judge, judged_clips, labeler_verdicts
 from .study_table import write_table
 
 ONE_D = {"waveform"}  # representations for 1-D models only
@@ -206,16 +205,18 @@ def judge_run(
 ) -> dict[str, Any]:
     """One run's row: the judge's figures against the held-out clips of ``data`` (all its clips if
     it has none held out), overall and per class, the category checks, and what the run cost."""
+    from .. import classifier as clf
     from ..generation import load
 
     gen = load(run, device)
     ds = Dataset.open(data)
+    model = None if checker is None else clf.load(checker, device)
     generated = generate_set(gen, n)
     comparison, _ = independent_judge(ds, gen.categories, generated, n, seed=0)
     asked = [c for c in gen.categories for _ in range(n)]
-    heard = read_categories(generated, gen.sr, gen.categories, checker, device)
+    heard = read_categories(generated, gen.sr, gen.categories, model)
     real, real_asked = judged_clips(ds, gen.categories)
-    real_heard = read_categories(real, ds.sr, gen.categories, checker, device)
+    real_heard = read_categories(real, ds.sr, gen.categories, model)
     t0 = time.perf_counter()
     gen.samples(gen.categories[0], list(range(GEN_SPEED_BATCH)))
     gen_s = time.perf_counter() - t0
@@ -267,19 +268,15 @@ def figures(comparison, group: str) -> dict[str, float | None]:
     return dict(zip(keys, values, strict=True))
 
 
-def read_categories(
-    waves: np.ndarray, sr: int, categories, checker: Path | None, device: str
-) -> dict[str, list[str]]:
+def read_categories(waves: np.ndarray, sr: int, categories, checker) -> dict[str, list[str]]:
     """The category each checker hears in every clip of ``waves [B, T]``: the labeler (when the
-    classes are gesture categories) and the classifier in ``checker`` (when given)."""
-    from .. import classifier as clf
-
+    classes are gesture categories) and the ``checker`` classifier (when given)."""
     heard = {}
-    if set(categories) <= set(CATEGORIES):  # the labeler knows only the gesture categories
-        heard["labeler"] = [label(w, sr)[0] for w in waves]
+    verdicts = labeler_verdicts(waves, sr, categories)
+    if verdicts is not None:
+        heard["labeler"] = verdicts
     if checker is not None:
-        model = clf.load(checker, device)
-        heard["category_check"] = model.predict(fit_to(waves, sr, model.sr, model.length))
+        heard["category_check"] = checker.predict(fit_to(waves, sr, checker.sr, checker.length))
     return heard
 
 
