@@ -5,15 +5,17 @@ plan."""
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from gesturegan.cli import main
 from gesturegan.errors import UserError
 from gesturegan.evaluation.run import METRICS, SETS, Judge, evaluate
-from gesturegan.evaluation.study import StudyConfig, run_study
+from gesturegan.evaluation.study import StudyConfig, report_study, run_study
 
 from .conftest import TINY_MODEL
 
@@ -151,6 +153,7 @@ def test_study_judges_every_run_on_held_out_clips_and_resumes(library, tmp_path)
     ]
     for r in rows:
         assert r["fd_ratio"] == pytest.approx(r["fd"] / r["fd_rr"])
+        assert 0 < r["floor_fd_ratio"] < r["fd_ratio"]  # 3 steps of training: far above the floor
         assert r["fd_rr_lo"] <= r["fd_rr"] <= r["fd_rr_hi"]
         assert 0 <= r["category_check"] <= 1 and 0 <= r["labeler"] <= 1
         assert 0 <= r["category_check_real"] <= 1 and 0 <= r["labeler_real"] <= 1
@@ -160,11 +163,25 @@ def test_study_judges_every_run_on_held_out_clips_and_resumes(library, tmp_path)
     md = (tmp_path / "s" / "study.md").read_text()
     assert "### trigger" in md and "| lib | logmel_gl | pgan | off | 1 |" in md
     assert (tmp_path / "s" / "study.png").stat().st_size > 0
+    pictures = tmp_path / "s" / "runs" / rows[0]["name"] / "pictures"
+    names = {"grid.png", "envelopes.png", "morph.png", "morph.wav", "trigger.wav",
+             "trigger-real.wav", "continuous_variation.wav", "continuous_variation-real.wav"}  # fmt: skip
+    assert {p.name for p in pictures.iterdir()} == names
+    info = sf.info(pictures / "trigger.wav")
+    assert info.samplerate == 22050 and info.frames == 4 * (16384 + 22050 // 4)
     weights = tmp_path / "s" / "runs" / rows[0]["name"] / "generator.safetensors"
     before = weights.stat().st_mtime_ns
     again = run_study(tmp_path / "s", cfg, say=lambda _: None)
     assert weights.stat().st_mtime_ns == before  # finished runs are not trained again
     assert [r["fd"] for r in again] == [r["fd"] for r in rows]
+    shutil.rmtree(pictures)
+    row_file = pictures.parent / "study.json"
+    old_row = json.loads(row_file.read_text())
+    del old_row["floor_fd_ratio"]  # as judged before the floor existed
+    row_file.write_text(json.dumps(old_row))
+    assert report_study(tmp_path / "s") == rows
+    assert {p.name for p in pictures.iterdir()} == names  # drawn again for a run without them
+    assert weights.stat().st_mtime_ns == before
     with pytest.raises(UserError, match="different study"):
         run_study(tmp_path / "s", _tiny_study(library, seeds=(1,)))
 

@@ -12,7 +12,14 @@ import soundfile as sf
 from gesturegan.cli import main
 from gesturegan.errors import UserError
 from gesturegan.judge import clips, degrade, distances, sfx
-from gesturegan.judge.compare import ALL, Embedder, compare, compare_embedded, noise_like
+from gesturegan.judge.compare import (
+    ALL,
+    Embedder,
+    compare,
+    compare_embedded,
+    compare_waves,
+    noise_like,
+)
 from gesturegan.judge.config import JudgeConfig
 
 SR = 16000
@@ -223,3 +230,18 @@ def test_a_prepared_dataset_is_a_set_with_its_labels(tiny_dataset):
 def test_b_made_of_a_few_files_of_a_still_compares(real, embedder):
     result = compare(real, real.subset([0, 1]), FAST, embedder)
     assert result.groups[ALL]["n"] == 2 and np.isfinite(kad_of(result, "randnet")["median"])
+
+
+def test_changed_copies_of_the_reference_half_are_not_drawn():
+    """``compare_waves(..., same_clips=True)``: B is A changed clip by clip (a decoder's round
+    trip), so B's copies of A's reference half stay out and unchanged copies read as real-vs-real;
+    without it the copies of the reference clips are drawn and read closer than real-vs-real."""
+    waves = np.stack(sounds(24, 2))
+    labels = ["x"] * len(waves)
+    ratio = {}
+    for same in (True, False):
+        result = compare_waves(waves, labels, waves, labels, SR, FAST, same_clips=same)
+        frechet = result.figures[ALL]["features"]["frechet"]
+        ratio[same] = frechet["a_vs_b"]["median"] / frechet["real_vs_real"]["median"]
+    assert ratio[True] == pytest.approx(1.0)
+    assert ratio[False] < 0.9

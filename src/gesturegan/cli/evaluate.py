@@ -106,7 +106,8 @@ def add_study(sub: argparse._SubParsersAction) -> None:
         description="Train every (dataset, representation, model, augmentation, seed) combination "
         "for the same budget, judge each with the independent judge against its own dataset's "
         "held-out clips (and a classifier that never saw the library) and write study.csv, "
-        "study.md and study.png into --out (docs/study.md). Stopped studies resume.",
+        "study.md and study.png into --out (docs/study.md), with pictures and audio of every "
+        "run beside its real clips. Stopped studies resume.",
     )
     p.defer(_add_study_flags)
     p.set_defaults(func=_study)
@@ -124,7 +125,7 @@ def _add_study_flags(p: argparse.ArgumentParser) -> None:
         help = f"{field[name].help}, comma-separated (default {default})"
         p.add_argument(flag, default=default, help=help)
 
-    p.add_argument("--data", required=True, help=f"{field['data'].help}, comma-separated")
+    p.add_argument("--data", help=f"{field['data'].help}, comma-separated (required to train)")
     comma_list("--reprs", "reprs")
     comma_list("--models", "models")
     comma_list("--augment", "augment")
@@ -139,12 +140,28 @@ def _add_study_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--category-check", metavar="LOLO_DIR", help=field["category_check"].help)
     p.add_argument("--train-config", help=f"YAML file of {field['train_options'].help}")
     p.add_argument("--out", required=True, help="study folder (created; resumed if it exists)")
+    p.add_argument(
+        "--report-only",
+        action="store_true",
+        help="rewrite the table, and the pictures of runs that have none, from the runs of --out "
+        "finished so far; train nothing (also while the study runs elsewhere)",
+    )
     add_device(p)
 
 
 def _study(a) -> None:
     from ..config import load_yaml
-    from ..evaluation.study import StudyConfig, run_study
+    from ..evaluation.study import StudyConfig, report_study, run_study
+
+    if a.report_only:
+        from ..device import resolve
+
+        say_device(a.device)
+        report_study(a.out, str(resolve(a.device)))
+        print((Path(a.out) / "study.md").read_text(encoding="utf-8"))
+        return
+    if not a.data:
+        raise UserError("study needs --data (one dataset per library), or --report-only")
 
     def items(text: str) -> tuple[str, ...]:
         return tuple(x.strip() for x in text.split(",") if x.strip())

@@ -15,11 +15,19 @@ Layout of the study folder ``OUT``::
     study.yaml            the StudyConfig (what was asked)
     runs/<name>/          one training run per combination (``<data>-<repr>-<model>-<augment>-s<seed>``)
     runs/<name>/study.json  that run's row, written when it has been trained and judged
+    runs/<name>/pictures/   real against generated clips: grids, envelopes, a morph, audio
+                          (``study_pictures``)
     study.csv, study.md   the table: every run, then per dataset mean ± spread over seeds
     study.png             Fréchet distance over real-vs-real against the category check, per run
 
 A study that is stopped resumes: finished runs are kept, an unfinished one continues from its last
-checkpoint.
+checkpoint. ``report_study`` rewrites the table from the runs finished so far and trains nothing,
+also while the study goes on elsewhere.
+
+Beside the real-vs-real reference every run gets a second: its *decoder floor*, the held-out clips
+encoded and decoded by the run's representation and judged like the generated ones. A generator
+that drew every image perfectly would land there, so the gap between the floor and 1 is the
+representation's, the gap above the floor the model's.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from .. import audio
 from ..atomic import write_text
@@ -44,9 +53,13 @@ from ..models import MODELS
 from ..representations import names as repr_names
 from ..runs import LATEST, Run
 from .run import generate_set, independent_judge, judged_clips, labeler_verdicts
+from .study_pictures import write_pictures
 from .study_table import write_table
 
 ONE_D = {"waveform"}  # representations for 1-D models only
+PICTURES = "pictures"
+ROW = "study.json"
+FLOOR_BATCH = 64
 GEN_SPEED_BATCH = 32
 SPACE = "features"
 """The judge's space the table leads with (weight-free features); random nets are beside it."""
@@ -148,9 +161,9 @@ def run_study(
     combos = cfg.combinations()
     for i, combo in enumerate(combos, 1):
         run = out / "runs" / combo["name"]
-        row_file = run / "study.json"
+        row_file = run / ROW
         if row_file.is_file():
-            rows.append(json.loads(row_file.read_text(encoding="utf-8")))
+            rows.append(complete(run, judged_on[combo["data"]], cfg.n, device))
             continue
         say(f"[{i}/{len(combos)}] {combo['name']}")
         budget = {"steps": cfg.steps} if cfg.steps is not None else {"minutes": cfg.minutes}
@@ -174,6 +187,65 @@ def run_study(
         write_table(out, rows)
     write_table(out, rows)
     return rows
+
+
+def report_study(out: str | Path, device: str = "cpu") -> list[dict[str, Any]]:
+    """Rewrite the table of the study in ``out`` from the runs finished so far, and the pictures of
+    those that have none; train nothing. Returns the rows."""
+    out = Path(out)
+    saved = out / "study.yaml"
+    if not saved.is_file():
+        raise UserError(f"{out} holds no study (no study.yaml)")
+    cfg = from_dict(StudyConfig, load_yaml(saved), where=str(saved))
+    rows = []
+    for combo in cfg.combinations():
+        run = out / "runs" / combo["name"]
+        if (run / ROW).is_file():
+            rows.append(complete(run, cfg.eval_data or combo["data"], cfg.n, device))
+    write_table(out, rows)
+    return rows
+
+
+def complete(run: Path, data: str, n: int, device: str) -> dict[str, Any]:
+    """A judged run's row, with what a run judged before they existed lacks added: the decoder's
+    floor and the pictures (from the same clips the judge read, generated again)."""
+    from ..generation import load
+
+    row = json.loads((run / ROW).read_text(encoding="utf-8"))
+    if "floor_fd_ratio" in row and (run / PICTURES).is_dir():
+        return row
+    gen = load(run, device)
+    ds = Dataset.open(data)
+    real, real_asked = judged_clips(ds, gen.categories)
+    real_here = fit_to(real, ds.sr, gen.sr, gen.length)
+    if "floor_fd_ratio" not in row:
+        row = add_floor(row, decoder_floor(gen, real_here, real_asked))
+        write_text(run / ROW, json.dumps(row, indent=2))
+    if not (run / PICTURES).is_dir():
+        write_pictures(run / PICTURES, gen, generate_set(gen, n), real_here, real_asked, n)
+    return row
+
+
+def decoder_floor(gen, real: np.ndarray, real_asked: list[str]):
+    """``judge.compare`` of the real clips ``real [N, T]`` (at the run's rate and length) against
+    themselves encoded and decoded by the run's representation: how close a generator that drew
+    every image perfectly would come, the floor its decoder sets."""
+    from ..judge.compare import compare_waves
+    from ..judge.config import JudgeConfig
+
+    through = np.concatenate([
+        gen.decode(gen.rep.encode(torch.from_numpy(real[i : i + FLOOR_BATCH]).to(gen.device)))
+        for i in range(0, len(real), FLOOR_BATCH)
+    ])  # fmt: skip
+    return compare_waves(real, real_asked, through, real_asked, gen.sr, JudgeConfig(seed=0),
+                         same_clips=True)  # fmt: skip
+
+
+def add_floor(row: dict[str, Any], floor) -> dict[str, Any]:
+    """``row`` with ``floor_fd_ratio`` (overall and per class) from ``decoder_floor``'s result."""
+    per_class = {c: {**v, "floor_fd_ratio": figures(floor, c)["fd_ratio"]}
+                 for c, v in row["per_class"].items()}  # fmt: skip
+    return {**row, "floor_fd_ratio": figures(floor, "all")["fd_ratio"], "per_class": per_class}
 
 
 def check_dataset(data: str, category_check: str | None, held_out: bool = True) -> Path | None:
@@ -217,6 +289,9 @@ def judge_run(
     heard = read_categories(generated, gen.sr, gen.categories, model)
     real, real_asked = judged_clips(ds, gen.categories)
     real_heard = read_categories(real, ds.sr, gen.categories, model)
+    real_here = fit_to(real, ds.sr, gen.sr, gen.length)
+    floor = decoder_floor(gen, real_here, real_asked)
+    write_pictures(run / PICTURES, gen, generated, real_here, real_asked, n)
     t0 = time.perf_counter()
     gen.samples(gen.categories[0], list(range(GEN_SPEED_BATCH)))
     gen_s = time.perf_counter() - t0
@@ -229,7 +304,7 @@ def judge_run(
         }
         for c in gen.categories
     }
-    return {
+    return add_floor({
         **combo,
         "data": Path(combo["data"]).name,
         "steps": int(gen.meta["step"]),
@@ -243,7 +318,7 @@ def judge_run(
         "held_out": comparison.n_a,
         "per_class": per_class,
         "skipped": comparison.skipped,
-    }
+    }, floor)  # fmt: skip
 
 
 def figures(comparison, group: str) -> dict[str, float | None]:

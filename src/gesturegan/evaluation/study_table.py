@@ -3,7 +3,8 @@ mean ± spread over seeds, then every run) and ``study.png``.
 
 Rows are ``study.judge_run``'s dicts. Every figure comes from the independent judge on the
 dataset's held-out clips (``fd`` / ``fd_rr``: Fréchet distance of the generated clips and of the
-held-out half of the real ones, in weight-free features; ``fd_ratio`` = ``fd / fd_rr``) or from a
+held-out half of the real ones, in weight-free features; ``fd_ratio`` = ``fd / fd_rr``;
+``floor_fd_ratio`` the same for the held-out clips encoded and decoded) or from a
 checker that never saw the library (``category_check``) — see docs/study.md.
 """
 
@@ -21,11 +22,11 @@ from ..atomic import write_text
 GROUP = ("data", "repr", "model", "augment")
 COLUMNS = (
     "name", *GROUP, "seed", "steps", "train_min", "stage", "gen_rtf", "judged_on", "held_out",
-    "fd", "fd_rr", "fd_rr_lo", "fd_rr_hi", "fd_ratio", "kad", "kad_rr", "precision", "recall",
+    "fd", "fd_rr", "fd_rr_lo", "fd_rr_hi", "fd_ratio", "floor_fd_ratio", "kad", "kad_rr", "precision", "recall",
     "recall_rr", "randnet_fd_ratio", "category_check", "labeler", "category_check_real",
     "labeler_real",
 )  # fmt: skip
-SUMMARY = ("fd_ratio", "fd", "fd_rr", "kad", "precision", "recall", "randnet_fd_ratio",
+SUMMARY = ("fd_ratio", "floor_fd_ratio", "fd", "fd_rr", "kad", "precision", "recall", "randnet_fd_ratio",
            "category_check", "category_check_real", "labeler", "labeler_real")  # fmt: skip
 GOAL_RATIO = 1.5
 """docs/study.md's goal: Fréchet distance within 1.5x of real-vs-real."""
@@ -79,15 +80,15 @@ def summarize(rows: list[dict[str, Any]], category: str | None = None) -> list[d
 def markdown(rows: list[dict[str, Any]]) -> str:
     """The study's tables in Markdown."""
     head = (
-        "| data | repr | model | augment | seeds | Fréchet / real-vs-real ↓ | Fréchet ↓ "
-        "| real-vs-real | KAD ↓ | precision ↑ | recall ↑ | random nets FD / rr ↓ "
-        "| category check ↑ (real) | labeler ↑ (real) |\n" + "|---" * 14 + "|\n"
+        "| data | repr | model | augment | seeds | Fréchet / real-vs-real ↓ | decoder floor ↓ "
+        "| Fréchet ↓ | real-vs-real | KAD ↓ | precision ↑ | recall ↑ | random nets FD / rr ↓ "
+        "| category check ↑ (real) | labeler ↑ (real) |\n" + "|---" * 15 + "|\n"
     )
 
     def lines(summary: list[dict[str, Any]]) -> str:
         return "".join(
             f"| {g['data']} | {g['repr']} | {g['model']} | {g['augment']} | {g['seeds']} "
-            + "".join(f"| {pm(g, k)} " for k in SUMMARY[:7])
+            + "".join(f"| {pm(g, k)} " for k in SUMMARY[:8])
             + f"| {pm(g, 'category_check', percent=True)} ({pct(g['category_check_real'])}) "
             + f"| {pm(g, 'labeler', percent=True)} ({pct(g['labeler_real'])}) |\n"
             for g in summary
@@ -97,11 +98,12 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     per_class = "".join(f"\n### {c}\n\n{head}{lines(summarize(rows, c))}" for c in categories)
     run_head = (
         "| run | steps | train min | stage | gen × real time | held-out clips | Fréchet / rr "
-        "| category check | labeler |\n" + "|---" * 9 + "|\n"
+        "| decoder floor | category check | labeler |\n" + "|---" * 10 + "|\n"
     )
     runs = "".join(
         f"| {r['name']} | {r['steps']} | {fmt(r['train_min'])} | {r['stage']} "
         f"| {fmt(r['gen_rtf'])} | {r['held_out']} | {fmt(r['fd_ratio'])} "
+        f"| {fmt(r.get('floor_fd_ratio'))} "
         f"| {pct(r.get('category_check'))} | {pct(r['labeler'])} |\n"
         for r in rows
     )
@@ -112,7 +114,9 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         "dataset, or of `--eval-data`: training never saw them), in weight-free features unless "
         "named. Mean ± half the range over seeds. Real-vs-real is the Fréchet distance of one half "
         "of the held-out clips from the other: a ratio of 1 is as close as real sounds come (goal "
-        f"≤ {GOAL_RATIO:g}). In brackets beside each category check: the same checker on the "
+        f"≤ {GOAL_RATIO:g}). The decoder floor is the same ratio for the held-out clips passed "
+        "through the run's representation alone (encoded and decoded): where a generator that drew "
+        "every image perfectly would land. In brackets beside each category check: the same checker on the "
         "held-out real clips, what it reaches on real sounds."
     )
     return (

@@ -178,8 +178,13 @@ def compare_paths(a: str, b: str, cfg: JudgeConfig) -> Comparison:
 
 
 def compare_waves(real: np.ndarray, real_labels: list[str], fake: np.ndarray,
-                  fake_labels: list[str], sr: int, cfg: JudgeConfig) -> Comparison:  # fmt: skip
-    """``compare`` of clips held in arrays (``[N, T]`` at ``sr`` Hz, resampled to ``cfg.sr``)."""
+                  fake_labels: list[str], sr: int, cfg: JudgeConfig,
+                  same_clips: bool = False) -> Comparison:  # fmt: skip
+    """``compare`` of clips held in arrays (``[N, T]`` at ``sr`` Hz, resampled to ``cfg.sr``).
+
+    ``same_clips``: ``fake[i]`` is ``real[i]`` changed (e.g. encoded and decoded), so the changed
+    copies of the reference half are not drawn against it.
+    """
     from .. import audio
     from .clips import from_arrays
 
@@ -187,4 +192,5 @@ def compare_waves(real: np.ndarray, real_labels: list[str], fake: np.ndarray,
         waves = [audio.resample(np.asarray(w, np.float32), sr, cfg.sr) for w in waves]
         return from_arrays(waves, cfg.sr, labels, name)
 
-    return compare(clipset(real, real_labels, "real"), clipset(fake, fake_labels, "fake"), cfg)
+    fake_name = "real" if same_clips else "fake"
+    return compare(clipset(real, real_labels, "real"), clipset(fake, fake_labels, fake_name), cfg)
