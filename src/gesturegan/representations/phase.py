@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import math
 
+import numba
+import numpy as np
 import torch
 
 from .. import portable
@@ -98,6 +100,13 @@ def pghi_torch(
     Frame-recursive phase-gradient integration (module docstring) on ``magnitude``'s device.
     """
     s, dt, df = gradients(magnitude, n_fft, hop, win_length)
+    k = torch.arange(s.shape[-1], device=s.device, dtype=s.dtype)
+    # Frame-centred → frame-start phase: the window centre lies n_fft // 2 samples into the frame.
+    centre = (TWO_PI * (n_fft // 2) / n_fft) * k
+    if s.device.type == "cpu" and s.dtype == torch.float32 and not portable.required():
+        phase = torch.empty_like(s)
+        _integrate(*(t.detach().contiguous().numpy() for t in (s, dt, df, centre, phase)))
+        return phase
     across = torch.cumsum(0.5 * (df[..., 1:] + df[..., :-1]), dim=-1)
     across = torch.cat([torch.zeros_like(df[..., :1]), across], dim=-1)
     up = peaks(s)
@@ -113,9 +122,82 @@ def pghi_torch(
     for n in range(1, phase.shape[0]):
         current = torch.gather(phase[n - 1] + step[n - 1], -1, up[n]) + offset[n]
         phase[n] = torch.remainder(current, TWO_PI) if n % WRAP_EVERY == 0 else current
-    # Frame-centred → frame-start phase: the window centre lies n_fft // 2 samples into the frame.
-    k = torch.arange(s.shape[-1], device=s.device, dtype=s.dtype)
-    return phase.transpose(0, 1) - (TWO_PI * (n_fft // 2) / n_fft) * k
+    return phase.transpose(0, 1) - centre
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _integrate(s, dt, df, centre, phase):  # pragma: no cover (compiled)
+    """``pghi_torch``'s integration from ``(s, dt, df)`` (``[B, N, K]`` float32, ``gradients``)
+    into ``phase`` ``[B, N, K]``, compiled for the CPU: the same float32 operations in the same
+    order as the torch code (cumulative sums in float64, as torch's on the CPU; ``remainder`` as
+    torch's: ``fmod``, plus 2π when negative), frame by frame instead of over all frames at once,
+    which spent 6 ms a clip in dispatching the loop's small torch operations (1.49 s at 44.1 kHz)."""
+    batch, n_frames, n_bins = s.shape
+    two_pi = np.float32(TWO_PI)
+    half = np.float32(0.5)
+    up = np.empty(n_bins, np.int64)
+    across = np.empty(n_bins, np.float32)
+    running = np.empty(n_bins, np.float32)  # previous frame's phase plus the step, frame-centred
+    current = np.empty(n_bins, np.float32)
+    for b in range(batch):
+        for n in range(n_frames):
+            row = s[b, n]
+            _climb(row, up)
+            total = 0.0  # float64, as torch's cumsum
+            across[0] = 0
+            for k in range(1, n_bins):
+                total += half * (df[b, n, k] + df[b, n, k - 1])
+                across[k] = np.float32(total)
+            for k in range(n_bins):
+                offset = _remainder(across[k] - across[up[k]], two_pi)
+                if n == 0:
+                    current[k] = offset
+                else:
+                    current[k] = running[up[k]] + offset
+                if n > 0 and n % WRAP_EVERY == 0:
+                    current[k] = _remainder(current[k], two_pi)
+            if n + 1 < n_frames:
+                for k in range(n_bins):
+                    step = _remainder(half * (dt[b, n + 1, k] + dt[b, n, k]), two_pi)
+                    running[k] = current[k] + step
+            for k in range(n_bins):
+                phase[b, n, k] = current[k] - centre[k]
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _remainder(x, divisor):  # pragma: no cover (compiled)
+    """``torch.remainder`` of float32 ``x`` by a positive float32 ``divisor``, bit for bit: the
+    exact ``fmod`` (computed in float64, where ``x - q * divisor`` is exact; 13x faster than
+    libm's ``fmodf``), then ``+ divisor`` in float32 when negative."""
+    wide, by = np.float64(x), np.float64(divisor)
+    mod = wide - np.trunc(wide / by) * by
+    if wide >= 0 and mod < 0:  # the rounded quotient was one too large
+        mod += by
+    elif wide < 0 and mod > 0:
+        mod -= by
+    narrow = np.float32(np.copysign(mod, wide))  # fmod keeps x's sign, also for a zero
+    return narrow + divisor if narrow < 0 else narrow
+
+
+@numba.njit(cache=True, nogil=True)
+def _climb(row, up):  # pragma: no cover (compiled)
+    """``peaks`` for one frame ``row: [K]`` into ``up: [K]`` (the same comparisons)."""
+    n_bins = row.size
+    stop = -1
+    for k in range(n_bins):  # stop_down: the last j <= k with s[j] >= s[j - 1]
+        if k == 0 or row[k] >= row[k - 1]:
+            stop = k
+        up[k] = stop
+    stop = n_bins
+    for k in range(n_bins - 1, -1, -1):  # stop_up: the first j >= k with s[j] >= s[j + 1]
+        if k == n_bins - 1 or row[k] >= row[k + 1]:
+            stop = k
+        below = row[k - 1] if k > 0 else -np.inf
+        above = row[k + 1] if k < n_bins - 1 else -np.inf
+        if above > row[k] and above > below:
+            up[k] = stop
+        elif not (below > row[k] and below >= above):
+            up[k] = k
 
 
 def initial_spectrum(
