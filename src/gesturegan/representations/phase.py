@@ -56,9 +56,8 @@ def gradients(
     advance per frame (rad; instantaneous frequency times hop) and ``df`` the phase change per bin
     (rad; minus the local group delay), for a Hann window treated as its matching Gaussian.
     """
-    gamma = GAMMA_HANN * (win_length or n_fft) ** 2
-    peak = magnitude.amax(dim=(1, 2), keepdim=True).clamp_min(1e-30)
-    s = torch.log(torch.maximum(magnitude, peak * math.exp(-LOG_FLOOR)))
+    slope, advance, spread = _scales(n_fft, hop, win_length)
+    s = _log_magnitude(magnitude)
     zero_bin = torch.zeros_like(s[..., :1])
     # Symmetric about 0 Hz and Nyquist: the slope across them is 0.
     ds_dk = torch.cat([zero_bin, 0.5 * (s[..., 2:] - s[..., :-2]), zero_bin], dim=-1)
@@ -66,9 +65,21 @@ def gradients(
         [s[:, 1:2] - s[:, :1], 0.5 * (s[:, 2:] - s[:, :-2]), s[:, -1:] - s[:, -2:-1]], dim=1
     )
     k = torch.arange(s.shape[-1], device=s.device, dtype=s.dtype)
-    dt = (hop * n_fft / gamma) * ds_dk + (TWO_PI * hop / n_fft) * k
-    df = (-gamma / (hop * n_fft)) * ds_dn
+    dt = slope * ds_dk + advance * k
+    df = spread * ds_dn
     return s, dt, df
+
+
+def _scales(n_fft: int, hop: int, win_length: int | None) -> tuple[float, float, float]:
+    """``(slope, advance, spread)``: ``dt = slope * ∂s/∂k + advance * k``, ``df = spread * ∂s/∂n``."""
+    gamma = GAMMA_HANN * (win_length or n_fft) ** 2
+    return hop * n_fft / gamma, TWO_PI * hop / n_fft, -gamma / (hop * n_fft)
+
+
+def _log_magnitude(magnitude: torch.Tensor) -> torch.Tensor:
+    """``log magnitude`` floored ``LOG_FLOOR`` nepers under each clip's maximum (``[B, N, K]``)."""
+    peak = magnitude.amax(dim=(1, 2), keepdim=True).clamp_min(1e-30)
+    return torch.log(torch.maximum(magnitude, peak * math.exp(-LOG_FLOOR)))
 
 
 def peaks(s: torch.Tensor) -> torch.Tensor:
@@ -99,14 +110,16 @@ def pghi_torch(
 
     Frame-recursive phase-gradient integration (module docstring) on ``magnitude``'s device.
     """
-    s, dt, df = gradients(magnitude, n_fft, hop, win_length)
-    k = torch.arange(s.shape[-1], device=s.device, dtype=s.dtype)
+    k = torch.arange(magnitude.shape[-1], device=magnitude.device, dtype=magnitude.dtype)
     # Frame-centred → frame-start phase: the window centre lies n_fft // 2 samples into the frame.
     centre = (TWO_PI * (n_fft // 2) / n_fft) * k
-    if s.device.type == "cpu" and s.dtype == torch.float32 and not portable.required():
+    if magnitude.device.type == "cpu" and magnitude.dtype == torch.float32 and not portable.required():
+        s = _log_magnitude(magnitude.detach()).contiguous()
         phase = torch.empty_like(s)
-        _integrate(*(t.detach().contiguous().numpy() for t in (s, dt, df, centre, phase)))
+        scales = (np.float32(c) for c in _scales(n_fft, hop, win_length))
+        _integrate(s.numpy(), *scales, centre.numpy(), phase.numpy())
         return phase
+    s, dt, df = gradients(magnitude, n_fft, hop, win_length)
     across = torch.cumsum(0.5 * (df[..., 1:] + df[..., :-1]), dim=-1)
     across = torch.cat([torch.zeros_like(df[..., :1]), across], dim=-1)
     up = peaks(s)
@@ -126,42 +139,67 @@ def pghi_torch(
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def _integrate(s, dt, df, centre, phase):  # pragma: no cover (compiled)
-    """``pghi_torch``'s integration from ``(s, dt, df)`` (``[B, N, K]`` float32, ``gradients``)
-    into ``phase`` ``[B, N, K]``, compiled for the CPU: the same float32 operations in the same
-    order as the torch code (cumulative sums in float64, as torch's on the CPU; ``remainder`` as
-    torch's: ``fmod``, plus 2π when negative), frame by frame instead of over all frames at once,
-    which spent 6 ms a clip in dispatching the loop's small torch operations (1.49 s at 44.1 kHz)."""
+def _integrate(s, slope, advance, spread, centre, phase):  # pragma: no cover (compiled)
+    """``pghi_torch`` from the log-magnitude ``s: [B, N, K]`` float32 into ``phase: [B, N, K]``,
+    compiled for the CPU, frame by frame: the same float32 operations in the same order as
+    ``gradients`` and the torch loop (cumulative sums in float64, as torch's on the CPU;
+    ``remainder`` as torch's), so the result is equal bit for bit. In torch the loop's small
+    operations cost 6 ms a clip in dispatch alone (1.49 s at 44.1 kHz), the whole 12 ms."""
     batch, n_frames, n_bins = s.shape
-    two_pi = np.float32(TWO_PI)
-    half = np.float32(0.5)
+    two_pi, half = np.float32(TWO_PI), np.float32(0.5)
     up = np.empty(n_bins, np.int64)
+    stop_up = np.empty(n_bins, np.int64)
     across = np.empty(n_bins, np.float32)
+    d_freq = np.empty(n_bins, np.float32)
+    d_time = np.empty(n_bins, np.float32)  # dt of this frame
+    d_time_next = np.empty(n_bins, np.float32)
     running = np.empty(n_bins, np.float32)  # previous frame's phase plus the step, frame-centred
     current = np.empty(n_bins, np.float32)
     for b in range(batch):
+        _time_derivative(s[b, 0], slope, advance, d_time_next)
         for n in range(n_frames):
+            d_time, d_time_next = d_time_next, d_time
             row = s[b, n]
-            _climb(row, up)
+            _climb(row, up, stop_up)
+            # df of this frame (``gradients``' ds_dn: one-sided at the first and last frame)
+            if n == 0:
+                for k in range(n_bins):
+                    d_freq[k] = spread * (s[b, 1, k] - row[k])
+            elif n == n_frames - 1:
+                for k in range(n_bins):
+                    d_freq[k] = spread * (row[k] - s[b, n - 1, k])
+            else:
+                for k in range(n_bins):
+                    d_freq[k] = spread * (half * (s[b, n + 1, k] - s[b, n - 1, k]))
             total = 0.0  # float64, as torch's cumsum
             across[0] = 0
             for k in range(1, n_bins):
-                total += half * (df[b, n, k] + df[b, n, k - 1])
+                total += half * (d_freq[k] + d_freq[k - 1])
                 across[k] = np.float32(total)
             for k in range(n_bins):
                 offset = _remainder(across[k] - across[up[k]], two_pi)
-                if n == 0:
-                    current[k] = offset
-                else:
-                    current[k] = running[up[k]] + offset
-                if n > 0 and n % WRAP_EVERY == 0:
+                current[k] = offset if n == 0 else running[up[k]] + offset
+            if n > 0 and n % WRAP_EVERY == 0:
+                for k in range(n_bins):
                     current[k] = _remainder(current[k], two_pi)
             if n + 1 < n_frames:
+                _time_derivative(s[b, n + 1], slope, advance, d_time_next)
                 for k in range(n_bins):
-                    step = _remainder(half * (dt[b, n + 1, k] + dt[b, n, k]), two_pi)
+                    step = _remainder(half * (d_time_next[k] + d_time[k]), two_pi)
                     running[k] = current[k] + step
             for k in range(n_bins):
                 phase[b, n, k] = current[k] - centre[k]
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _time_derivative(row, slope, advance, out):  # pragma: no cover (compiled)
+    """``gradients``' ``dt`` for one frame: ``slope * ∂s/∂k + advance * k`` (∂s/∂k 0 at both ends)."""
+    last = row.size - 1
+    half = np.float32(0.5)
+    out[0] = slope * np.float32(0.0) + advance * np.float32(0)
+    for k in range(1, last):
+        out[k] = slope * (half * (row[k + 1] - row[k - 1])) + advance * np.float32(k)
+    out[last] = slope * np.float32(0.0) + advance * np.float32(last)
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -171,33 +209,35 @@ def _remainder(x, divisor):  # pragma: no cover (compiled)
     libm's ``fmodf``), then ``+ divisor`` in float32 when negative."""
     wide, by = np.float64(x), np.float64(divisor)
     mod = wide - np.trunc(wide / by) * by
-    if wide >= 0 and mod < 0:  # the rounded quotient was one too large
-        mod += by
-    elif wide < 0 and mod > 0:
-        mod -= by
+    # The rounded quotient may be one too large. Selects, not branches: signs here are random.
+    mod = mod + by if (wide >= 0) & (mod < 0) else mod
+    mod = mod - by if (wide < 0) & (mod > 0) else mod
     narrow = np.float32(np.copysign(mod, wide))  # fmod keeps x's sign, also for a zero
     return narrow + divisor if narrow < 0 else narrow
 
 
 @numba.njit(cache=True, nogil=True)
-def _climb(row, up):  # pragma: no cover (compiled)
-    """``peaks`` for one frame ``row: [K]`` into ``up: [K]`` (the same comparisons)."""
-    n_bins = row.size
-    stop = -1
-    for k in range(n_bins):  # stop_down: the last j <= k with s[j] >= s[j - 1]
-        if k == 0 or row[k] >= row[k - 1]:
-            stop = k
+def _climb(row, up, stop_up):  # pragma: no cover (compiled)
+    """``peaks`` for one frame ``row: [K]`` into ``up: [K]`` (the same comparisons; ``stop_up``
+    is work space). Three simple loops: fused into one, the selects became branches, 4x slower."""
+    last = row.size - 1
+    stop = 0
+    up[0] = 0
+    for k in range(1, last + 1):  # stop_down: the last j <= k with s[j] >= s[j - 1]
+        stop = k if row[k] >= row[k - 1] else stop
         up[k] = stop
-    stop = n_bins
-    for k in range(n_bins - 1, -1, -1):  # stop_up: the first j >= k with s[j] >= s[j + 1]
-        if k == n_bins - 1 or row[k] >= row[k + 1]:
-            stop = k
-        below = row[k - 1] if k > 0 else -np.inf
-        above = row[k + 1] if k < n_bins - 1 else -np.inf
-        if above > row[k] and above > below:
-            up[k] = stop
-        elif not (below > row[k] and below >= above):
-            up[k] = k
+    stop = last
+    stop_up[last] = last
+    for i in range(1, last + 1):  # stop_up: the first j >= k with s[j] >= s[j + 1]
+        k = last - i
+        stop = k if row[k] >= row[k + 1] else stop
+        stop_up[k] = stop
+    up[0] = stop_up[0] if row[1] > row[0] else 0  # nothing below bin 0
+    for k in range(1, last):
+        x, below, above = row[k], row[k - 1], row[k + 1]
+        down = up[k] if (below > x) & (below >= above) else k
+        up[k] = stop_up[k] if (above > x) & (above > below) else down
+    up[last] = up[last] if row[last - 1] > row[last] else last  # nothing above the last bin
 
 
 def initial_spectrum(
