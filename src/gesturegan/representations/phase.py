@@ -39,7 +39,7 @@ import torch
 
 from .. import portable
 from .pghi import GAMMA_HANN, LOG_FLOOR, pghi_frames
-from .spectral import STFT, cpu_chunks, griffin_lim_frames
+from .spectral import STFT, cpu_chunks, griffin_lim_frames, polar
 
 TWO_PI = 2 * math.pi
 WRAP_EVERY = 32
@@ -253,7 +253,7 @@ def initial_spectrum(
         return pghi_frames(magnitude, stft.n_fft, stft.hop, tol_db=tol_db)
 
     def run(part: slice) -> torch.Tensor:
-        return torch.polar(magnitude[part], pghi_torch(magnitude[part], stft.n_fft, stft.hop))
+        return polar(magnitude[part], pghi_torch(magnitude[part], stft.n_fft, stft.hop))
 
     if portable.required():
         return run(slice(None))

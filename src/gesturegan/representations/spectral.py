@@ -165,6 +165,16 @@ def with_magnitude(spec: torch.Tensor, magnitude: torch.Tensor) -> torch.Tensor:
     return torch.view_as_complex(r * gain.unsqueeze(-1))
 
 
+def polar(magnitude: torch.Tensor, phase: torch.Tensor) -> torch.Tensor:
+    """``torch.polar(magnitude, phase)``, on the CPU as ``magnitude * cos`` + i ``magnitude * sin``:
+    torch's CPU ``polar`` takes the sine and cosine one value at a time (13 ns a value for PGHI's
+    phases of hundreds of radians), its vectorised ``cos`` and ``sin`` a third of that. The same
+    values to float rounding (one unit in the last place)."""
+    if magnitude.device.type != "cpu":
+        return torch.polar(magnitude, phase)
+    return torch.complex(magnitude * torch.cos(phase), magnitude * torch.sin(phase))
+
+
 def griffin_lim(
     magnitude: torch.Tensor,
     stft: STFT,
@@ -192,7 +202,7 @@ def griffin_lim(
     if phase is None:
         phase = initial_phase(tuple(magnitude.shape[-2:]), seed)
     mag = magnitude.transpose(1, 2).contiguous()  # [B, F, K]
-    start = torch.polar(mag, phase.to(mag.device).transpose(-2, -1).expand_as(mag))
+    start = polar(mag, phase.to(mag.device).transpose(-2, -1).expand_as(mag))
     return griffin_lim_frames(mag, start, stft, n_iter, momentum)
 
 
