@@ -23,7 +23,12 @@ operations on ``[B, K]``. Partials keep their frequency from frame to frame, the
 partial share its phase, and at an onset all bins line up through the group delay, as with the
 heap. On 30 real clips at 44.1 kHz (1024/256 STFT; ``benchmarks/bench_phase.py`` chose from this
 data) it starts 0.3 dB behind the heap in spectral convergence and is level with it after 16
-fast Griffin-Lim iterations; it needs no numba, so ``gesturegan export`` can record it.
+fast Griffin-Lim iterations; in torch it needs no numba, so ``gesturegan export`` can record it.
+
+On CPU tensors outside ``portable.operators()`` the same integration runs compiled (``_integrate``,
+numba, frame by frame: 2 ms a 1.49 s clip at 44.1 kHz against 12 ms in torch, most of which was
+dispatching the loop's small operations); it performs the same float32 operations in the same
+order and is equal to the torch code bit for bit (tested at every decoder geometry).
 
 Layout: ``[B, N, K]`` (frames first, as ``STFT.analyse``); phases in the convention of
 ``torch.stft`` (referenced to the frame's first sample), ready for ``torch.polar``.
@@ -108,7 +113,8 @@ def pghi_torch(
 ) -> torch.Tensor:
     """Phase ``[B, N, K]`` (radians, start-referenced) for ``magnitude: [B, N, K]``, frames first.
 
-    Frame-recursive phase-gradient integration (module docstring) on ``magnitude``'s device.
+    Frame-recursive phase-gradient integration (module docstring) on ``magnitude``'s device;
+    compiled for float32 CPU tensors outside ``portable.operators()`` (equal bit for bit).
     """
     k = torch.arange(magnitude.shape[-1], device=magnitude.device, dtype=magnitude.dtype)
     # Frame-centred → frame-start phase: the window centre lies n_fft // 2 samples into the frame.
