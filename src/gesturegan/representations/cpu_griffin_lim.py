@@ -53,10 +53,10 @@ def griffin_lim_cpu(
     """
     analysis, synthesis, inverse_envelope = (t.numpy() for t in stft.constants(spec.device))
     current = spec.clone(memory_format=torch.contiguous_format)  # [B, F, K], updated in place
-    frames = torch.empty(*spec.shape[:2], stft.n_fft, dtype=magnitude.dtype)
+    frames = torch.empty(*spec.shape[:2], stft.n_fft, dtype=torch.float32)
     signal = np.empty((spec.shape[1] - 1) * stft.hop + stft.n_fft, np.float32)
-    rebuilt, previous = torch.empty_like(spec), torch.empty_like(spec)
-    magnitudes = magnitude.contiguous().numpy().reshape(-1)
+    rebuilt, previous = torch.empty_like(current), torch.empty_like(current)
+    magnitudes = magnitude.to(torch.float32).contiguous().numpy().reshape(-1)
     reflect = stft.pad_mode == "reflect"
     for i in range(n_iter):
         torch.fft.irfft(current, n=stft.n_fft, dim=-1, out=frames)
@@ -72,7 +72,7 @@ def griffin_lim_cpu(
         )  # fmt: skip
         rebuilt, previous = previous, rebuilt
     torch.fft.irfft(current, n=stft.n_fft, dim=-1, out=frames)
-    wave = torch.empty(len(spec), stft.length, dtype=magnitude.dtype)
+    wave = torch.empty(len(spec), stft.length, dtype=torch.float32)
     synthesise(frames.numpy(), synthesis, inverse_envelope, stft.hop, stft.n_fft // 2, signal, wave.numpy())
     return wave
 
