@@ -29,15 +29,23 @@ same on the mean of the linear ratios (dominated by the worst clips).
   16384 samples; the clips resampled), decoding speed in seconds of audio per second against the
   decoder before issue 36 (32 iterations from random phase), same run, same images.
 
-``ours_1_thread`` repeats ours on one thread, as librosa runs. Times are the best of 3 runs on torch's and numba's default threads; librosa runs once (it is
-slow and single-threaded). Wall-clock times (``ours``, ``reference``, ``ratio``) need the cores to
-ourselves; on a shared machine the CPU seconds of the process (``*_cpu_s``, ``ratio_cpu``: all
-threads summed, so ours counts both cores) are the steadier comparison. ``--quick``: a quarter of
-the clips, one run.
+How it is timed: ours decodes all clips in one call, as generation decodes a batch (``ours``);
+``ours_per_clip`` decodes them one call per clip (a batch of 1: only one of our threads works);
+``ours_1_thread`` repeats the batch on one thread, as librosa runs. Times are the best of 3 runs
+on torch's and numba's default threads; librosa runs once (it is slow and single-threaded).
+Wall-clock times (``ours``, ``reference``, ``ratio``) need the cores to ourselves; on a shared
+machine the CPU seconds of the process (``*_cpu_s``, ``ratio_cpu``: all threads summed, so ours
+counts both cores) are the steadier comparison. ``fft_cpu_s`` / ``reference_fft_cpu_s``: the CPU
+seconds spent inside the FFT calls of one more run of each (torch's MKL for ours, scipy's
+pocketfft for librosa), so ``*_fft_share`` says how much of each is FFT,
+``ratio_cpu_if_ffts_free`` what the ratio would be if both paid nothing for their FFTs, and
+``ratio_cpu_fft_bound`` the most it could be with our FFTs if the rest of ours cost nothing.
+``--quick``: a quarter of the clips, one run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -96,6 +104,32 @@ def timed(fn, repeat: int) -> tuple[float, float]:
     return min(walls), min(cpus)
 
 
+@contextlib.contextmanager
+def fft_clock(module, names=("rfft", "irfft")):
+    """While active, every call of ``module.<name>`` adds its thread's CPU seconds to the yielded
+    list (worker threads included; calls are not nested)."""
+    spent: list[float] = []
+    originals = {name: getattr(module, name) for name in names}
+
+    def clocked(fn):
+        def call(*args, **kwargs):
+            start = time.thread_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent.append(time.thread_time() - start)
+
+        return call
+
+    for name, fn in originals.items():
+        setattr(module, name, clocked(fn))
+    try:
+        yield spent
+    finally:
+        for name, fn in originals.items():
+            setattr(module, name, fn)
+
+
 def sc_db(reference: np.ndarray, estimate) -> tuple[float, float]:
     """``(mean of per-clip dB, dB of the mean)`` of the spectral convergence."""
     from gesturegan.representations import quality
@@ -107,6 +141,7 @@ def sc_db(reference: np.ndarray, estimate) -> tuple[float, float]:
 def main() -> None:
     import librosa
     import numba
+    import scipy.fft
     import torch
 
     from gesturegan import representations
@@ -152,15 +187,24 @@ def main() -> None:
             ]
         )  # fmt: skip
 
+    def ours_per_clip():
+        return [pghi_griffin_lim(m[None], stft, N_ITER) for m in magnitude]
+
     ours()  # warm up
     t_ours, c_ours = timed(ours, repeat)
+    t_clip, c_clip = timed(ours_per_clip, repeat)
     t_ref, c_ref = timed(reference, 1)
     heap = pghi_griffin_lim(magnitude, stft, N_ITER, heap=True)
     random = griffin_lim(magnitude.transpose(1, 2), stft, N_ITER)
     decoded = rep.decode(rep.encode(waves))
+    with fft_clock(torch.fft) as ours_fft:
+        ours_decoded = ours()
+    with fft_clock(scipy.fft) as reference_fft:
+        reference_decoded = reference()
+    fft_ours, fft_ref = sum(ours_fft), sum(reference_fft)
     figures = {
-        "ours": sc_db(clips, ours()),
-        "reference": sc_db(clips, reference()),
+        "ours": sc_db(clips, ours_decoded),
+        "reference": sc_db(clips, reference_decoded),
         "heap": sc_db(clips, heap),
         "random": sc_db(clips, random),
         "rep": sc_db(clips, decoded),
@@ -173,7 +217,7 @@ def main() -> None:
     threads, numba_threads = torch.get_num_threads(), numba.get_num_threads()
     torch.set_num_threads(1)  # as librosa runs
     numba.set_num_threads(1)
-    t_one, _ = timed(ours, repeat)
+    t_one, c_one = timed(ours, repeat)
     torch.set_num_threads(threads)
     numba.set_num_threads(numba_threads)
     emit(
@@ -185,8 +229,20 @@ def main() -> None:
         ours_cpu_s=c_ours,
         reference_cpu_s=c_ref,
         ratio_cpu=c_ref / c_ours,
+        ours_per_clip=t_clip,
+        ratio_per_clip=t_ref / t_clip,
+        ours_per_clip_cpu_s=c_clip,
+        ratio_cpu_per_clip=c_ref / c_clip,
         ours_1_thread=t_one,
         ratio_1_thread=t_ref / t_one,
+        ours_1_thread_cpu_s=c_one,
+        ratio_cpu_1_thread=c_ref / c_one,
+        fft_cpu_s=fft_ours,
+        reference_fft_cpu_s=fft_ref,
+        ours_fft_share=fft_ours / c_ours,
+        reference_fft_share=fft_ref / c_ref,
+        ratio_cpu_if_ffts_free=(c_ref - fft_ref) / max(c_ours - fft_ours, 1e-9),
+        ratio_cpu_fft_bound=c_ref / fft_ours,
         n_iter=N_ITER,
         sc_db=figures["ours"][0],
         sc_db_reference=figures["reference"][0],

@@ -18,6 +18,7 @@ from gesturegan.representations.pghi import pghi
 from gesturegan.representations.phase import pghi_griffin_lim, pghi_torch
 from gesturegan.representations.roundtrip import roundtrip_waves
 from gesturegan.representations.spectral import STFT, CircularSTFT, griffin_lim, griffin_lim_frames
+from gesturegan.representations.stft_pghi import default_n_fft
 
 from .conftest import LENGTH, SR
 
@@ -400,6 +401,45 @@ def test_griffin_lim_fast_cpu_path_equals_plain_torch(n_fft, hop, pad_mode):
     with portable.operators():
         plain = griffin_lim_frames(magnitude, start, stft, 4)
     assert (fast - plain).abs().max() < 1e-4
+
+
+def _decoder_geometries() -> list:
+    """``(n_fft, hop, length)`` of every STFT that a Griffin-Lim decoder iterates on, at 22.05, 44.1
+    and 48 kHz and every clip length: ``stft_pghi``'s and the log-mel images' (``8 * H`` / ``H``).
+    Clips over 1.5 s are in the slow suite."""
+    found = set()
+    for length in (16384, *LONG):
+        rows = representations.image_grid(length)[0]
+        found.add((8 * rows, rows, length))
+        for sr in (22050, 44100, 48000):
+            n_fft = default_n_fft(sr)
+            found.add((n_fft, n_fft // 4, length))
+    slow = pytest.mark.slow
+    return [pytest.param(*g, marks=slow) if g[2] > 65536 else g for g in sorted(found)]
+
+
+@pytest.mark.parametrize(("n_fft", "hop", "length"), _decoder_geometries())
+def test_decoder_stft_pair_and_fast_cpu_path_equal_plain_torch(n_fft, hop, length):
+    """The STFT pair equals ``torch.stft`` / ``torch.istft``; the compiled PGHI loop equals the torch
+    loop bit for bit; the compiled Griffin-Lim iteration equals the plain torch one (what an
+    export records) to float rounding."""
+    wave = _gesture(44100, length)
+    stft = STFT(n_fft, hop, length)
+    window = torch.hann_window(n_fft)
+    reference = torch.stft(
+        wave, n_fft, hop, window=window, center=True, pad_mode="reflect", return_complex=True
+    )
+    spec = stft.forward(wave)
+    assert (spec * stft.scale - reference).abs().max() < 1e-5 * reference.abs().max()
+    inverse = torch.istft(reference, n_fft, hop, window=window, center=True, length=length)
+    assert (stft.inverse(spec) - inverse).abs().max() < 1e-5 and (inverse - wave).abs().max() < 1e-5
+    magnitude = spec.abs().transpose(1, 2).contiguous()  # [1, frames, bins]
+    fast = pghi_torch(magnitude, n_fft, hop)
+    with portable.operators():
+        plain = pghi_torch(magnitude, n_fft, hop)
+        plain_wave = pghi_griffin_lim(magnitude, stft, 2)
+    assert torch.equal(fast, plain)
+    assert (pghi_griffin_lim(magnitude, stft, 2) - plain_wave).abs().max() < 1e-4
 
 
 def _chirp(f0: float, f1: float) -> np.ndarray:
