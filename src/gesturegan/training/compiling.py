@@ -18,9 +18,10 @@ import torch
 
 from ..errors import UserError
 
-# Graphs per network and stage: D is called with and without gradients for its parameters, on
-# images with and without ``requires_grad``, fading in and not; G with and without ``no_grad``.
-GRAPHS_PER_STAGE = 8
+# Room for graphs per network and stage: twice what a stage makes (D: with and without gradients
+# for its parameters, on real and generated images, whose layouts differ; G: with and without
+# ``no_grad``; each while fading in and after).
+GRAPHS_PER_STAGE = 16
 
 
 def check_available(device: torch.device) -> None:
