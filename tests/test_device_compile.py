@@ -61,8 +61,11 @@ def test_compiled_steps_equal_eager_ones_and_the_checkpoint_loads_uncompiled(
         cfg = make_config(str(tiny_dataset), overrides=tiny_overrides(10, compile=compiled))
         return Trainer(cfg, tmp_path / f"run{compiled}")
 
+    from torch._dynamo.utils import counters
+
     figures = {}
     runs = {}
+    counters.clear()
     for compiled in (False, True):
         t = trainer(compiled)
         loader = BatchLoader(t.dataset, t.rep, 0)
@@ -74,6 +77,8 @@ def test_compiled_steps_equal_eager_ones_and_the_checkpoint_loads_uncompiled(
         finally:
             loader.close()
         figures[compiled], runs[compiled] = rows, t
+    assert counters["stats"]["unique_graphs"] >= 2  # G and D did run compiled
+    assert not counters["graph_break"]  # whole: the convolutions' plain path while compiling
     for eager, fast in zip(figures[False], figures[True], strict=True):
         for k in KEYS:
             assert fast[k] == pytest.approx(eager[k], rel=1e-3, abs=1e-4), k
