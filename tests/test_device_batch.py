@@ -149,3 +149,17 @@ def test_a_trial_step_leaves_the_run_and_the_random_streams_untouched(tiny_datas
     for k, v in trainer.nets.D.state_dict().items():
         assert torch.equal(v, before_d[k]), k
     assert not trainer.nets.opt_g.state and not trainer.nets.opt_d.state
+
+
+def test_batch_auto_and_compile_are_flags_of_train():
+    from gesturegan.cli import build_parser
+    from gesturegan.config import overrides_from
+    from gesturegan.training.config import make_config
+
+    args = build_parser().parse_args(["train", "--out", "run", "--batch", "auto", "--compile"])
+    cfg = make_config("data", None, overrides_from(args))
+    assert (cfg.batch, cfg.compile, cfg.batch_max, cfg.batch_memory) == ("auto", True, 256, 0.8)
+    args = build_parser().parse_args(["train", "--out", "run", "--compile", "false"])
+    assert make_config("data", None, overrides_from(args)).compile is False
+    with pytest.raises(UserError, match="batch must be fixed or auto; got 'big'"):
+        make_config("data", None, {"batch": "big"})
