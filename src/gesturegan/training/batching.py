@@ -101,11 +101,14 @@ class Trial:
 
 def fits_in_memory(trial: Trial, stage: int, batch: int, budget_bytes: int) -> bool:
     """Whether a trial step at ``stage`` and ``batch`` runs on the CUDA device with its peak of
-    allocated memory (the run's own tensors included) within ``budget_bytes``."""
+    allocated memory (the run's own tensors included) within ``budget_bytes``. The peak is the
+    second step's: the first of a new shape also holds the workspaces cuDNN tries while it picks
+    its kernels (``cudnn.benchmark``), which training does once."""
     device = trial.device
-    torch.cuda.empty_cache()
-    torch.cuda.reset_peak_memory_stats(device)
     try:
+        trial.step(stage, batch)
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
         trial.step(stage, batch)
         torch.cuda.synchronize(device)
     except torch.cuda.OutOfMemoryError:
