@@ -86,7 +86,8 @@ class Trial:
         cfg = self.cfg
         G, D, G_ema = (copy.deepcopy(n) for n in (self.nets.G, self.nets.D, self.nets.G_ema))
         nets = Nets(G, D, G_ema, *optimizers(G, D, cfg))
-        augment = Augmentation("off" if cfg.augment == "off" else "fixed", 1.0, 0.6, 20.0)
+        mode = "off" if cfg.augment == "off" else "fixed"
+        augment = Augmentation(mode, 1.0, cfg.ada_target, cfg.ada_speed_kimg)
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
             noise = torch.Generator(self.device).manual_seed(0)
             images = torch.randn(batch, *self.shape, device=self.device)
