@@ -71,17 +71,16 @@ def train(
     if cfg.preset:
         ds = Dataset.open(cfg.data)
         presets.check_dataset(cfg.preset, ds.sr, ds.length, cfg.data)
-    # The data, representation and models are checked before the run folder is made: a refused
-    # start leaves nothing behind.
+    # The data, representation and models are checked (and --batch auto's sizes chosen) before
+    # the run folder is made: a refused start leaves nothing behind.
     trainer = Trainer(cfg, run, world, ckpt.get("kinds") if ckpt else None)
+    if world.is_main and show_progress:
+        print(f"device: {describe(world.device)}, precision {cfg.precision}", file=sys.stderr)
     if cfg.batch == "auto" and not ckpt:  # a resume keeps the sizes its config.yaml saved
         cfg = trainer.cfg = _auto_batch(trainer, world, show_progress)
     run.path.mkdir(parents=True, exist_ok=True)
     if world.is_main:
         run.clean_temps()  # of a writer killed in an earlier run
-    if world.is_main and show_progress:
-        print(f"device: {describe(world.device)}, precision {cfg.precision}", file=sys.stderr)
-    if world.is_main:
         run.write_config(cfg)
     if ckpt:
         trainer.restore(ckpt)
