@@ -7,9 +7,10 @@ passes that differentiate through D twice — R1 on the real images and WGAN-GP'
 through the plain D: AOTAutograd cannot differentiate a compiled graph with ``create_graph``.
 
 Each growth stage, and the fade-in within it, is a new graph (``stage`` and ``alpha < 1`` pick
-other layers), compiled when first met: seconds to a minute or more per stage on a CPU, paid once
-per stage and again after a resume. Shapes are static (``dynamic=False``): one batch size per
-stage.
+other layers), compiled when first met — 167 s at 16x16 and 293 s at 128x128 on the loaded 2-core
+development machine — once per stage and again after a resume. Shapes are static
+(``dynamic=False``): one batch size per stage. On that CPU the compiled steps were slower than the
+eager ones (0.62–0.80x, ``benchmarks/bench_train.py --compile``); on a GPU not yet measured.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import UserError
+from ..models.pgan import fading_in
 
 # Room for graphs per network and stage: twice what a stage makes (D: with and without gradients
 # for its parameters, on real and generated images, whose layouts differ; G: with and without
@@ -54,6 +56,6 @@ class Compiled:
     def __call__(
         self, x: torch.Tensor, c: torch.Tensor | None, stage: int, alpha: float, *rest
     ) -> torch.Tensor:
-        if stage > 0 and alpha < 1.0:
+        if fading_in(stage, alpha):
             alpha = torch.tensor(alpha, dtype=torch.float32, device=x.device)
         return self.forward(x, c, stage, alpha, *rest)
