@@ -12,6 +12,9 @@ Target (issue 7): ≥ 0.5 at the 128x128 stage.
 synchronised after each; its references are the same GPU's fp32 and bf16 matmul peaks (8192x8192),
 measured in the same run (``benchmarks/gpu_check.py`` runs it beside the 2-thread CPU figure).
 
+``--compile [--device cuda]``: images/s at 16x16 and 128x128 with G and D through
+``torch.compile`` beside the same steps eager, in the same run, and the compilation's seconds.
+
 Memory: a child process trains a few steps on a dataset of N clips and one of 4N clips; its peak
 RSS (``VmHWM``) must not grow with N (the dataset is memory-mapped).
 """
@@ -19,12 +22,14 @@ RSS (``VmHWM``) must not grow with N (the dataset is memory-mapped).
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
-from common import emit, peak_rss_mb, quick, timeit
+from common import emit, load_1m, peak_rss_mb, quick, timeit
 
 MATMUL_N = 2048
 GPU_MATMUL_N = 8192  # a GPU needs a large product to reach its peak
@@ -258,9 +263,76 @@ def device_main(device: str, precision: str, stages: tuple[int, ...] = (0, 1, 2,
     return lines
 
 
+def time_steps(trainer, loader, n: int) -> float:
+    """Seconds of ``n`` consecutive training steps (the step counter advancing, so R1 comes every
+    ``r1_every``), the device synchronised at the end."""
+    from gesturegan.device import synchronize
+
+    t0 = time.perf_counter()
+    for _ in range(n):
+        trainer.step(loader)
+        trainer.counters.step += 1
+    synchronize(trainer.device)
+    return time.perf_counter() - t0
+
+
+def compile_main(device: str = "cpu", stages: tuple[int, ...] = (2, 5), windows: int = 3) -> list:
+    """``--compile``: per stage, images/s of the default model's training steps with G and D
+    compiled (``TrainConfig.compile``) beside the same steps eager, from the same run, windows of
+    ``r1_every`` steps (one R1 step each) interleaved, best window of each; the compiled trainer's
+    first ``r1_every + 1`` steps (its compilation: R1 and plain steps) as ``compile_s``."""
+    from gesturegan.training.data import BatchLoader
+
+    lines = []
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        data = make_dataset(root, 16)
+        for stage in stages:
+            trainers = {
+                compiled: trainer_for(
+                    data, root / f"run{compiled}", "pgan", "ns_r1", stage, {"compile": compiled},
+                    device,
+                )  # fmt: skip
+                for compiled in (False, True)
+            }
+            loaders = {
+                k: BatchLoader(t.dataset, t.rep, 0, pin=t.device.type == "cuda")
+                for k, t in trainers.items()
+            }
+            every = trainers[True].cfg.r1_every
+            try:
+                time_steps(trainers[False], loaders[False], 1)  # warm-up
+                compile_s = time_steps(trainers[True], loaders[True], every + 1)
+                best = {False: math.inf, True: math.inf}
+                for _ in range(windows):
+                    for k in (False, True):
+                        best[k] = min(best[k], time_steps(trainers[k], loaders[k], every))
+            finally:
+                for loader in loaders.values():
+                    loader.close()
+            batch = trainers[True].cfg.batch_for_stage(stage)
+            lines.append(
+                emit(
+                    f"train_compile_pgan_ns_r1_{trainers[True].stages[stage]}",
+                    batch * every / best[True],
+                    batch * every / best[False],
+                    "images/s",
+                    compile_s=compile_s,
+                    batch=batch,
+                    device=device,
+                    load_1m=load_1m(),
+                    note="ours = G and D compiled, reference = eager, same run",
+                )
+            )
+    return lines
+
+
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--memory-child":
         memory_child(sys.argv[2], int(sys.argv[3]))
+    elif "--compile" in sys.argv:
+        where = sys.argv[sys.argv.index("--device") + 1] if "--device" in sys.argv else "cpu"
+        compile_main(where)
     elif "--device" in sys.argv and sys.argv[sys.argv.index("--device") + 1] != "cpu":
         args = sys.argv
         prec = args[args.index("--precision") + 1] if "--precision" in args else "fp32"

@@ -5,9 +5,11 @@
 1. the tests marked ``gpu`` (``tests/test_gpu.py``);
 2. the training benchmark per growth stage on the GPU (``bench_train.device_main``): images/s and
    FLOP/s beside the same GPU's fp32 and bf16 matmul peaks measured in this run, and the 2-thread
-   CPU's images/s for the same model at 128x128 (issue 33: ≥ 30x);
-3. a 2-minute training on the GPU from the command line, stopped with SIGINT (as Ctrl+C) and
-   resumed to its end, then ``generate --device cuda`` from it;
+   CPU's images/s for the same model at 128x128 (issue 33: ≥ 30x); at 128x128 the steps with
+   ``--compile`` beside eager ones (``bench_train.compile_main``);
+3. a 2-minute training on the GPU from the command line with ``--batch auto``, stopped with
+   SIGINT (as Ctrl+C) and resumed to its end (the sizes it chose, before and after the resume),
+   then ``generate --device cuda`` from it;
 4. generation throughput (clips/s) on the GPU beside the CPU's.
 
 The summary is printed as the last line and written to ``$OUT/gpu_check.json`` when ``$OUT`` is
@@ -47,7 +49,7 @@ def gpu_tests() -> dict:
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-m", "gpu", "-p", "no:cacheprovider",
          str(ROOT / "tests" / "test_gpu.py")],
-        cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=240,
+        cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     tail = (proc.stdout + proc.stderr).strip().splitlines()[-15:]
     return {"passed": proc.returncode == 0, "s": round(time.monotonic() - t0, 1), "tail": tail}
@@ -57,10 +59,11 @@ def training_benchmark() -> dict:
     """GPU figures per stage (fp32 and bf16), and the 2-thread CPU's at 128x128."""
     import torch
 
-    from bench_train import bench_step, device_main, make_dataset, matmul_flops_per_s
+    from bench_train import bench_step, compile_main, device_main, make_dataset, matmul_flops_per_s
 
     fp32 = device_main("cuda", "fp32")
     bf16 = device_main("cuda", "bf16", stages=(5,))
+    compiled = compile_main("cuda", stages=(5,))
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
@@ -79,6 +82,7 @@ def training_benchmark() -> dict:
         "goal_speedup": 30,
         "wide_bf16_share_of_bf16_peak": bf16[-1]["ratio"],
         "goal_share": 0.25,
+        "compile_128x128": compiled,
     }
 
 
@@ -91,7 +95,7 @@ def train_kill_resume_generate() -> dict:
         data, run, out = make_dataset(root, 16), root / "run", root / "gen"
         cli = [sys.executable, "-m", "gesturegan"]
         train = cli + ["train", "--data", str(data), "--out", str(run), "--device", "cuda",
-                       "--minutes", str(TRAIN_MINUTES)]  # fmt: skip
+                       "--minutes", str(TRAIN_MINUTES), "--batch", "auto"]  # fmt: skip
         t0 = time.monotonic()
         proc = subprocess.Popen(
             train, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -106,6 +110,7 @@ def train_kill_resume_generate() -> dict:
             "s": round(time.monotonic() - t0, 1),
             "tail": first.strip().splitlines()[-3:],
         }
+        chosen = batch_sizes(run)
         resumed = subprocess.run(
             cli + ["train", "--out", str(run), "--resume", "--device", "cuda"],
             env=ENV, capture_output=True, text=True, timeout=240,
@@ -122,10 +127,19 @@ def train_kill_resume_generate() -> dict:
             "resumed_tail": (resumed.stdout + resumed.stderr).strip().splitlines()[-3:],
             "generate_rc": gen.returncode,
             "generate_tail": (gen.stdout + gen.stderr).strip().splitlines()[-3:],
+            "batch_auto": chosen,
+            "batch_after_resume": batch_sizes(run),
             "wavs": len(wavs),
             "logged_rows": steps,
             "total_s": round(time.monotonic() - t0, 1),
         }
+
+
+def batch_sizes(run: Path) -> list | None:
+    """The per-stage batch sizes a run saved (``--batch auto``'s choice)."""
+    from gesturegan.runs import Run
+
+    return Run(run).read_config().get("batch_size")
 
 
 def generation_throughput() -> dict:

@@ -105,3 +105,52 @@ def test_a_gpu_trained_run_resumes_and_generates_on_the_cpu(tiny_dataset, tmp_pa
     assert "latent stream continues from a fresh seed" in capsys.readouterr().err
     gen = load(run, "cpu")
     assert np.isfinite(gen.samples(gen.categories[0], [0])).all()
+
+
+def test_batch_auto_on_the_gpu_probes_powers_of_two_and_a_resume_keeps_them(
+    tiny_dataset, tmp_path
+):
+    from gesturegan.runs import Run
+    from gesturegan.training import train
+
+    run = tmp_path / "run"
+    _train(run, tiny_dataset, 4, batch="auto", batch_max=64)
+    sizes = Run(run).read_config()["batch_size"]
+    assert len(sizes) == 6  # one per stage of the 128x128 tiny model
+    # The tiny model fits anything: each stage gets the cap, 8 (the 12 training clips' power of 2).
+    assert sizes == [8] * 6
+    train(run, resume=True, overrides={"steps": 8, "device": "cuda"}, show_progress=False)
+    assert Run(run).read_config()["batch_size"] == sizes
+
+
+def test_batch_auto_stays_within_its_share_of_the_gpu_memory(tiny_dataset, tmp_path):
+    from gesturegan.training import Trainer, batching
+    from gesturegan.training.config import make_config
+
+    cfg = make_config(str(tiny_dataset), overrides=tiny_overrides(10, device="cuda"))
+    t = Trainer(cfg, tmp_path / "run")
+    trial = batching.Trial(t.nets, cfg, t.rep.shape, len(t.stages), 2, t.cond, t.device)
+    used = {}
+    for b in (2, 64):
+        trial.step(5, b)  # cuDNN picks its kernels for the shape
+        torch.cuda.reset_peak_memory_stats(t.device)
+        trial.step(5, b)
+        used[b] = torch.cuda.max_memory_allocated(t.device)
+    assert used[64] > used[2]  # the probe's premise: memory grows with the batch
+    assert batching.fits_in_memory(trial, 5, 64, used[64] * 2)
+    assert not batching.fits_in_memory(trial, 5, 64, used[2])
+
+
+def test_compiled_training_on_the_gpu_matches_eager_and_checkpoints_plainly(
+    tiny_dataset, tmp_path
+):
+    from gesturegan.runs import load_checkpoint
+
+    eager, fast = tmp_path / "eager", tmp_path / "fast"
+    _train(eager, tiny_dataset, 2)  # a step at 4x4, one fading 8x8 in (alpha as a tensor)
+    _train(fast, tiny_dataset, 2, compile=True)
+    for ra, rb in zip(_rows(eager), _rows(fast), strict=True):
+        for key in ("d_loss", "g_loss"):
+            assert float(rb[key]) == pytest.approx(float(ra[key]), rel=1e-2, abs=1e-3), key
+    ckpt = load_checkpoint(fast / "checkpoints" / "latest.pt")
+    assert not any("_orig_mod" in k for net in ("G", "D", "G_ema") for k in ckpt[net])

@@ -267,17 +267,19 @@ def add_arguments(
 ) -> None:
     """One ``--option`` per field of ``cls`` (``pgan.z_dim`` → ``--pgan.z-dim``), each with its
     help sentence and default from the field (``option``); values are read as YAML (``64``,
-    ``[64, 32]``, ``null``, ``time``). ``overrides_from`` collects the ones given. Fields in
-    ``skip`` have hand-written flags."""
+    ``[64, 32]``, ``null``, ``time``); a true-or-false option given alone is true (``--compile``).
+    ``overrides_from`` collects the ones given. Fields in ``skip`` have hand-written flags."""
     for opt in options(cls):
         if opt.name in skip:
             continue
+        switch = {"nargs": "?", "const": True} if opt.hint is bool else {}  # --compile: true
         parser.add_argument(
             "--" + opt.name.replace("_", "-"),
             dest=_DEST + opt.name,
             metavar=_metavar(opt.hint),
             type=functools.partial(parse_value, hint=opt.hint),
             help=_with_default(opt),
+            **switch,
         )
 
 

@@ -62,6 +62,10 @@ def conv(
         dtype = torch.get_autocast_dtype(x.device.type)
         x, weight = x.to(dtype), weight.to(dtype)
         bias = bias.to(dtype) if bias is not None else None
+    if torch.compiler.is_compiling():
+        # A graph for torch.compile (``training/compiling``: passes differentiated once only):
+        # the plain operators, which it fuses and differentiates itself.
+        return _plain_conv(x, weight, bias, stride, padding, slope)
     if not torch.is_grad_enabled():
         # Nothing to differentiate: the plain operators, which torch.jit.trace can also record.
         return _conv_forward(x, weight, bias, stride, padding, slope)
@@ -76,7 +80,7 @@ def leaky_relu(x: torch.Tensor, slope: float) -> torch.Tensor:
     derivative of ``leaky_relu_backward`` adds a zero tensor for ``x`` that is allocated, filled
     and summed into the gradient at every layer.
     """
-    if not torch.is_grad_enabled():
+    if not torch.is_grad_enabled() or torch.compiler.is_compiling():
         return torch.nn.functional.leaky_relu(x, slope)
     return _LeakyReLU.apply(x, slope)
 
@@ -96,11 +100,15 @@ def _fused_lrelu_available(x: torch.Tensor, weight: torch.Tensor) -> bool:
 
 
 def _conv_forward(x, weight, bias, stride, padding, slope) -> torch.Tensor:
-    ones, zeros = (1,) * len(stride), (0,) * len(stride)
     if slope is not None and _fused_lrelu_available(x, weight):
         return torch.ops.mkldnn._convolution_pointwise(
-            x, weight, bias, padding, stride, ones, 1, "leaky_relu", [slope], ""
+            x, weight, bias, padding, stride, (1,) * len(stride), 1, "leaky_relu", [slope], ""
         )
+    return _plain_conv(x, weight, bias, stride, padding, slope)
+
+
+def _plain_conv(x, weight, bias, stride, padding, slope) -> torch.Tensor:
+    ones, zeros = (1,) * len(stride), (0,) * len(stride)
     y = torch.ops.aten.convolution(x, weight, bias, stride, padding, ones, False, zeros, 1)
     return y if slope is None else torch.nn.functional.leaky_relu(y, slope)
 

@@ -118,6 +118,13 @@ def stage_sizes(shape: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
     return tuple((h >> (n - 1 - s), w >> (n - 1 - s)) for s in range(n))
 
 
+def fading_in(stage: int, alpha: float | torch.Tensor) -> bool:
+    """Whether ``stage``'s new layers are fading in: ``alpha < 1`` past the first stage. A 0-d
+    tensor ``alpha`` is a fade-in's weight by contract: compiled training passes it so, and a new
+    value is then a new input of the graph rather than a new graph (``training/compiling``)."""
+    return stage > 0 and (isinstance(alpha, torch.Tensor) or alpha < 1.0)
+
+
 def stage_names(shape: tuple[int, ...]) -> tuple[str, ...]:
     """The name of every growth stage, ``"HxW"`` (``"4x4"`` … ``"128x128"`` for square images, so
     runs, stage checkpoints and scores naming them keep working): what ``stages`` of both networks
@@ -168,9 +175,15 @@ class ProgressiveGenerator(nn.Module):
         self.to_img = nn.ModuleList(EqualConv2d(c, out_ch, (1, 1), gain=1.0) for c in ch)
 
     def forward(
-        self, z: torch.Tensor, c: torch.Tensor | None, stage: int | None = None, alpha: float = 1.0
+        self,
+        z: torch.Tensor,
+        c: torch.Tensor | None,
+        stage: int | None = None,
+        alpha: float | torch.Tensor = 1.0,
     ) -> torch.Tensor:
+        """``alpha``: the fade-in's weight of the new stage, or a 0-d tensor (``fading_in``)."""
         stage = len(self.stages) - 1 if stage is None else stage
+        fading = fading_in(stage, alpha)
         h = pixel_norm(z)
         if self.embed is not None:
             k = self.select(z, c) if self.select is not None else c
@@ -180,10 +193,10 @@ class ProgressiveGenerator(nn.Module):
         prev = x
         for i, block in enumerate(self.blocks[:stage]):
             # Each block's input is normalised in place, except the one the fade-in reads again.
-            spent = alpha >= 1.0 or i < stage - 1
+            spent = not fading or i < stage - 1
             prev, x = x, block(pixel_norm(x, reuse=spent))
         img = self._to_img(stage, x)
-        if stage > 0 and alpha < 1.0:
+        if fading:
             skip = F.interpolate(self._to_img(stage - 1, prev), scale_factor=2.0, mode="nearest")
             img = torch.lerp(skip, img, alpha)
         return img
@@ -252,7 +265,7 @@ class ProgressiveDiscriminator(nn.Module):
         img: torch.Tensor,
         c: torch.Tensor | None,
         stage: int | None = None,
-        alpha: float = 1.0,
+        alpha: float | torch.Tensor = 1.0,
         clean: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """``clean``: the same images before the training loop's augmentation, what the level
@@ -261,7 +274,7 @@ class ProgressiveDiscriminator(nn.Module):
         that tell a held drone from a wobbling one and breaks the pulses' spacing; the convolutions
         still see only augmented images, so D cannot memorise the clips through them."""
         stage = len(self.stages) - 1 if stage is None else stage
-        fading = stage > 0 and alpha < 1.0
+        fading = fading_in(stage, alpha)
         small = downsample2(img) if fading else None  # the previous stage's view, while it fades
         x = self.from_img[stage](img)
         if stage > 0:
@@ -285,7 +298,7 @@ class ProgressiveDiscriminator(nn.Module):
         return logits
 
     def _read_level(
-        self, img: torch.Tensor, small: torch.Tensor | None, alpha: float
+        self, img: torch.Tensor, small: torch.Tensor | None, alpha: float | torch.Tensor
     ) -> torch.Tensor:
         """``[B, ch0]``: the periodicity and level read-outs of ``img``; while a stage fades in
         (``small``: ``img`` pooled to the previous stage) they fade like the convolutions, so at

@@ -62,6 +62,20 @@ class TrainConfig:
         section="optimisation",
         at_least=2,
     )
+    batch: str = option(
+        "fixed",
+        "fixed: batch_size as given; auto: on a CUDA GPU, per stage the largest power of two "
+        "whose trial step fits in batch_memory of the GPU, at most batch_max and the training "
+        "clips per process (on the CPU and MPS, batch_size as given); chosen when the run "
+        "starts and saved as batch_size, so a resume keeps them. lr is not scaled",
+    )
+    batch_max: int = option(256, "the largest batch per process that auto may choose", at_least=2)
+    batch_memory: float = option(
+        0.8,
+        "the share of the GPU's memory a trial step of auto may fill (the rest: probes, decoders)",
+        above=0,
+        at_most=1,
+    )
     loss: str = option("ns_r1", "ns_r1 (non-saturating + lazy R1) or wgan_gp (WGAN-GP + drift)")
     gp_lambda: float = option(10.0, "gradient-penalty weight (wgan_gp)", at_least=0)
     lr: float = option(0.002, "Adam learning rate of G and D", above=0)
@@ -107,6 +121,11 @@ class TrainConfig:
         "fp32",
         "fp32, bf16 or fp16 (autocast; R1 and gradient penalties stay fp32; fp16 needs a GPU)",
     )
+    compile: bool = option(
+        False,
+        "run G's and D's training passes through torch.compile (R1 and gradient penalties "
+        "stay eager); every stage compiles anew when first met",
+    )
     monitor_every_minutes: float = option(
         1.0,
         "how often the live quality probe runs (probe_fd, diversity, best.pt)",
@@ -142,6 +161,8 @@ class TrainConfig:
             self.minutes = DEFAULT_MINUTES
         if not self.batch_size:
             raise UserError("batch_size must list per-stage sizes of at least 2")
+        if self.batch not in ("fixed", "auto"):
+            raise UserError(f"batch must be fixed or auto; got {self.batch!r}")
         if self.augment not in ("off", "ada", "fixed"):
             raise UserError(f"augment must be off, ada or fixed; got {self.augment!r}")
         if self.preset is not None:

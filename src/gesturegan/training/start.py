@@ -13,8 +13,9 @@ from ..dataset import Dataset
 from ..device import describe
 from ..errors import UserError
 from ..runs import Run
+from . import batching
 from . import distributed as dist
-from .config import make_config, resume_config
+from .config import TrainConfig, make_config, resume_config
 from .exports import TrainResult
 from .loop import Trainer
 
@@ -70,15 +71,16 @@ def train(
     if cfg.preset:
         ds = Dataset.open(cfg.data)
         presets.check_dataset(cfg.preset, ds.sr, ds.length, cfg.data)
-    # The data, representation and models are checked before the run folder is made: a refused
-    # start leaves nothing behind.
+    # The data, representation and models are checked (and --batch auto's sizes chosen) before
+    # the run folder is made: a refused start leaves nothing behind.
     trainer = Trainer(cfg, run, world, ckpt.get("kinds") if ckpt else None)
+    if world.is_main and show_progress:
+        print(f"device: {describe(world.device)}, precision {cfg.precision}", file=sys.stderr)
+    if cfg.batch == "auto" and not ckpt:  # a resume keeps the sizes its config.yaml saved
+        cfg = trainer.cfg = _auto_batch(trainer, world, show_progress)
     run.path.mkdir(parents=True, exist_ok=True)
     if world.is_main:
         run.clean_temps()  # of a writer killed in an earlier run
-    if world.is_main and show_progress:
-        print(f"device: {describe(world.device)}, precision {cfg.precision}", file=sys.stderr)
-    if world.is_main:
         run.write_config(cfg)
     if ckpt:
         trainer.restore(ckpt)
@@ -88,6 +90,20 @@ def train(
         return trainer.fit(show_progress)
     finally:
         dist.shutdown(world)
+
+
+def _auto_batch(trainer: Trainer, world: dist.World, show_progress: bool) -> TrainConfig:
+    """The trainer's config with ``batch_size`` chosen by ``--batch auto``, one per stage."""
+    n_cond = trainer.cond.loader_ids().get("n_cond", len(trainer.label_names))
+    trial = batching.Trial(
+        trainer.nets, trainer.cfg, trainer.rep.shape, len(trainer.stages), n_cond, trainer.cond,
+        trainer.device,
+    )  # fmt: skip
+    sizes, how = batching.choose(trial, trainer.stages, len(trainer.dataset.train_ids), world)
+    if world.is_main and show_progress:
+        per_stage = ", ".join(f"{n} {b}" for n, b in zip(trainer.stages, sizes, strict=True))
+        print(f"{how}: {per_stage}", file=sys.stderr)
+    return dataclasses.replace(trainer.cfg, batch_size=sizes)
 
 
 def _check_same_data(ckpt: dict[str, Any], data: str) -> None:

@@ -55,19 +55,23 @@ def train_step(
     do_r1 = cfg.loss == "ns_r1" and cfg.r1_gamma > 0 and c.step % cfg.r1_every == 0
     # In fp32 R1 differentiates the loss pass itself; in bf16/fp16 it gets its own fp32 pass.
     r1_in_loss_pass = do_r1 and not precision.reduced
+    # With --compile, the passes differentiated once go through the compiled forwards; those a
+    # penalty differentiates twice through the plain D (``compiling``).
+    G, D = nets.compiled or (nets.G, nets.D)
+    D_real = nets.D if r1_in_loss_pass else D
 
     # Discriminator phase.
     nets.D.requires_grad_(True)
     z = torch.randn(size, nets.G.cfg.z_dim, generator=noise, device=device)
     with precision.autocast():
         with torch.no_grad():
-            fake_clean = nets.G(z, classes, stage, alpha)
+            fake_clean = G(z, classes, stage, alpha)
             fake = aug(fake_clean, noise)
         real_clean = real.requires_grad_(r1_in_loss_pass)
         real = aug(real_clean, noise)
-        logits_real = nets.D(real, cond_real, stage, alpha, real_clean).float()
+        logits_real = D_real(real, cond_real, stage, alpha, real_clean).float()
         told = cond.of_fakes(nets.G, z, classes)
-        logits_fake = nets.D(fake, told, stage, alpha, fake_clean).float()
+        logits_fake = D(fake, told, stage, alpha, fake_clean).float()
     if cfg.loss == "wgan_gp":
         gp = gradient_penalty(
             lambda x: nets.D(x, cond_real, stage, alpha), real.float(), fake.float(), noise
@@ -89,10 +93,10 @@ def train_step(
     nets.D.requires_grad_(False)
     z = torch.randn(size, nets.G.cfg.z_dim, generator=noise, device=device)
     with precision.autocast():
-        fake_clean = nets.G(z, classes, stage, alpha)
+        fake_clean = G(z, classes, stage, alpha)
         fake = aug(fake_clean, noise)
         told = cond.of_fakes(nets.G, z, classes)
-        logits_gen = nets.D(fake, told, stage, alpha, fake_clean).float()
+        logits_gen = D(fake, told, stage, alpha, fake_clean).float()
     loss_g = wgan_g_loss(logits_gen) if cfg.loss == "wgan_gp" else g_loss(logits_gen)
     grad_g = _update(nets.G, nets.opt_g, loss_g, world, precision, "G")
 
