@@ -23,6 +23,7 @@ from gesturegan.classifier import metrics as cm
 from gesturegan.classifier.augment import augment
 from gesturegan.classifier.model import GestureCNN
 from gesturegan.classifier.split import split_by_source
+from gesturegan.classifier.train import epoch_order
 from gesturegan.cli import main
 from gesturegan.config import from_dict
 from gesturegan.dataset import Dataset
@@ -108,6 +109,36 @@ def test_time_shift_moves_the_click_within_its_range():
     moved = (y.abs().argmax(dim=1) - 2000).numpy() / SR
     assert moved.min() >= -0.01 - 1e-4 and moved.max() <= 0.05 + 1e-4
     assert moved.std() > 0.005
+
+
+# --- Epoch order ---------------------------------------------------------------------------------
+
+
+def test_a_plain_epoch_sees_every_training_clip_once():
+    labels = np.array([0] * 90 + [1] * 9 + [2])
+    ids = np.arange(100) + 1000
+    order = epoch_order(labels, ids, False, torch.Generator().manual_seed(0))
+    assert sorted(order) == list(ids) and not np.array_equal(order, ids)
+
+
+def test_a_balanced_epoch_draws_every_class_equally_often():
+    labels = np.array([0] * 900 + [1] * 90 + [2] * 10)
+    ids = np.arange(1000) + 5000
+    order = epoch_order(labels, ids, True, torch.Generator().manual_seed(0))
+    assert len(order) == len(ids) and np.isin(order, ids).all()
+    share = np.bincount(labels[order - 5000], minlength=3) / len(order)
+    np.testing.assert_allclose(share, 1 / 3, atol=0.05)
+    assert len(np.unique(order[labels[order - 5000] == 2])) == 10  # every rare clip is drawn
+    again = epoch_order(labels, ids, True, torch.Generator().manual_seed(0))
+    np.testing.assert_array_equal(order, again)  # seeded
+
+
+def test_a_classifier_trains_with_balanced_draws_and_records_them(tiny_dataset, tmp_path):
+    cfg = from_dict(ClassifierConfig, {**TINY_CLASSIFIER, "max_epochs": 1, "min_epochs": 0,
+                                       "balanced_sampling": True})
+    summary = train(tiny_dataset, tmp_path / "clf", cfg)
+    assert summary.epochs == 1 and "test" in summary.metrics
+    assert yaml.safe_load((tmp_path / "clf" / "config.yaml").read_text())["balanced_sampling"]
 
 
 # --- Model ---------------------------------------------------------------------------------------

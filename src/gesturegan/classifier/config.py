@@ -116,6 +116,11 @@ class ClassifierConfig:
         0.05, "label smoothing of the cross-entropy loss", at_least=0, below=1
     )
     class_weighting: bool = option(True, "loss weights ∝ 1 / class frequency in the training split")
+    balanced_sampling: bool = option(
+        False,
+        "each epoch draws its clips class by class, every class equally often (with replacement): "
+        "a rare class is seen in more augmented versions; its training loss is then unweighted",
+    )
     max_epochs: int = option(80, "at most this many epochs", at_least=1)
     # Batch-norm statistics settle in the first epochs.
     min_epochs: int = option(12, "never stop earlier than this many epochs", at_least=0)

@@ -3,7 +3,7 @@
 ``train(data, out)`` splits the dataset by source file (``split.split_by_source``) or, with
 ``holdout_library``, tests on one whole library and trains on the others (``split.split_holding_out``),
 trains the CNN on
-augmented training clips with class-weighted cross-entropy, keeps the weights of the epoch with the
+augmented training clips with class-weighted cross-entropy (or class-balanced draws), keeps the weights of the epoch with the
 lowest validation loss (early stopping), and writes the classifier folder:
 
 - ``config.yaml`` — the ``ClassifierConfig`` used (everything needed to repeat the run);
@@ -152,7 +152,10 @@ def train(
     deadline = t0 + cfg.minutes * 60 if cfg.minutes else float("inf")
     for epoch in range(1, cfg.max_epochs + 1):
         e0 = time.perf_counter()
-        loss, acc = _train_epoch(model, ds, rep, idx["train"], cfg, weight, opt, gen)
+        order = epoch_order(ds.label_ids[idx["train"]], idx["train"], cfg.balanced_sampling, gen)
+        # Balanced draws already even out the classes: weighting the loss too would count twice.
+        train_weight = None if cfg.balanced_sampling else weight
+        loss, acc = _train_epoch(model, ds, rep, order, cfg, train_weight, opt, gen)
         val_loss, val_pred = _evaluate(model, ds, rep, idx["val"], weight)
         val_acc = float(np.mean(val_pred == ds.label_ids[idx["val"]]))
         sched.step(val_loss)
@@ -254,10 +257,33 @@ def _split(ds: Dataset, cfg: ClassifierConfig) -> np.ndarray:
     return splits
 
 
-def _train_epoch(model, ds, rep, train_idx, cfg, weight, opt, gen) -> tuple[float, float]:
-    """One pass over the training clips in random order; returns (mean loss, accuracy)."""
+def epoch_order(
+    labels: np.ndarray, indices: np.ndarray, balanced: bool, gen: torch.Generator
+) -> np.ndarray:
+    """The clips of one training epoch, in the order they are seen: ``[len(indices)]`` ids.
+
+    ``indices`` are the training clips' ids and ``labels`` their class ids (same length). Plain:
+    every clip once, shuffled. ``balanced``: as many draws, each a class chosen uniformly among
+    those present and then one of its clips, both with replacement, so every class is seen about
+    equally often whatever its share of the training split.
+    """
+    if not balanced:
+        return indices[torch.randperm(len(indices), generator=gen).numpy()]
+    classes = np.unique(labels)
+    pick = torch.randint(len(classes), (len(indices),), generator=gen).numpy()
+    u = torch.rand(len(indices), generator=gen, dtype=torch.float64).numpy()
+    order = np.empty(len(indices), dtype=indices.dtype)
+    for k, c in enumerate(classes):
+        members = indices[labels == c]
+        draw = pick == k
+        order[draw] = members[np.minimum((u[draw] * len(members)).astype(int), len(members) - 1)]
+    return order
+
+
+def _train_epoch(model, ds, rep, order, cfg, weight, opt, gen) -> tuple[float, float]:
+    """One pass over the training clips ``order`` (see ``epoch_order``); returns (mean loss,
+    accuracy)."""
     model.train()
-    order = train_idx[torch.randperm(len(train_idx), generator=gen).numpy()]
     total_loss = correct = 0.0
     for start in range(0, len(order), cfg.batch_size):
         batch = np.sort(order[start : start + cfg.batch_size])
