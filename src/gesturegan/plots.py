@@ -331,6 +331,8 @@ def study_plot(
     labels: tuple[str, str] | None = None,
     colour_by: str = "data",
     marker_by: str = "repr",
+    y_references: dict[str, float] | None = None,
+    y_limits: tuple[float, float] | None = None,
 ) -> Path:
     """One point per run of a study, ``x`` against ``y`` (e.g. Fréchet distance over real-vs-real
     against the category check), coloured by ``colour_by``, marked by ``marker_by``, the seeds of
@@ -344,6 +346,8 @@ def study_plot(
     references : name -> value (e.g. "real vs real" and "1.5x"), drawn as dashed vertical lines on
         the x axis.
     labels : axis titles (default: ``x`` and ``y``).
+    y_references : the same as horizontal lines on the y axis (e.g. a goal of 0.85).
+    y_limits : the y axis's range (default: the points').
     """
     rows = [r for r in rows if r.get(x) is not None and r.get(y) is not None]
     colour_keys = sorted({str(r[colour_by]) for r in rows})
@@ -364,6 +368,12 @@ def study_plot(
         ax.axvline(value, color="0.4", linestyle=("--", ":")[i % 2], linewidth=1)
         ax.text(value, 1.0, f" {name}", transform=ax.get_xaxis_transform(), fontsize=7,
                 color="0.3", va="top", rotation=90)  # fmt: skip
+    for i, (name, value) in enumerate((y_references or {}).items()):
+        ax.axhline(value, color="0.4", linestyle=("--", ":")[i % 2], linewidth=1)
+        ax.text(1.0, value, f"{name} ", transform=ax.get_yaxis_transform(), fontsize=7,
+                color="0.3", ha="right", va="bottom")  # fmt: skip
+    if y_limits is not None:
+        ax.set_ylim(*y_limits)
     x_label, y_label = labels or (x, y)
     ax.set_xlabel(x_label, fontsize=9)
     ax.set_ylabel(y_label, fontsize=9)
