@@ -3,7 +3,8 @@
 For every run the study writes ``runs/<name>/pictures/``::
 
     grid.png              per class, a row of held-out real clips above a row of generated ones
-    envelopes.png         per class, the generated clips' RMS envelope (mean ± std) over the real ones'
+    envelopes.png         per class, the generated clips' RMS envelope (mean ± std) over the
+                          real ones'
     morph.png, morph.wav  the same latent gliding from one class to another (``MORPH_STEPS`` steps)
     <class>.wav           ``AUDIO_CLIPS`` generated clips of the class, one after the other
     <class>-real.wav      the same number of held-out real clips of the class
@@ -61,10 +62,10 @@ def write_pictures(
     paths.append(morph_strip(waves, gen.sr, folder / "morph.png", labels=labels))
     paths.append(audio.write(folder / "morph.wav", in_a_row(waves, gen.sr), gen.sr))
     for c in gen.categories:
-        paths.append(audio.write(folder / f"{c}.wav", in_a_row(fake[c][:AUDIO_CLIPS], gen.sr), gen.sr))
-        if c in truth:
-            real_row = in_a_row(truth[c][:AUDIO_CLIPS], gen.sr)
-            paths.append(audio.write(folder / f"{c}-real.wav", real_row, gen.sr))
+        for suffix, clips in (("", fake), ("-real", truth)):
+            if c in clips:
+                row = in_a_row(clips[c][:AUDIO_CLIPS], gen.sr)
+                paths.append(audio.write(folder / f"{c}{suffix}.wav", row, gen.sr))
     return paths
 
 
@@ -77,6 +78,6 @@ def morph_pair(categories: list[str]) -> tuple[str, str]:
 
 
 def in_a_row(waves: np.ndarray, sr: int) -> np.ndarray:
-    """Clips ``[K, T]`` one after another with ``GAP_S`` of silence after each → ``[K·(T+gap)]``."""
+    """Clips ``[K, T]`` one after another, ``GAP_S`` of silence after each → ``[K · (T + gap)]``."""
     gap = np.zeros((len(waves), int(GAP_S * sr)), np.float32)
     return np.concatenate([np.asarray(waves, np.float32), gap], axis=1).ravel()

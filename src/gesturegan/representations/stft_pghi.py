@@ -14,14 +14,15 @@ Grid (chosen for 44.1 kHz; ``benchmarks/bench_phase.py``, docs/representations.m
 - ``hop = n_fft // 4``: TiFGAN's redundancy of 4, the least at which PGHI works well (hop
   ``n_fft // 8`` decodes ~1.5 dB better but doubles the image).
 - ``H = n_fft // 2`` rows: bins 0 … ``n_fft / 2 - 1`` (the Nyquist bin is dropped so ``H`` is a
-  power of two; it decodes as 0). Bin 0, the DC bin, is drawn but decodes as 0 too: a generator's
-  bottom image border is its weakest row, and kept bright it decoded to a DC offset (mean |DC|
-  0.13 in the triggers of a 30-minute lmms run of the study, whose real clips have 0.005), which
-  held the clips 30 dB above their real tails. Silencing it costs real clips almost nothing:
-  their round trip's decoder floor (docs/study.md) went from 1.89 to 1.91 on 160 hydrogen
-  training clips and from 1.01 to 1.03 on lmms's. ``W = length // hop`` columns, frame ``n`` centred on sample
-  ``n * hop`` (reflect padding); the ``W + 1``-th centred frame, on the clip's last sample, is
-  dropped and decoded as a copy of the last kept one, as in ``logmel_gl`` (that costs 0.8 dB of
+  power of two; it decodes as 0).
+- Bin 0, the DC bin, is drawn but decodes as 0 too: a generator's bottom image border is its
+  weakest row, and kept bright it decoded to a DC offset (mean |DC| 0.13 in the triggers of a
+  30-minute lmms run of the study, whose real clips have 0.005), which held the clips 30 dB above
+  their real tails. Silencing it costs real clips almost nothing: their round trip's decoder
+  floor (docs/study.md) went from 1.89 to 1.91 on 160 hydrogen training clips and from 1.01 to
+  1.03 on lmms's.
+- ``W = length // hop`` columns, frame ``n`` centred on sample ``n * hop`` (reflect padding); the
+  ``W + 1``-th centred frame, on the clip's last sample, is dropped and decoded as a copy of the last kept one, as in ``logmel_gl`` (that costs 0.8 dB of
   spectral convergence on 1.5 s clips; frames placed symmetrically, none past the end, cost 3 dB,
   and leaving the copied frame free during Griffin-Lim 1.3 dB).
   At 44.1 kHz: 65536 samples → 1x512x256, 131072 → 1x512x512, 262144 → 1x512x1024; at
