@@ -76,3 +76,14 @@ def test_study_option_errors_are_one_line(capsys):
     assert main(["study", "--data", "d", "--seeds", "0,x", "--out", "o"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "gesturegan study: error: --seeds must be whole numbers, got '0,x'"
+
+
+def test_study_without_data_or_saved_study_is_one_line(capsys, tmp_path):
+    assert main(["study", "--out", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err.strip()
+    expected = "study needs --data (one dataset per library), or --report-only"
+    assert err == f"gesturegan study: error: {expected}"
+    assert main(["study", "--out", str(tmp_path / "s"), "--report-only"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == f"gesturegan study: error: {tmp_path / 's'} holds no study (no study.yaml)"
+    assert not (tmp_path / "s").exists()
