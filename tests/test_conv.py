@@ -129,12 +129,14 @@ def test_downsample2_gradient_matches_torch_for_odd_sizes_and_both_layouts(size,
 
 @pytest.mark.parametrize("kernel", [(3, 3), (1, 1), (1, 6), (2, 8), (2, 2), (5, 4)])
 @pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
-def test_upsampled_conv_equals_nearest_upsampling_then_the_conv(kernel, layout):
+@pytest.mark.parametrize("pad", ["zeros", "replicate"])
+def test_upsampled_conv_equals_nearest_upsampling_then_the_conv(kernel, layout, pad):
     """The polyphase form (one convolution at the input's size) is the same function, values and
-    gradients, as interpolating x2 and convolving, for odd, even and time-favouring kernels."""
+    gradients, as interpolating x2 and convolving, for odd, even and time-favouring kernels, with
+    either padding."""
     torch.manual_seed(0)
-    fused = EqualConv2d(3, 5, kernel, activate=True, upsample=True)
-    plain = EqualConv2d(3, 5, kernel, activate=True)
+    fused = EqualConv2d(3, 5, kernel, activate=True, upsample=True, pad=pad)
+    plain = EqualConv2d(3, 5, kernel, activate=True, pad=pad)
     with torch.no_grad():
         fused.bias.normal_()
     plain.load_state_dict(fused.state_dict())  # same parameters, same state_dict keys
@@ -151,6 +153,26 @@ def test_upsampled_conv_equals_nearest_upsampling_then_the_conv(kernel, layout):
     ref = torch.autograd.grad(e, (x, plain.weight, plain.bias), g)
     for o, r in zip(ours, ref, strict=True):
         torch.testing.assert_close(o, r, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("kernel", [(3, 3), (2, 8), (5, 4)])
+@pytest.mark.parametrize("upsample", [False, True])
+def test_replicate_padding_leaves_no_frame_where_zeros_do(kernel, upsample):
+    """On an even feature map the replicate-padded convolution is even up to every border (zero
+    padding darkens or brightens the edges), and away from the borders both paddings agree."""
+    torch.manual_seed(0)
+    zeros = EqualConv2d(3, 4, kernel, upsample=upsample)
+    replicate = EqualConv2d(3, 4, kernel, upsample=upsample, pad="replicate")
+    replicate.load_state_dict(zeros.state_dict())
+    x = torch.ones(1, 3, 12, 12) * torch.tensor([0.5, -1.0, 2.0]).view(1, 3, 1, 1)
+    even, framed = replicate(x), zeros(x)
+    torch.testing.assert_close(even, even[..., :1, :1].expand_as(even))
+    assert (framed - even).abs().amax() > 0.1
+    inner = (slice(None), slice(None), slice(5, -5), slice(5, -5))  # out of the borders' reach
+    assert framed[inner].numel() >= 2 * 2 * 4
+    torch.testing.assert_close(framed[inner], even[inner])
+    x = torch.randn(2, 3, 12, 12)
+    torch.testing.assert_close(zeros(x)[inner], replicate(x)[inner])
 
 
 def test_pointwise_conv_in_scale_equals_scaling_its_input():

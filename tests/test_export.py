@@ -15,7 +15,7 @@ from gesturegan.exporting import described, export
 from gesturegan.generation import load
 from gesturegan.training import train
 
-from .conftest import tiny_overrides
+from .conftest import TINY_MODEL, tiny_overrides
 
 # Loads the TorchScript file with gesturegan made unimportable, as on a machine without it, and
 # writes the waves of seeds 5..7 of class 1 (the docs/export.md example, in a few lines).
@@ -90,6 +90,19 @@ def test_onnx_export_equals_generation(ifreq_run, tmp_path):
     c[:, 0] = 1
     (waves,) = session.run(["wave"], {"z": z, "c": c})
     assert np.abs(waves - gen.samples(gen.categories[0], [9, 10, 11])).max() < 1e-2
+
+
+def test_a_generator_padding_its_borders_by_replication_exports_to_both_formats(
+    tiny_dataset, tmp_path
+):
+    """``pgan.g_pad: replicate`` traces into TorchScript and ONNX graphs equal to generation."""
+    run = tmp_path / "run"
+    pgan = {**TINY_MODEL, "g_pad": "replicate"}
+    train(run, str(tiny_dataset), overrides=tiny_overrides(4, repr="stft_ifreq", pgan=pgan),
+          show_progress=False)  # fmt: skip
+    assert load(run).model_cfg.g_pad == "replicate"
+    assert export(run, "torchscript", out=tmp_path / "g.pt").max_abs_diff <= 1e-3
+    assert export(run, "onnx", out=tmp_path / "g.onnx").max_abs_diff <= 1e-2
 
 
 def test_bad_requests_are_one_line_errors_and_write_nothing(tiny_run, tmp_path, capsys):

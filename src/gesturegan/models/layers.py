@@ -30,6 +30,10 @@ class EqualLinear(nn.Module):
         return F.linear(x, self.weight * self.scale, self.bias)
 
 
+PADS = ("zeros", "replicate")
+"""How ``EqualConv2d`` pads the borders of its input."""
+
+
 class EqualConv2d(nn.Module):
     """Stride-1 'same' convolution with equalised learning rate; any kernel (kh, kw), even ones too.
 
@@ -38,6 +42,8 @@ class EqualConv2d(nn.Module):
     ``activate=True`` follows it with ``lrelu`` (fused into the convolution on CPU).
     ``upsample=True`` first enlarges ``x`` x2 by nearest neighbour: ``[B, in, H, W] → [B, out, 2H, 2W]``
     (see ``_upsampled_conv``).
+    ``pad`` is how the borders are padded: ``"zeros"``, or ``"replicate"`` (the edge pixel, so a
+    feature map that is even at a border stays even there: no frame).
     """
 
     def __init__(
@@ -48,11 +54,15 @@ class EqualConv2d(nn.Module):
         gain: float = 2**0.5,
         activate: bool = False,
         upsample: bool = False,
+        pad: str = "zeros",
     ):
         super().__init__()
+        if pad not in PADS:
+            raise ValueError(f"pad must be one of {', '.join(PADS)}, got {pad!r}")
         kh, kw = kernel
         self.activate = activate
         self.upsample = upsample
+        self.pad = pad
         if upsample:
             (phase_h, self.up_pad_h), (phase_w, self.up_pad_w) = _phases(kh), _phases(kw)
             self.register_buffer("phase_h", phase_h, persistent=False)
@@ -84,9 +94,13 @@ class EqualConv2d(nn.Module):
                 y = y * in_scale.permute(0, 2, 3, 1)
             y = y.add_(self.bias).permute(0, 3, 1, 2)
             return lrelu(y) if self.activate else y
+        slope = LRELU_SLOPE if self.activate else None
+        if self.pad == "replicate":
+            (ph, pw), (_, right, _, bottom) = self.padding, self.extra_pad
+            x = F.pad(x, (pw, pw + right, ph, ph + bottom), mode="replicate")
+            return conv(x, w, self.bias, slope=slope)
         if any(self.extra_pad):
             x = F.pad(x, self.extra_pad)
-        slope = LRELU_SLOPE if self.activate else None
         return conv(x, w, self.bias, padding=self.padding, slope=slope)
 
     def _upsampled_conv(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -102,12 +116,17 @@ class EqualConv2d(nn.Module):
         b, cout, h, width = x.shape[0], w.shape[0], x.shape[2], x.shape[3]
         # [2, 2, out, in, Lh, Lw] → [(a, b, out), in, Lh, Lw]
         w4 = torch.einsum("aet,bfs,oits->aboief", self.phase_h, self.phase_w, w).flatten(0, 2)
-        # Symmetric padding inside the convolution; an even kernel's extra pixels beforehand.
-        sym = (min(self.up_pad_h), min(self.up_pad_w))
-        extra = (*(p - sym[1] for p in self.up_pad_w), *(p - sym[0] for p in self.up_pad_h))
-        if any(extra):
-            x = F.pad(x, extra)  # last axis first
         slope = LRELU_SLOPE if self.activate else None
+        if self.pad == "replicate":
+            # The low-resolution edge pixel is the upsampled image's edge pixel too.
+            x = F.pad(x, (*self.up_pad_w, *self.up_pad_h), mode="replicate")  # last axis first
+            sym = (0, 0)
+        else:
+            # Symmetric padding inside the convolution; an even kernel's extra pixels beforehand.
+            sym = (min(self.up_pad_h), min(self.up_pad_w))
+            extra = (*(p - sym[1] for p in self.up_pad_w), *(p - sym[0] for p in self.up_pad_h))
+            if any(extra):
+                x = F.pad(x, extra)  # last axis first
         y = conv(x, w4, self.bias.repeat(4), padding=sym, slope=slope)  # [B, 4·out, H, W]
         y = y.permute(0, 2, 3, 1).reshape(b, h, width, 2, 2, cout).transpose(2, 3)
         return y.reshape(b, 2 * h, 2 * width, cout).permute(0, 3, 1, 2)  # NHWC in memory

@@ -25,6 +25,7 @@ from torch import nn
 from ..config import option
 from ..errors import UserError
 from .layers import (
+    PADS,
     EqualConv2d,
     EqualLinear,
     downsample2,
@@ -72,8 +73,16 @@ class PGANConfig:
     # ``training.kinds``, each latent picking one: a class of loops and drones is not learnt as one
     # connected space with hybrids between.
     kinds: bool = option(False, "condition on the kinds of gesture in each class (labeler rules)")
+    # Zero padding tells G's convolutions where the image ends, and the generated images carry a
+    # bright frame: the top frequency row, the first and the last time columns (a click at the
+    # start, a thump at the end of the clip). Off in runs saved before it existed.
+    g_pad: str = option(
+        "zeros", "how G's convolutions pad the image's borders: zeros, or replicate (edge pixel)"
+    )
 
     def __post_init__(self) -> None:
+        if self.g_pad not in PADS:
+            raise UserError(f"pgan.g_pad: choose from {', '.join(PADS)}, got {self.g_pad!r}")
         if isinstance(self.kernels, str):
             if self.kernels not in KERNEL_PRESETS:
                 raise UserError(
@@ -136,10 +145,10 @@ class _GBlock(nn.Module):
     """Upsample x2 (nearest), then two convs: [B, cin, h, w] → [B, cout, 2h, 2w]. The output is
     not pixel-normed yet: its consumer does that (the next block, or ``ProgressiveGenerator._to_img``)."""
 
-    def __init__(self, cin: int, cout: int, kernel: tuple[int, int]):
+    def __init__(self, cin: int, cout: int, kernel: tuple[int, int], pad: str = "zeros"):
         super().__init__()
-        self.conv1 = EqualConv2d(cin, cout, kernel, activate=True, upsample=True)
-        self.conv2 = EqualConv2d(cout, cout, kernel, activate=True)
+        self.conv1 = EqualConv2d(cin, cout, kernel, activate=True, upsample=True, pad=pad)
+        self.conv2 = EqualConv2d(cout, cout, kernel, activate=True, pad=pad)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv2(pixel_norm(self.conv1(x), reuse=True))
@@ -168,9 +177,9 @@ class ProgressiveGenerator(nn.Module):
         self.embed = EqualLinear(n_cond, cfg.embed_dim, bias=False, gain=1.0) if n_cond else None
         in_dim = cfg.z_dim + (cfg.embed_dim if n_classes else 0)
         self.input = EqualLinear(in_dim, ch[0] * sizes[0][0] * sizes[0][1], gain=2**0.5 / 4)
-        self.conv0 = EqualConv2d(ch[0], ch[0], cfg.kernel_at(0), activate=True)
+        self.conv0 = EqualConv2d(ch[0], ch[0], cfg.kernel_at(0), activate=True, pad=cfg.g_pad)
         self.blocks = nn.ModuleList(
-            _GBlock(ch[i - 1], ch[i], cfg.kernel_at(i)) for i in range(1, len(sizes))
+            _GBlock(ch[i - 1], ch[i], cfg.kernel_at(i), cfg.g_pad) for i in range(1, len(sizes))
         )
         self.to_img = nn.ModuleList(EqualConv2d(c, out_ch, (1, 1), gain=1.0) for c in ch)
 
