@@ -11,9 +11,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from gesturegan.cli import main
 from gesturegan.errors import UserError
+from gesturegan.evaluation import borders
 from gesturegan.evaluation.run import METRICS, SETS, Judge, evaluate
 from gesturegan.evaluation.study import StudyConfig, report_study, run_study
 
@@ -158,6 +160,7 @@ def test_study_judges_every_run_on_held_out_clips_and_resumes(library, tmp_path)
         assert 0 <= r["category_check"] <= 1 and 0 <= r["labeler"] <= 1
         assert 0 <= r["category_check_real"] <= 1 and 0 <= r["labeler_real"] <= 1
         assert set(r["per_class"]) == {"continuous_variation", "trigger"}
+        assert r["frame"] > 0 and 0 <= r["end_rise"] <= 1 and 0 <= r["end_rise_real"] <= 1
     table = (tmp_path / "s" / "study.csv").read_text().splitlines()
     assert len(table) == 1 + 2 and table[0].startswith("name,data,repr")
     md = (tmp_path / "s" / "study.md").read_text()
@@ -177,13 +180,34 @@ def test_study_judges_every_run_on_held_out_clips_and_resumes(library, tmp_path)
     shutil.rmtree(pictures)
     row_file = pictures.parent / "study.json"
     old_row = json.loads(row_file.read_text())
-    del old_row["floor_fd_ratio"]  # as judged before the floor existed
+    for key in ("floor_fd_ratio", "frame", "end_rise", "end_rise_real"):
+        del old_row[key]  # as judged before the floor and the border figures existed
     row_file.write_text(json.dumps(old_row))
     assert report_study(tmp_path / "s") == rows
     assert {p.name for p in pictures.iterdir()} == names  # drawn again for a run without them
     assert weights.stat().st_mtime_ns == before
     with pytest.raises(UserError, match="different study"):
         run_study(tmp_path / "s", _tiny_study(library, seeds=(1,)))
+
+
+def test_border_figures_see_a_bright_last_column_and_a_rise_at_the_end():
+    """``frame`` is 0 for images like the real ones and grows with a border that stands out;
+    ``end_rise`` is the dB by which a clip's last window outgrows the ones before it."""
+    torch.manual_seed(0)
+    real = torch.rand(8, 1, 32, 16) * 2 - 1
+    framed = real.clone()
+    framed[..., -1] += 0.5  # the last time column half a unit brighter
+    assert borders.frame(real, real) == 0
+    assert borders.frame(framed, real) == pytest.approx(0.5 / 4, rel=1e-5)  # one border of four
+    assert borders.border_excess(framed)["last_column"] == pytest.approx(
+        borders.border_excess(real)["last_column"] + 0.5, abs=1e-5
+    )
+    sr, t = 22050, np.arange(16384) / 22050
+    fading = np.sin(2 * np.pi * 440 * t) * np.exp(-t / 0.1)
+    thump = fading.copy()
+    thump[-256:] += 0.1 * np.sin(2 * np.pi * 60 * t[-256:])
+    rise = borders.end_rise(np.stack([fading, thump]), sr)
+    assert rise[0] < 0 < borders.RISE_DB < rise[1]
 
 
 def test_study_refuses_data_it_cannot_judge_before_training(library, tiny_dataset, tmp_path):

@@ -52,6 +52,7 @@ from ..errors import UserError
 from ..models import MODELS
 from ..representations import names as repr_names
 from ..runs import LATEST, Run
+from . import borders
 from .run import generate_set, independent_judge, judged_clips, labeler_verdicts
 from .study_pictures import write_pictures
 from .study_table import write_table
@@ -208,21 +209,29 @@ def report_study(out: str | Path, device: str = "cpu") -> list[dict[str, Any]]:
 
 def complete(run: Path, data: str, n: int, device: str) -> dict[str, Any]:
     """A judged run's row, with what a run judged before they existed lacks added: the decoder's
-    floor and the pictures (from the same clips the judge read, generated again)."""
+    floor, the border figures and the pictures (from the same clips the judge read, generated
+    again)."""
     from ..generation import load
 
     row = json.loads((run / ROW).read_text(encoding="utf-8"))
-    if "floor_fd_ratio" in row and (run / PICTURES).is_dir():
+    has_floor, has_borders, has_pictures = (
+        "floor_fd_ratio" in row, "frame" in row, (run / PICTURES).is_dir()
+    )
+    if has_floor and has_borders and has_pictures:
         return row
     gen = load(run, device)
     ds = Dataset.open(data)
     real, real_asked = judged_clips(ds, gen.categories)
     real_here = fit_to(real, ds.sr, gen.sr, gen.length)
-    if "floor_fd_ratio" not in row:
+    generated = None if has_borders and has_pictures else generate_set(gen, n)
+    if not has_floor:
         row = add_floor(row, decoder_floor(gen, real_here, real_asked))
+    if not has_borders:
+        row = {**row, **border_figures(gen, generated, real_here, n)}
+    if not (has_floor and has_borders):
         write_text(run / ROW, json.dumps(row, indent=2))
-    if not (run / PICTURES).is_dir():
-        write_pictures(run / PICTURES, gen, generate_set(gen, n), real_here, real_asked, n)
+    if not has_pictures:
+        write_pictures(run / PICTURES, gen, generated, real_here, real_asked, n)
     return row
 
 
@@ -239,6 +248,25 @@ def decoder_floor(gen, real: np.ndarray, real_asked: list[str]):
     ])  # fmt: skip
     return compare_waves(real, real_asked, through, real_asked, gen.sr, JudgeConfig(seed=0),
                          same_clips=True)  # fmt: skip
+
+
+def border_figures(gen, generated: np.ndarray, real: np.ndarray, n: int) -> dict[str, Any]:
+    """The run's border diagnostics (``borders``): ``frame``, from the images of the clips
+    ``generated`` (latent seeds 0 … n−1 of every class) against those of the ``real [N, T]`` clips
+    (at the run's rate and length; None for a 1-D representation), and ``end_rise`` /
+    ``end_rise_real``, the share of generated / real clips whose last window rises by
+    ``borders.RISE_DB``."""
+    with torch.no_grad():
+        drawn = torch.cat([
+            gen.render(gen.latents(list(range(n))), gen.condition(c, n)) for c in gen.categories
+        ])  # fmt: skip
+        encoded = gen.rep.encode(torch.from_numpy(real).to(gen.device))
+    shown = drawn.ndim == 4  # images; a 1-D representation has no borders to draw
+    return {
+        "frame": borders.frame(drawn, encoded) if shown else None,
+        "end_rise": float(np.mean(borders.end_rise(generated, gen.sr) > borders.RISE_DB)),
+        "end_rise_real": float(np.mean(borders.end_rise(real, gen.sr) > borders.RISE_DB)),
+    }
 
 
 def add_floor(row: dict[str, Any], floor) -> dict[str, Any]:
@@ -291,6 +319,7 @@ def judge_run(
     real_heard = read_categories(real, ds.sr, gen.categories, model)
     real_here = fit_to(real, ds.sr, gen.sr, gen.length)
     floor = decoder_floor(gen, real_here, real_asked)
+    edges = border_figures(gen, generated, real_here, n)
     write_pictures(run / PICTURES, gen, generated, real_here, real_asked, n)
     t0 = time.perf_counter()
     gen.samples(gen.categories[0], list(range(GEN_SPEED_BATCH)))
@@ -314,6 +343,7 @@ def judge_run(
         **figures(comparison, "all"),
         **agreement(heard, asked, None),
         **agreement(real_heard, real_asked, None, suffix="_real"),
+        **edges,
         "judged_on": ds.path.name,
         "held_out": comparison.n_a,
         "per_class": per_class,

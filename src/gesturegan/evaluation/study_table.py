@@ -24,7 +24,7 @@ COLUMNS = (
     "name", *GROUP, "seed", "steps", "train_min", "stage", "gen_rtf", "judged_on", "held_out",
     "fd", "fd_rr", "fd_rr_lo", "fd_rr_hi", "fd_ratio", "floor_fd_ratio", "kad", "kad_rr",
     "precision", "recall", "recall_rr", "randnet_fd_ratio", "category_check", "labeler",
-    "category_check_real", "labeler_real",
+    "category_check_real", "labeler_real", "frame", "end_rise", "end_rise_real",
 )  # fmt: skip
 SUMMARY = ("fd_ratio", "floor_fd_ratio", "fd", "fd_rr", "kad", "precision", "recall",
            "randnet_fd_ratio", "category_check", "category_check_real", "labeler",
@@ -105,13 +105,16 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     per_class = "".join(f"\n### {c}\n\n{head}{lines(summarize(rows, c))}" for c in categories)
     run_head = (
         "| run | steps | train min | stage | gen × real time | held-out clips | Fréchet / rr "
-        "| decoder floor | category check | labeler |\n" + "|---" * 10 + "|\n"
+        "| decoder floor | category check | labeler | frame | end rise (real) |\n"
+        + "|---" * 12
+        + "|\n"
     )
     runs = "".join(
         f"| {r['name']} | {r['steps']} | {fmt(r['train_min'])} | {r['stage']} "
         f"| {fmt(r['gen_rtf'])} | {r['held_out']} | {fmt(r['fd_ratio'])} "
         f"| {fmt(r.get('floor_fd_ratio'))} "
-        f"| {pct(r.get('category_check'))} | {pct(r['labeler'])} |\n"
+        f"| {pct(r.get('category_check'))} | {pct(r['labeler'])} | {fmt(r.get('frame'))} "
+        f"| {pct(r.get('end_rise'))} ({pct(r.get('end_rise_real'))}) |\n"
         for r in rows
     )
     skipped = sorted({s for r in rows for s in r.get("skipped", [])})
@@ -125,7 +128,10 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         "through the run's representation alone (encoded and decoded): where a generator that drew "
         "every image perfectly would land. In brackets beside each category check: the same "
         "checker on the "
-        "held-out real clips, what it reaches on real sounds."
+        "held-out real clips, what it reaches on real sounds. Per run, two border diagnostics "
+        "(`evaluation/borders.py`, not the judge's): the frame, how far the borders of the "
+        "generated images stand out unlike the real ones' (0: alike), and the share of clips "
+        "whose last 12 ms rise 6 dB above the 35 ms before (the held-out clips' share in brackets)."
     )
     return (
         f"# Study\n\n{intro}\n\n{head}{lines(summarize(rows))}\n## Per class\n{per_class}\n"
