@@ -23,7 +23,14 @@ from gesturegan.runs import Run, load_checkpoint, save_checkpoint
 from gesturegan.training import Trainer, train
 from gesturegan.training.config import TrainConfig, make_config
 from gesturegan.training.losses import d_loss
-from gesturegan.training.schedule import TimeLeft, clock, time_left
+from gesturegan.training.schedule import (
+    TimeLeft,
+    clock,
+    stage_budget_s,
+    stage_progress,
+    time_left,
+)
+from gesturegan.training.state import Counters
 
 from .conftest import TINY_MODEL, tiny_overrides
 
@@ -132,6 +139,19 @@ def test_time_left_follows_a_minutes_schedule():
     assert time_left(cfg, 6, 2, 999, 240.0, 60.0, None) == TimeLeft(120.0, 1020.0)
     # The last stage ends with the run.
     assert time_left(cfg, 6, 5, 999, 1200.0, 100.0, 0.3) == TimeLeft(60.0, 60.0)
+
+
+def test_stage_time_power_shares_the_minutes_toward_the_last_stages():
+    """91 minutes over 6 stages with the power 2: stage s gets (s + 1)² minutes; the power 0 gives
+    equal shares."""
+    cfg = TrainConfig(minutes=91, stage_time_power=2.0)
+    assert [stage_budget_s(91, s, 6, 2.0) / 60 for s in range(6)] == pytest.approx(
+        [1, 4, 9, 16, 25, 36]
+    )
+    # In stage 2 (9 minutes), one minute into it: 1 + 4 + 1 = 6 minutes spent.
+    assert time_left(cfg, 6, 2, 999, 360.0, 60.0, None) == TimeLeft(480.0, 5100.0)
+    assert stage_progress(cfg, Counters(stage=4, stage_elapsed_s=750.0), 6) == pytest.approx(0.5)
+    assert stage_budget_s(60, 0, 6, 0.0) == stage_budget_s(60, 5, 6, 0.0) == 600.0
 
 
 def test_time_left_estimates_a_steps_budget_from_recent_step_time():

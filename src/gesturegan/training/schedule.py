@@ -16,10 +16,11 @@ def stage_end_step(steps: int, stage: int, n_stages: int) -> int:
     return round(steps * (stage + 1) / n_stages)
 
 
-def stage_budget_s(minutes: float, stage: int, n_stages: int) -> float:
-    """Training seconds ``stage`` gets under a ``minutes`` budget: a share ∝ ``1 + stage``, since
-    later stages cost more per step."""
-    return minutes * 60.0 * (1 + stage) / (n_stages * (n_stages + 1) / 2)
+def stage_budget_s(minutes: float, stage: int, n_stages: int, power: float = 1.0) -> float:
+    """Training seconds ``stage`` gets under a ``minutes`` budget: a share ∝ ``(1 + stage)^power``
+    (``TrainConfig.stage_time_power``), since later stages cost more per step."""
+    weights = [(1 + s) ** power for s in range(n_stages)]
+    return minutes * 60.0 * weights[stage] / sum(weights)
 
 
 def stage_progress(cfg: TrainConfig, c: Counters, n_stages: int) -> float:
@@ -27,7 +28,8 @@ def stage_progress(cfg: TrainConfig, c: Counters, n_stages: int) -> float:
     if cfg.steps is not None:
         start, end = c.stage_start_step, stage_end_step(cfg.steps, c.stage, n_stages)
         return 1.0 if end <= start else min(1.0, (c.step - start) / (end - start))
-    return min(1.0, c.stage_elapsed_s / stage_budget_s(cfg.minutes, c.stage, n_stages))
+    budget = stage_budget_s(cfg.minutes, c.stage, n_stages, cfg.stage_time_power)
+    return min(1.0, c.stage_elapsed_s / budget)
 
 
 def alpha(cfg: TrainConfig, c: Counters, n_stages: int) -> float:
@@ -104,7 +106,8 @@ def time_left(
     run = None if cfg.minutes is None else max(0.0, cfg.minutes * 60.0 - elapsed_s)
     at_least = False
     if cfg.steps is None:
-        stage_s = run if last else stage_budget_s(cfg.minutes, stage, n_stages) - stage_elapsed_s
+        budget = stage_budget_s(cfg.minutes, stage, n_stages, cfg.stage_time_power)
+        stage_s = run if last else budget - stage_elapsed_s
     elif sec_per_step is None:
         stage_s = None
     else:
