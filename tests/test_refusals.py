@@ -170,6 +170,8 @@ BAD_TRAIN_FLAGS = [
     (["--batch-size", "4,1"], "batch_size: each value must be ≥ 2, got 1"),
     (["--dcgan.channels", "0"], "dcgan.channels: must be ≥ 1, got 0"),
     (["--wavegan.phase-shuffle", "-1"], "wavegan.phase_shuffle: must be ≥ 0, got -1"),
+    (["--stage-time-power", "-1"], "stage_time_power: must be ≥ 0, got -1"),
+    (["--pgan.g-pad", "reflect"], "pgan.g_pad: choose from zeros, replicate, got 'reflect'"),
     (["--repr", "nope"], "nope"),
 ]
 

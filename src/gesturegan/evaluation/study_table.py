@@ -127,10 +127,9 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         f"≤ {GOAL_RATIO:g}). The decoder floor is the same ratio for the held-out clips passed "
         "through the run's representation alone (encoded and decoded): where a generator that drew "
         "every image perfectly would land. In brackets beside each category check: the same "
-        "checker on the "
-        "held-out real clips, what it reaches on real sounds. Per run, two border diagnostics "
-        "(`evaluation/borders.py`, not the judge's): the frame, how far the borders of the "
-        "generated images stand out unlike the real ones' (0: alike), and the share of clips "
+        "checker on the held-out real clips, what it reaches on real sounds. Per run, two border "
+        "diagnostics (`evaluation/borders.py`, not the judge's): the frame, how far the borders of "
+        "the generated images stand out unlike the real ones' (0: alike), and the share of clips "
         "whose last 12 ms rise 6 dB above the 35 ms before (the held-out clips' share in brackets)."
     )
     return (

@@ -22,9 +22,10 @@ Grid (chosen for 44.1 kHz; ``benchmarks/bench_phase.py``, docs/representations.m
   floor (docs/study.md) went from 1.89 to 1.91 on 160 hydrogen training clips and from 1.01 to
   1.03 on lmms's.
 - ``W = length // hop`` columns, frame ``n`` centred on sample ``n * hop`` (reflect padding); the
-  ``W + 1``-th centred frame, on the clip's last sample, is dropped and decoded as a copy of the last kept one, as in ``logmel_gl`` (that costs 0.8 dB of
-  spectral convergence on 1.5 s clips; frames placed symmetrically, none past the end, cost 3 dB,
-  and leaving the copied frame free during Griffin-Lim 1.3 dB).
+  ``W + 1``-th centred frame, on the clip's last sample, is dropped and decoded as a copy of the
+  last kept one, as in ``logmel_gl`` (that costs 0.8 dB of spectral convergence on 1.5 s clips;
+  frames placed symmetrically, none past the end, cost 3 dB, and leaving the copied frame free
+  during Griffin-Lim 1.3 dB).
   At 44.1 kHz: 65536 samples → 1x512x256, 131072 → 1x512x512, 262144 → 1x512x1024; at
   22.05 kHz 16384 → 1x256x128 (TiFGAN's image).
 - Values: ``20 log10 |X|`` (a full-scale sine ≈ 0 dB) clipped to ``[min_db, max_db]`` =
