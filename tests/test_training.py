@@ -449,6 +449,32 @@ def test_two_process_torchrun_ends_with_identical_weights(tiny_dataset, tmp_path
     assert len(ckpt["rng"]["noise_per_rank"]) == 2
 
 
+LEAVE_GROUP = """
+import os, torch
+from gesturegan.training import distributed as dist
+threads = lambda: len(os.listdir("/proc/self/task"))
+before = threads()
+world = dist.init_from_env("cpu")
+torch.optim.Adam(torch.nn.Linear(2, 2).parameters())  # imports torch._dynamo after the group
+assert dist.broadcast_float(float(world.rank), world) == 0.0  # rank 0's value
+dist.shutdown(world)
+assert threads() == before, (before, threads())
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads in /proc")
+def test_leaving_the_process_group_ends_its_threads(tmp_path):
+    # A group kept alive past shutdown leaves gloo's threads running into the interpreter's exit,
+    # where one of them aborts the process now and then (SIGABRT after "done").
+    script = tmp_path / "leave.py"
+    script.write_text(LEAVE_GROUP)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           str(script)]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+
 @pytest.mark.parametrize(
     ("model", "shape"),
     [

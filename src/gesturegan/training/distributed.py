@@ -16,6 +16,7 @@ on, not whether a GPU exists (NCCL cannot reduce CPU tensors).
 
 from __future__ import annotations
 
+import importlib
 import os
 from dataclasses import dataclass
 
@@ -56,6 +57,10 @@ def init_from_env(device: str = "auto") -> World:
     if not dist.is_initialized():
         if where.type == "cuda":
             torch.cuda.set_device(where)
+        # Imported first: its functions default to ``group=group.WORLD``, so imported after the
+        # group exists (torch.optim does, through torch._dynamo) they hold it past ``shutdown``,
+        # and its threads, left running, abort the interpreter's exit.
+        importlib.import_module("torch.distributed.nn.functional")
         dist.init_process_group(backend=backend_for(where))
     return World(dist.get_rank(), dist.get_world_size(), local_rank, where)
 
@@ -66,7 +71,7 @@ def backend_for(device: torch.device) -> str:
 
 
 def shutdown(world: World) -> None:
-    """Leave the process group (after the last collective)."""
+    """Leave the process group (after the last collective); its backend's threads end here."""
     if world.distributed and dist.is_initialized():
         dist.destroy_process_group()
 
