@@ -17,7 +17,7 @@ from gesturegan.cli import main
 from gesturegan.errors import UserError
 from gesturegan.evaluation import borders
 from gesturegan.evaluation.run import METRICS, SETS, Judge, evaluate
-from gesturegan.evaluation.study import StudyConfig, report_study, run_study
+from gesturegan.evaluation.study import StudyConfig, extends, report_study, run_study
 
 from .conftest import TINY_MODEL
 
@@ -189,6 +189,18 @@ def test_study_judges_every_run_on_held_out_clips_and_resumes(library, tmp_path)
     with pytest.raises(UserError, match="different study"):
         run_study(tmp_path / "s", _tiny_study(library, seeds=(1,)))
 
+
+def test_a_study_goes_on_with_more_seeds_or_libraries_and_nothing_else_changed():
+    before = StudyConfig(data=("lmms", "hydrogen"), seeds=(0,), train_options={"preset": "sketch"})
+    assert extends(before, before)
+    assert extends(before, replace(before, seeds=(0, 1, 2), device="cuda"))
+    assert extends(before, replace(before, data=("lmms", "hydrogen", "desktop")))
+    assert extends(before, replace(before, reprs=("logmel_gl", "stft_pghi"), augment=("off", "ada")))
+    assert not extends(before, replace(before, seeds=(1, 2)))  # seed 0's run is not in it
+    assert not extends(before, replace(before, data=("lmms",)))
+    assert not extends(before, replace(before, minutes=60.0))
+    assert not extends(before, replace(before, n=32))
+    assert not extends(before, replace(before, train_options={"preset": "studio"}))
 
 def test_border_figures_see_a_bright_last_column_and_a_rise_at_the_end():
     """``frame`` is 0 for images like the real ones and grows with a border that stands out;

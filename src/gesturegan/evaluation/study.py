@@ -21,7 +21,8 @@ Layout of the study folder ``OUT``::
     study.png             Fréchet distance over real-vs-real against the category check, per run
 
 A study that is stopped resumes: finished runs are kept, an unfinished one continues from its last
-checkpoint. ``report_study`` rewrites the table from the runs finished so far and trains nothing,
+checkpoint. It may go on with more seeds, libraries, representations, models or augmentation modes
+than it started with (``extends``); anything else asks for another folder. ``report_study`` rewrites the table from the runs finished so far and trains nothing,
 also while the study goes on elsewhere.
 
 Beside the real-vs-real reference every run gets a second: its *decoder floor*, the held-out clips
@@ -62,6 +63,8 @@ PICTURES = "pictures"
 ROW = "study.json"
 FLOOR_BATCH = 64
 GEN_SPEED_BATCH = 32
+AXES = ("data", "reprs", "models", "augment", "seeds")
+"""The StudyConfig lists a study may grow by when it goes on (``extends``)."""
 SPACE = "features"
 """The judge's space the table leads with (weight-free features); random nets are beside it."""
 
@@ -134,6 +137,13 @@ class StudyConfig:
         return out
 
 
+def extends(before: StudyConfig, after: StudyConfig) -> bool:
+    """Whether ``after`` continues the study ``before``: the same but for more entries in its
+    ``AXES`` lists (a seed or a library added keeps every finished run valid) and the device."""
+    same = replace(before, device=after.device, **{a: getattr(after, a) for a in AXES}) == after
+    return same and all(set(getattr(before, a)) <= set(getattr(after, a)) for a in AXES)
+
+
 def run_study(
     out: str | Path, cfg: StudyConfig, say: Callable[[str], None] = print
 ) -> list[dict[str, Any]]:
@@ -144,8 +154,11 @@ def run_study(
     saved = out / "study.yaml"
     if saved.is_file():
         before = from_dict(StudyConfig, load_yaml(saved), where=str(saved))
-        if replace(before, device=cfg.device) != cfg:  # any device may go on
-            raise UserError(f"{out} holds a different study; choose another --out folder")
+        if not extends(before, cfg):
+            raise UserError(
+                f"{out} holds a different study (only its lists of {', '.join(AXES)} may grow); "
+                "choose another --out folder"
+            )
     judged_on = {data: cfg.eval_data or data for data in cfg.data}
     checkers = {
         data: check_dataset(data, cfg.category_check, held_out=cfg.eval_data is None)
