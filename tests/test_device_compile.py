@@ -46,8 +46,9 @@ def test_compile_where_torch_compile_cannot_work_is_one_line(tiny_dataset, tmp_p
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("g_pad", ["zeros", "replicate"])
 def test_compiled_steps_equal_eager_ones_and_the_checkpoint_loads_uncompiled(
-    tiny_dataset, tmp_path
+    tiny_dataset, tmp_path, g_pad
 ):
     """Two steps at the first stage — an R1 step (the real pass eager) and a plain one (all
     compiled) — from the same seed as an eager trainer; then the compiled run's checkpoint goes
@@ -58,7 +59,8 @@ def test_compiled_steps_equal_eager_ones_and_the_checkpoint_loads_uncompiled(
     from gesturegan.training.state import weights
 
     def trainer(compiled: bool) -> Trainer:
-        cfg = make_config(str(tiny_dataset), overrides=tiny_overrides(10, compile=compiled))
+        options = tiny_overrides(10, compile=compiled, pgan={**TINY_MODEL, "g_pad": g_pad})
+        cfg = make_config(str(tiny_dataset), overrides=options)
         return Trainer(cfg, tmp_path / f"run{compiled}")
 
     from torch._dynamo.utils import counters

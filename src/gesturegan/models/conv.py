@@ -72,6 +72,20 @@ def conv(
     return _Conv.apply(x, weight, bias, stride, padding, slope)
 
 
+def replicate_pad(x: torch.Tensor, pad: tuple[int, int, int, int]) -> torch.Tensor:
+    """``F.pad(x, pad, mode="replicate")`` for ``x [B, C, H, W]``, ``pad`` (left, right, top,
+    bottom), that torch.compile can also differentiate: in a compiled graph the edge rows and
+    columns are repeated by concatenation, since its fake kernel of the replication pad's backward
+    gets a channels-last input's strides wrong (torch 2.13)."""
+    if not torch.compiler.is_compiling():
+        return torch.nn.functional.pad(x, pad, mode="replicate")
+    left, right, top, bottom = pad
+    rows = (x[:, :, :1].expand(-1, -1, top, -1), x, x[:, :, -1:].expand(-1, -1, bottom, -1))
+    x = torch.cat(rows, dim=2)
+    cols = (x[..., :1].expand(-1, -1, -1, left), x, x[..., -1:].expand(-1, -1, -1, right))
+    return torch.cat(cols, dim=3)
+
+
 def leaky_relu(x: torch.Tensor, slope: float) -> torch.Tensor:
     """``F.leaky_relu(x, slope)`` (``slope > 0``) whose gradient is cheap to differentiate again.
 

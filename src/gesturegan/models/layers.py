@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .conv import conv, leaky_relu
+from .conv import conv, leaky_relu, replicate_pad
 
 
 class EqualLinear(nn.Module):
@@ -97,7 +97,7 @@ class EqualConv2d(nn.Module):
         slope = LRELU_SLOPE if self.activate else None
         if self.pad == "replicate":
             (ph, pw), (_, right, _, bottom) = self.padding, self.extra_pad
-            x = F.pad(x, (pw, pw + right, ph, ph + bottom), mode="replicate")
+            x = replicate_pad(x, (pw, pw + right, ph, ph + bottom))
             return conv(x, w, self.bias, slope=slope)
         if any(self.extra_pad):
             x = F.pad(x, self.extra_pad)
@@ -119,7 +119,7 @@ class EqualConv2d(nn.Module):
         slope = LRELU_SLOPE if self.activate else None
         if self.pad == "replicate":
             # The low-resolution edge pixel is the upsampled image's edge pixel too.
-            x = F.pad(x, (*self.up_pad_w, *self.up_pad_h), mode="replicate")  # last axis first
+            x = replicate_pad(x, (*self.up_pad_w, *self.up_pad_h))  # last axis first
             sym = (0, 0)
         else:
             # Symmetric padding inside the convolution; an even kernel's extra pixels beforehand.
