@@ -64,10 +64,10 @@ def test_the_real_generator_keeps_the_contract_the_fake_stands_in_for(tiny_run, 
 
     source: GestureSource = load(tiny_run)
     assert isinstance(source.sr, int) and isinstance(source.length, int)
-    assert source.categories == ("hit", "tone") and source.stages[0] == "4x4"
+    assert source.categories == ("hit", "tone") and len(source.stages) > 1
     clip = np.asarray(source.sample("hit", 3, None))
     assert clip.shape == (source.length,) and clip.dtype == np.float32
-    assert np.asarray(source.sample("hit", 3, "4x4")).shape == (source.length,)
+    assert np.asarray(source.sample("hit", 3, source.stages[0])).shape == (source.length,)
     morph = np.asarray(source.morph("hit", "tone", 3, 3, None))
     assert morph.shape == (3, source.length) and morph.dtype == np.float32
     score = write_score(tmp_path, "run: run\nevents:\n  - {at: 0.5, gesture: tone, seed: 1}\n")

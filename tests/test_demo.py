@@ -27,7 +27,7 @@ def test_demo_end_to_end(tmp_path):
     # more steps over D's periodicity input (see demo.DEMO_MODEL).
     config = load_yaml(out / "run" / "config.yaml")
     assert (config["preset"], config["steps"], config["minutes"]) == ("sketch", 12, None)
-    assert config["pgan"]["d_periodicity"] is False
+    assert config["pgan"]["d_periodicity"] is False and config["repr"] == "logmel_gl"
     # A second run reuses everything that is complete.
     again = run_demo(out, steps=12, per_class=8, show_progress=False)
     assert again.seconds < result.seconds

@@ -145,7 +145,9 @@ def test_every_verb_on_a_full_disk_exits_2_with_one_line_and_nothing_half_writte
         "label": ["label", str(src), "--csv", str(tmp_path / "labels.csv")],
         "sort": ["sort", str(src), str(tmp_path / "sorted"), "--copy"],
         "generate": ["generate", str(run), "--out", str(tmp_path / "gen"), "--n", "1"],
-        "export": ["export", str(run), "--tolerance", "1"],
+        # Any output in [-1, 1] passes: the disk is tested here, not a barely trained model's
+        # decoder (test_export).
+        "export": ["export", str(run), "--tolerance", "2"],
         "train": ["train", "--out", str(run), "--resume", "--steps", "13"],
     }
     fill_the_disk(monkeypatch)

@@ -86,7 +86,7 @@ def test_candidates_need_the_discriminator_saved_with_the_generator(tiny_run, tm
     with pytest.raises(UserError, match="no discriminator saved with it"):
         load(run).samples("hit", [0], candidates=2)
     with pytest.raises(UserError, match="last stage only"):
-        load(tiny_run).samples("hit", [0], stage="4x4", candidates=2)
+        load(tiny_run).samples("hit", [0], stage=load(tiny_run).stages[0], candidates=2)
     with pytest.raises(UserError, match="--candidates must be at least 1, got 0"):
         load(tiny_run).samples("hit", [0], candidates=0)
     assert load(run).samples("hit", [0]).shape == (1, LENGTH)  # plain drawing needs no D
@@ -116,11 +116,10 @@ def test_a_damaged_export_bundle_is_a_clear_error(tiny_run, tmp_path):
 
 
 def test_generate_from_an_early_stage(tiny_run, tmp_path):
-    gen = load(tiny_run)
-    assert gen.stages[0] == "4x4"
-    rows = generate(tiny_run, tmp_path, n=1, category="hit", stage="4x4")
+    assert load(tiny_run).stages[0] == "8x4"  # stft_pghi's 256x128 images keep their aspect
+    rows = generate(tiny_run, tmp_path, n=1, category="hit", stage="first")
     _check_wav(rows[0].path)
-    assert rows[0].path.name == "hit_seed0_4x4.wav"
+    assert rows[0].path.name == "hit_seed0_8x4.wav" and rows[0].stage == "8x4"
 
 
 def test_unknown_class_and_stage_are_user_errors(tiny_run, tmp_path):
@@ -170,7 +169,7 @@ def test_compose_the_demo_score(tiny_run, tmp_path):
     score = tmp_path / "score.yaml"
     score.write_text(
         "events:\n"
-        "  - {at: 0.0, gesture: hit, seed: 1, stage: 4x4, pan: -0.5}\n"
+        "  - {at: 0.0, gesture: hit, seed: 1, stage: 8x4, pan: -0.5}\n"
         "  - {at: 0.5, gesture: tone, seed: 2, gain_db: -6, pan: 0.5}\n"
         "  - {at: 1.0, morph: {from: hit, to: tone, steps: 3, every: 0.3}}\n"
     )

@@ -12,6 +12,7 @@ from gesturegan.cli import build_parser, main
 from gesturegan.config import leaf_fields, load_yaml, options, overrides_from, to_dict
 from gesturegan.errors import UserError
 from gesturegan.evaluation.study import StudyConfig
+from gesturegan.models import saved_config
 from gesturegan.reference import OPTIONS_DOC, TRAIN_EXAMPLE, options_markdown, train_example
 from gesturegan.training.config import OPTION_HELP, TrainConfig, make_config, resume_config
 
@@ -112,10 +113,13 @@ def test_resume_may_change_training_options_but_not_the_models():
         resume_config(saved, {"repr": "mel_ifreq", "seed": 1}, "run")
 
 
-def test_a_run_saved_before_d_periodicity_existed_resumes_without_it():
+@pytest.mark.parametrize(("option", "now", "then"), [("d_periodicity", True, False),
+                                                     ("g_pad", "replicate", "zeros")])
+def test_a_run_saved_before_an_option_existed_resumes_as_it_was_trained(option, now, then):
     saved = to_dict(make_config("d", overrides={"minutes": 10}))
-    assert saved["pgan"].pop("d_periodicity") is True  # the default now
+    assert saved["pgan"].pop(option) == now  # the default now
     cfg = resume_config(saved, {"minutes": 20}, "run")
-    assert cfg.pgan.d_periodicity is False and cfg.minutes == 20
+    assert getattr(cfg.pgan, option) == then and cfg.minutes == 20
+    assert saved_config("pgan", saved["pgan"]) == cfg.pgan  # so does its generator (generation)
     with pytest.raises(UserError, match="pgan: cannot change when resuming"):
-        resume_config(saved, {"pgan": {"d_periodicity": True}}, "run")
+        resume_config(saved, {"pgan": {option: now}}, "run")

@@ -143,7 +143,7 @@ def export(
     gen = load(run_dir, device)
     if gen.rep.untraceable:
         raise UserError(f"{gen.rep.name} cannot be exported: {gen.rep.untraceable}")
-    stage_name = stage or gen.final_stage
+    stage_name = gen.stage(stage)
     on_cpu = gen if gen.device.type == "cpu" else load(run_dir, "cpu")
     module = on_cpu.synthesizer(stage).eval()
     if out is None:

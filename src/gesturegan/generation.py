@@ -20,10 +20,9 @@ import torch
 from . import audio
 from .allocator import keep_freed_memory
 from .atomic import clean_temps, write_text
-from .config import from_dict
 from .device import resolve
 from .errors import UserError
-from .models import MODEL_CONFIGS, build, use_fast_layout
+from .models import build, saved_config, use_fast_layout
 from .representations import Representation
 from .representations import get as get_representation
 from .runs import Run
@@ -51,7 +50,7 @@ class Generator:
         self.rep = get_representation(
             meta["repr"], sr=self.sr, length=self.length, **meta.get("repr_options", {})
         )
-        self.model_cfg = from_dict(MODEL_CONFIGS[meta["model"]], meta["model_config"])
+        self.model_cfg = saved_config(meta["model"], meta["model_config"])
         self.all_stages: tuple[str, ...] = tuple(meta["stages"])
         self.final_stage = self.all_stages[int(meta["stage"])]
         self._nets = {self.final_stage: (self._build(state_dict), float(meta["alpha"]))}
@@ -80,8 +79,14 @@ class Generator:
             self._judge = self._build(self.run.read_discriminator(step), which=1)
         return self._judge
 
+    def stage(self, name: str | None) -> str:
+        """The stage ``name`` asks for: a stage's name, ``first``, or ``last`` (as ``None``)."""
+        if name == "first":
+            return self.stages[0]
+        return self.final_stage if name in (None, "last") else name
+
     def _net(self, stage: str | None) -> tuple[torch.nn.Module, int, float]:
-        name = stage or self.final_stage
+        name = self.stage(stage)
         if name not in self.stages:
             raise UserError(
                 f"stage {name!r} is not available in {self.run_dir}; "
@@ -202,7 +207,7 @@ class Generator:
         """Gestures ``[len(seeds), T]`` of one category, one per seed; with ``candidates`` k > 1,
         each the best of k by the run's discriminator (``best_of``; last stage only)."""
         if candidates != 1:
-            if stage not in (None, self.final_stage):
+            if self.stage(stage) != self.final_stage:
                 raise UserError("--candidates draws from the last stage only; leave --stage out")
             return self.decode(self.best_of(category, seeds, candidates, truncation))
         z = self.latents(seeds, truncation)
@@ -325,6 +330,7 @@ def generate(
     out = Path(out)
     clean_temps(out, recursive=False)  # of a generate killed before
     cats = [category] if category is not None else (list(gen.categories) or [None])
+    stage = gen.stage(stage) if stage else None  # named in the files as asked, by its size
     stage_name = stage or gen.final_stage
     seeds = list(range(seed, seed + n))
     rows: list[Generated] = []
@@ -391,7 +397,7 @@ def morph(
                 "steps": steps,
                 "seed": seed,
                 "mode": mode,
-                "stage": stage or gen.final_stage,
+                "stage": gen.stage(stage),
             },
             indent=2,
         ),

@@ -21,7 +21,7 @@ def add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n", type=int, default=4, help="gestures per class (default 4)")
     p.add_argument("--class", dest="category", help=f"only this {CATEGORY_HELP} (default: all)")
     p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
-    p.add_argument("--stage", help="decode through an earlier growth stage, e.g. 4x4")
+    p.add_argument("--stage", help="decode through an earlier growth stage: first or e.g. 16x8")
     p.add_argument("--truncation", type=float, help="truncate latents at ±T (less variety)")
     p.add_argument(
         "--candidates",
@@ -72,7 +72,9 @@ def add_morph(sub: argparse._SubParsersAction) -> None:
         "(--to = --from); both: move both",
     )
     p.add_argument("--seed", type=int, default=0, help="latent seed (default 0)")
-    p.add_argument("--stage", help="growth stage to draw from (default: the last)")
+    p.add_argument(
+        "--stage", help="growth stage to draw from: first, last (the default) or e.g. 16x8"
+    )
     p.add_argument("--out", required=True, help="output folder")
     add_device(p)
     p.set_defaults(func=_morph)
@@ -107,7 +109,7 @@ def add_export(sub: argparse._SubParsersAction) -> None:
         help="(default torchscript)",
     )
     p.add_argument("--out", help="file to write (default RUN/generator.pt or RUN/generator.onnx)")
-    p.add_argument("--stage", help="growth stage to export, e.g. 4x4 (default: the last)")
+    p.add_argument("--stage", help="growth stage to export: first, last (the default) or e.g. 16x8")
     p.add_argument(
         "--tolerance",
         type=float,

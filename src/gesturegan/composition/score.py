@@ -5,7 +5,7 @@ A score is a YAML file (the format: docs/score.md)::
     run: runs/demo            # model to draw gestures from (relative to the score file)
     sr: 44100                 # optional; default: the highest rate of the model and the files
     events:
-      - {at: 0.0, gesture: trigger, seed: 3, gain_db: -6, pan: -0.5, stage: 4x4}
+      - {at: 0.0, gesture: trigger, seed: 3, gain_db: -6, pan: -0.5, stage: first}
       - {at: 1.5, morph: {from: trigger, to: continuous_variation, steps: 6, every: 0.4}, pan: 0.3}
       - {at: 4.0, file: sounds/bell.wav, gain_db: -3}
 
@@ -412,8 +412,9 @@ def existing_file(event: FileEvent, score_dir: Path) -> Path:
 
 
 STAGE_ALIASES = ("first", "last")
-"""Stage names every model with growth stages understands: its first and its last stage (``4x4``
-and ``128x128`` for the sketch preset, ``4x8`` and ``256x512`` for a 131072-sample run)."""
+"""Stage names every model with growth stages understands: its first and its last stage (``8x4``
+and ``256x128`` for the sketch preset's stft_pghi images, ``4x4`` and ``128x128`` for its
+logmel_gl ones)."""
 
 
 def stage_of(name: str | None, stages: tuple[str, ...]) -> str | None:

@@ -76,7 +76,7 @@ class StudyConfig:
     data: tuple[str, ...] = option(
         (), "datasets to train on, each a `gesturegan prepare --holdout` folder (one per library)"
     )
-    reprs: tuple[str, ...] = option(("logmel_gl",), "representations to compare")
+    reprs: tuple[str, ...] = option(("stft_pghi",), "representations to compare")
     models: tuple[str, ...] = option(("pgan",), "models to compare")
     augment: tuple[str, ...] = option(
         ("off",), "training augmentation modes to compare (off, ada, fixed)"

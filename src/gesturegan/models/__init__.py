@@ -21,6 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..config import from_dict
 from ..errors import UserError
 from . import dcgan, pgan, wavegan
 
@@ -34,6 +35,14 @@ MODEL_CONFIGS = {
     "dcgan": dcgan.DCGANConfig,
     "wavegan": wavegan.WaveGANConfig,
 }
+
+
+def saved_config(name: str, saved: dict):
+    """Model ``name``'s config as a run saved it (a ``model_config`` or a ``config.yaml`` section):
+    options the run predates take the value it was trained with (``pgan.OPTIONS_BEFORE``), not
+    today's default."""
+    before = pgan.OPTIONS_BEFORE if name == "pgan" else {}
+    return from_dict(MODEL_CONFIGS[name], {**before, **saved}, where=f"saved {name} options")
 
 
 def build(

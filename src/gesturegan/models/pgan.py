@@ -75,9 +75,9 @@ class PGANConfig:
     kinds: bool = option(False, "condition on the kinds of gesture in each class (labeler rules)")
     # Zero padding tells G's convolutions where the image ends, and the generated images carry a
     # bright frame: the top frequency row, the first and the last time columns (a click at the
-    # start, a thump at the end of the clip). Off in runs saved before it existed.
+    # start, a thump at the end of the clip). Zeros in runs saved before it existed.
     g_pad: str = option(
-        "zeros", "how G's convolutions pad the image's borders: zeros, or replicate (edge pixel)"
+        "replicate", "how G's convolutions pad the image's borders: replicate (edge pixel) or zeros"
     )
 
     def __post_init__(self) -> None:
@@ -110,6 +110,11 @@ KERNEL_PRESETS: dict[str, tuple[tuple[int, int], ...]] = {
     "square": ((3, 3),),
     "time": ((3, 3), (1, 1), (1, 6), (1, 6), (2, 8), (2, 8)),
 }
+
+
+# Options added after runs were saved without them, with the value those runs were trained with: a
+# default that changed must not change a saved run's networks (``models.saved_config``).
+OPTIONS_BEFORE = {"d_periodicity": False, "kinds": False, "g_pad": "zeros"}
 
 
 def stage_sizes(shape: tuple[int, ...]) -> tuple[tuple[int, int], ...]:

@@ -11,7 +11,7 @@ from ..device import PRECISIONS
 from ..errors import UserError
 from ..models import MODELS
 from ..models.dcgan import DCGANConfig
-from ..models.pgan import PGANConfig
+from ..models.pgan import OPTIONS_BEFORE, PGANConfig
 from ..models.wavegan import WaveGANConfig
 from .losses import LOSSES
 
@@ -39,7 +39,7 @@ class TrainConfig:
     model: str = option(
         "pgan", "pgan (progressive), dcgan (one stage) or wavegan (1-D; needs repr waveform)"
     )
-    repr: str = option("logmel_gl", "audio representation the model learns (`gesturegan reprs`)")
+    repr: str = option("stft_pghi", "audio representation the model learns (`gesturegan reprs`)")
     repr_options: dict[str, Any] = option(
         factory=dict, help="keyword options of the representation, as a YAML mapping"
     )
@@ -69,7 +69,7 @@ class TrainConfig:
     # more images per second.
     batch_size: tuple[int, ...] = option(
         (32,),
-        "clips per step, one value per growth stage from 4x4 up; the last repeats",
+        "clips per step, one value per growth stage from the first up; the last repeats",
         section="optimisation",
         at_least=2,
     )
@@ -197,9 +197,6 @@ OPTION_HELP: dict[str, str] = field_help(TrainConfig)
 # What defines the models and the data they see: fixed for the life of a run (``--resume``).
 FIXED_ON_RESUME = ("preset", "model", "repr", "repr_options", "seed", "pgan", "dcgan", "wavegan")
 
-# ``pgan`` options added after runs were saved without them, as those runs were trained: a default
-# that changed must not change a saved run's models on ``--resume``.
-PGAN_OPTIONS_BEFORE = {"d_periodicity": False, "kinds": False}
 
 
 def make_config(
@@ -231,8 +228,8 @@ def resume_config(saved: dict[str, Any], changes: dict[str, Any], where: str) ->
     defines the models and the data they see (``FIXED_ON_RESUME``) may not, since the checkpoint's
     weights were made for it.
     """
-    if isinstance(saved.get("pgan"), dict):
-        saved = {**saved, "pgan": {**PGAN_OPTIONS_BEFORE, **saved["pgan"]}}
+    if isinstance(saved.get("pgan"), dict):  # options the run predates: as it was trained
+        saved = {**saved, "pgan": {**OPTIONS_BEFORE, **saved["pgan"]}}
     before = from_dict(TrainConfig, saved, where=where)
     cfg = from_dict(TrainConfig, _apply(saved, changes), where=where)
     fixed = [k for k in FIXED_ON_RESUME if getattr(cfg, k) != getattr(before, k)]
