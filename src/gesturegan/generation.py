@@ -80,7 +80,7 @@ class Generator:
         return self._judge
 
     def stage(self, name: str | None) -> str:
-        """The stage ``name`` asks for: a stage's name, ``first``, or ``last`` (as ``None``)."""
+        """The stage ``name`` asks for: a stage's name, ``first``, or ``last`` (``None`` too)."""
         if name == "first":
             return self.stages[0]
         return self.final_stage if name in (None, "last") else name

@@ -22,8 +22,9 @@ Layout of the study folder ``OUT``::
 
 A study that is stopped resumes: finished runs are kept, an unfinished one continues from its last
 checkpoint. It may go on with more seeds, libraries, representations, models or augmentation modes
-than it started with (``extends``); anything else asks for another folder. ``report_study`` rewrites the table from the runs finished so far and trains nothing,
-also while the study goes on elsewhere.
+than it started with (``extends``); anything else asks for another folder. ``report_study``
+rewrites the table from the runs finished so far and trains nothing, also while the study goes on
+elsewhere.
 
 Beside the real-vs-real reference every run gets a second: its *decoder floor*, the held-out clips
 encoded and decoded by the run's representation and judged like the generated ones. A generator

@@ -198,7 +198,6 @@ OPTION_HELP: dict[str, str] = field_help(TrainConfig)
 FIXED_ON_RESUME = ("preset", "model", "repr", "repr_options", "seed", "pgan", "dcgan", "wavegan")
 
 
-
 def make_config(
     data: str | None,
     config_path: str | None = None,
