@@ -330,14 +330,14 @@ def generate(
     out = Path(out)
     clean_temps(out, recursive=False)  # of a generate killed before
     cats = [category] if category is not None else (list(gen.categories) or [None])
-    stage = gen.stage(stage) if stage else None  # named in the files as asked, by its size
-    stage_name = stage or gen.final_stage
+    stage_name = gen.stage(stage)
+    suffix = f"_{stage_name}" if stage else ""  # a stage asked for is named by its size
     seeds = list(range(seed, seed + n))
     rows: list[Generated] = []
     for cat in cats:
         waves = gen.samples(cat, seeds, stage, truncation, candidates)
         for s, wave in zip(seeds, waves, strict=True):
-            name = f"{cat or 'sample'}_seed{s}" + (f"_{stage}" if stage else "") + ".wav"
+            name = f"{cat or 'sample'}_seed{s}{suffix}.wav"
             path = audio.write(out / name, wave, gen.sr)
             heard = label(wave, gen.sr)[0]
             rows.append(Generated(path, cat or "", s, stage_name, truncation, candidates, heard))
