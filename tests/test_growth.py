@@ -60,6 +60,7 @@ def test_pgan_refuses_sides_that_are_not_powers_of_two_of_at_least_4(shape):
         ((1, 16, 64), {"d_level": True}),
         ((2, 8, 32), {"kernels": "time"}),
         ((1, 32, 8), {"d_level": True, "kinds": True}),
+        ((1, 16, 32), {"g_out": "clip"}),
     ],
 )
 def test_pgan_forward_and_backward_at_every_stage_on_non_square_images(shape, extra):
@@ -83,10 +84,10 @@ def test_pgan_forward_and_backward_at_every_stage_on_non_square_images(shape, ex
         assert g.render(z, c, stage).shape == (4, *shape)
 
 
-@pytest.mark.parametrize("shape", [(1, 16, 64), (2, 32, 8)])
-def test_fade_in_at_alpha_zero_is_the_previous_stage_upsampled_on_non_square_images(shape):
+@pytest.mark.parametrize(("shape", "g_out"), [((1, 16, 64), "linear"), ((2, 32, 8), "clip")])
+def test_fade_in_at_alpha_zero_is_the_previous_stage_upsampled_on_non_square_images(shape, g_out):
     torch.manual_seed(0)
-    cfg = PGANConfig(**TINY_MODEL, d_level=True)
+    cfg = PGANConfig(**TINY_MODEL, d_level=True, g_out=g_out)
     g, d = build("pgan", cfg, shape, n_classes=3)
     z, c = torch.randn(4, cfg.z_dim), torch.eye(3)[[0, 1, 2, 0]]
     with torch.no_grad():
@@ -98,6 +99,25 @@ def test_fade_in_at_alpha_zero_is_the_previous_stage_upsampled_on_non_square_ima
             torch.testing.assert_close(
                 d(img, c, stage, alpha=0.0), d(pooled, c, stage - 1), atol=1e-5, rtol=1e-5
             )
+
+
+def test_a_clipped_output_stays_in_the_image_range_and_learns_inside_it():
+    """``g_out: clip`` draws the linear output clipped to [-1, 1]: a pixel below -1 is the floor
+    exactly (silence in a magnitude image), and gradients reach G through the pixels inside."""
+    shape, z, c = (1, 16, 32), torch.randn(8, TINY_MODEL["z_dim"]), torch.eye(2)[[0, 1] * 4]
+    images = {}
+    for g_out in ("linear", "clip"):
+        torch.manual_seed(0)
+        g, _ = build("pgan", PGANConfig(**TINY_MODEL, g_out=g_out), shape, n_classes=2)
+        with torch.no_grad():
+            g.to_img[-1].weight.mul_(20.0)  # a loud output, far outside [-1, 1] in places
+        images[g_out] = img = g(z, c)
+        img.sum().backward()
+        assert g.to_img[-1].weight.grad.abs().sum() > 0
+    linear, clipped = images["linear"].detach(), images["clip"].detach()
+    assert linear.min() < -1 and linear.max() > 1
+    torch.testing.assert_close(clipped, linear.clamp(-1, 1), atol=1e-6, rtol=0)
+    assert (clipped == -1).float().mean() > 0.05  # the floor, exactly
 
 
 def test_channels_follow_the_shorter_side_so_a_longer_clip_has_the_square_models_widths():

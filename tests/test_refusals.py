@@ -172,6 +172,7 @@ BAD_TRAIN_FLAGS = [
     (["--wavegan.phase-shuffle", "-1"], "wavegan.phase_shuffle: must be ≥ 0, got -1"),
     (["--stage-time-power", "-1"], "stage_time_power: must be ≥ 0, got -1"),
     (["--pgan.g-pad", "reflect"], "pgan.g_pad: choose from zeros, replicate, got 'reflect'"),
+    (["--pgan.g-out", "tanh"], "pgan.g_out: choose from linear, clip, got 'tanh'"),
     (["--repr", "nope"], "nope"),
 ]
 

@@ -79,10 +79,19 @@ class PGANConfig:
     g_pad: str = option(
         "replicate", "how G's convolutions pad the image's borders: replicate (edge pixel) or zeros"
     )
+    # Real images sit exactly at -1 (silence) over most of a one-shot's tail; a linear output has
+    # to hit that value pixel by pixel, and a young last stage leaves a haze 15-35 dB above it.
+    g_out: str = option(
+        "linear",
+        "G's image output: linear, or clip to [-1, 1], the range every representation encodes "
+        "into (then any value at or below -1 draws the floor, silence in the magnitude images)",
+    )
 
     def __post_init__(self) -> None:
         if self.g_pad not in PADS:
             raise UserError(f"pgan.g_pad: choose from {', '.join(PADS)}, got {self.g_pad!r}")
+        if self.g_out not in OUTPUTS:
+            raise UserError(f"pgan.g_out: choose from {', '.join(OUTPUTS)}, got {self.g_out!r}")
         if isinstance(self.kernels, str):
             if self.kernels not in KERNEL_PRESETS:
                 raise UserError(
@@ -101,6 +110,10 @@ class PGANConfig:
         shorter side is 4), applied as written whatever the image's aspect ratio."""
         kernels = KERNEL_PRESETS[self.kernels] if isinstance(self.kernels, str) else self.kernels
         return tuple(kernels[min(stage, len(kernels) - 1)]) if kernels else tuple(self.kernel)
+
+
+OUTPUTS = ("linear", "clip")
+"""``PGANConfig.g_out``: what G does to the image its last 1x1 convolution draws."""
 
 
 # The 2020 project's "horizontal priority": square kernels while the image is tiny, then kernels
@@ -213,7 +226,7 @@ class ProgressiveGenerator(nn.Module):
         if fading:
             skip = F.interpolate(self._to_img(stage - 1, prev), scale_factor=2.0, mode="nearest")
             img = torch.lerp(skip, img, alpha)
-        return img
+        return img.clamp(-1.0, 1.0) if self.cfg.g_out == "clip" else img
 
     def _to_img(self, stage: int, x: torch.Tensor) -> torch.Tensor:
         """``to_img[stage](pixel_norm(x))``, the norm's factor applied to the few output channels
