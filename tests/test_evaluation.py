@@ -161,6 +161,9 @@ def test_study_judges_every_run_on_held_out_clips_and_resumes(library, tmp_path)
         assert 0 <= r["category_check_real"] <= 1 and 0 <= r["labeler_real"] <= 1
         assert set(r["per_class"]) == {"continuous_variation", "trigger"}
         assert r["frame"] > 0 and 0 <= r["end_rise"] <= 1 and 0 <= r["end_rise_real"] <= 1
+    silent, waves = rows  # logmel_gl's floor is silence; wave_image's -1 is a sample value
+    assert 0 <= silent["silent_share"] <= 1 and 0 < silent["silent_share_real"] < 1
+    assert waves["silent_share"] is None and waves["silent_share_real"] is None
     table = (tmp_path / "s" / "study.csv").read_text().splitlines()
     assert len(table) == 1 + 2 and table[0].startswith("name,data,repr")
     md = (tmp_path / "s" / "study.md").read_text()
@@ -180,8 +183,9 @@ def test_study_judges_every_run_on_held_out_clips_and_resumes(library, tmp_path)
     shutil.rmtree(pictures)
     row_file = pictures.parent / "study.json"
     old_row = json.loads(row_file.read_text())
-    for key in ("floor_fd_ratio", "frame", "end_rise", "end_rise_real"):
-        del old_row[key]  # as judged before the floor and the border figures existed
+    for key in ("floor_fd_ratio", "frame", "silent_share", "silent_share_real", "end_rise",
+                "end_rise_real"):
+        del old_row[key]  # as judged before the floor and the image diagnostics existed
     row_file.write_text(json.dumps(old_row))
     assert report_study(tmp_path / "s") == rows
     assert {p.name for p in pictures.iterdir()} == names  # drawn again for a run without them
@@ -221,6 +225,20 @@ def test_border_figures_see_a_bright_last_column_and_a_rise_at_the_end():
     thump[-256:] += 0.1 * np.sin(2 * np.pi * 60 * t[-256:])
     rise = borders.end_rise(np.stack([fading, thump]), sr)
     assert rise[0] < 0 < borders.RISE_DB < rise[1]
+
+
+def test_silent_share_counts_the_pixels_at_silence_and_not_a_haze_above_it():
+    """A real one-shot's tail sits at -1 (silence); a haze 17 dB above it (-0.69 in a 110 dB
+    range) is not the floor, and a linear output below -1 is."""
+    real = torch.full((4, 1, 16, 8), -1.0)
+    real[..., :2] = 0.3  # the hit: two columns of eight
+    hazy, under = real.clone(), real.clone()
+    hazy[..., 2:] = -0.69
+    under[..., 2:] = -1.2
+    assert borders.silent_share(real) == borders.silent_share(under) == pytest.approx(0.75)
+    assert borders.silent_share(hazy) == 0.0
+    real[:, :, :, 2] = -1.0 + 2 * borders.SILENCE_TOL  # 1.1 dB above the floor: not silence
+    assert borders.silent_share(real) == pytest.approx(0.625)
 
 
 def test_study_refuses_data_it_cannot_judge_before_training(library, tiny_dataset, tmp_path):

@@ -76,6 +76,20 @@ def test_registry_lists_and_builds_every_name():
         representations.get("logmel_gl", colour="red")
 
 
+@pytest.mark.parametrize("name", list(IMAGE_REPRS))
+def test_every_image_lies_in_minus_one_to_one_and_the_floor_is_silence_where_said(name):
+    """``g_out: clip`` and the floor diagnostic rely on both: images in [-1, 1], and channel 0 at
+    -1 exactly for silence in the representations that say so (``floor_is_silence``)."""
+    rep = representations.get(name, sr=SR, length=16384)
+    t = np.arange(16384) / SR
+    noise = np.random.default_rng(0).uniform(-1, 1, 16384)
+    loud = np.stack([np.sign(np.sin(2 * np.pi * 50 * t)), noise])
+    images = rep.encode(torch.from_numpy(loud.astype(np.float32)))
+    assert images.min() >= -1 and images.max() <= 1
+    silence = rep.encode(torch.zeros(1, 16384))[:, 0]
+    assert bool((silence == -1).all()) == rep.floor_is_silence
+
+
 def test_the_shared_grid_grows_along_time_only():
     grids = {n: representations.image_grid(n) for n in (16384, 32768, 65536, 131072, 262144)}
     assert grids == {

@@ -4,7 +4,9 @@ A generator whose convolutions pad with zeros knows where its image ends, and a 
 the borders apart from what is inside them: a bright or dark bottom row (the DC bin of a
 linear-frequency image), top row, first or last column. Decoded, the last column is a thump or a
 click at the very end of the clip. These figures say how far the generated clips are from the
-real ones there (docs/study.md, "What the figures ask for next"). They describe one defect of the
+real ones there (docs/study.md, "What the figures ask for next"). ``silent_share`` looks inside
+the image: the share of its pixels at the floor, -1, silence in a magnitude image, where a real
+one-shot's tail sits and a young last stage leaves a haze above it. They describe defects of the
 model; the judge grades the clips.
 """
 
@@ -20,6 +22,8 @@ WINDOW_S = 0.0116
 """Length of the windows whose level ``end_rise`` compares (256 samples at 22.05 kHz)."""
 RISE_DB = 6.0
 """A clip whose last window is this much louder than the windows before it ends in a rise."""
+SILENCE_TOL = 0.01
+"""A pixel at most this far above -1 is silent (0.55 dB above the floor of ``stft_pghi``)."""
 
 
 def border_excess(images: torch.Tensor) -> dict[str, float]:
@@ -43,6 +47,12 @@ def frame(generated: torch.Tensor, real: torch.Tensor) -> float:
     image units (0: the borders relate to their insides as the real ones do)."""
     g, r = border_excess(generated), border_excess(real)
     return float(np.mean([abs(g[b] - r[b]) for b in BORDERS]))
+
+
+def silent_share(images: torch.Tensor) -> float:
+    """Share of the pixels of channel 0 of ``images [B, C, H, W]`` at or below the floor, -1 (the
+    lowest value every representation encodes into: silence in the magnitude images)."""
+    return float((images.detach()[:, 0] <= -1.0 + SILENCE_TOL).float().mean())
 
 
 def end_rise(waves: np.ndarray, sr: int, before: int = 3) -> np.ndarray:

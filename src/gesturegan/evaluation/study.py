@@ -229,7 +229,7 @@ def complete(run: Path, data: str, n: int, device: str) -> dict[str, Any]:
 
     row = json.loads((run / ROW).read_text(encoding="utf-8"))
     has_floor, has_borders, has_pictures = (
-        "floor_fd_ratio" in row, "frame" in row, (run / PICTURES).is_dir()
+        "floor_fd_ratio" in row, "silent_share" in row, (run / PICTURES).is_dir()
     )
     if has_floor and has_borders and has_pictures:
         return row
@@ -267,17 +267,21 @@ def decoder_floor(gen, real: np.ndarray, real_asked: list[str]):
 def border_figures(gen, generated: np.ndarray, real: np.ndarray, n: int) -> dict[str, Any]:
     """The run's border diagnostics (``borders``): ``frame``, from the images of the clips
     ``generated`` (latent seeds 0 … n−1 of every class) against those of the ``real [N, T]`` clips
-    (at the run's rate and length; None for a 1-D representation), and ``end_rise`` /
-    ``end_rise_real``, the share of generated / real clips whose last window rises by
-    ``borders.RISE_DB``."""
+    (at the run's rate and length; None for a 1-D representation), ``silent_share`` /
+    ``silent_share_real``, the share of the generated / real images' silent pixels (None
+    where -1 is not silence), and ``end_rise`` / ``end_rise_real``, the share of generated /
+    real clips whose last window rises by ``borders.RISE_DB``."""
     with torch.no_grad():
         drawn = torch.cat([
             gen.render(gen.latents(list(range(n))), gen.condition(c, n)) for c in gen.categories
         ])  # fmt: skip
         encoded = gen.rep.encode(torch.from_numpy(real).to(gen.device))
     shown = drawn.ndim == 4  # images; a 1-D representation has no borders to draw
+    silent = shown and gen.rep.floor_is_silence
     return {
         "frame": borders.frame(drawn, encoded) if shown else None,
+        "silent_share": borders.silent_share(drawn) if silent else None,
+        "silent_share_real": borders.silent_share(encoded) if silent else None,
         "end_rise": float(np.mean(borders.end_rise(generated, gen.sr) > borders.RISE_DB)),
         "end_rise_real": float(np.mean(borders.end_rise(real, gen.sr) > borders.RISE_DB)),
     }

@@ -24,7 +24,8 @@ COLUMNS = (
     "name", *GROUP, "seed", "steps", "train_min", "stage", "gen_rtf", "judged_on", "held_out",
     "fd", "fd_rr", "fd_rr_lo", "fd_rr_hi", "fd_ratio", "floor_fd_ratio", "kad", "kad_rr",
     "precision", "recall", "recall_rr", "randnet_fd_ratio", "category_check", "labeler",
-    "category_check_real", "labeler_real", "frame", "end_rise", "end_rise_real",
+    "category_check_real", "labeler_real", "frame", "silent_share", "silent_share_real",
+    "end_rise", "end_rise_real",
 )  # fmt: skip
 SUMMARY = ("fd_ratio", "floor_fd_ratio", "fd", "fd_rr", "kad", "precision", "recall",
            "randnet_fd_ratio", "category_check", "category_check_real", "labeler",
@@ -105,8 +106,8 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     per_class = "".join(f"\n### {c}\n\n{head}{lines(summarize(rows, c))}" for c in categories)
     run_head = (
         "| run | steps | train min | stage | gen × real time | held-out clips | Fréchet / rr "
-        "| decoder floor | category check | labeler | frame | end rise (real) |\n"
-        + "|---" * 12
+        "| decoder floor | category check | labeler | frame | silent pixels (real) "
+        "| end rise (real) |\n" + "|---" * 13
         + "|\n"
     )
     runs = "".join(
@@ -114,6 +115,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         f"| {fmt(r['gen_rtf'])} | {r['held_out']} | {fmt(r['fd_ratio'])} "
         f"| {fmt(r.get('floor_fd_ratio'))} "
         f"| {pct(r.get('category_check'))} | {pct(r['labeler'])} | {fmt(r.get('frame'))} "
+        f"| {pct(r.get('silent_share'))} ({pct(r.get('silent_share_real'))}) "
         f"| {pct(r.get('end_rise'))} ({pct(r.get('end_rise_real'))}) |\n"
         for r in rows
     )
@@ -127,10 +129,11 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         f"≤ {GOAL_RATIO:g}). The decoder floor is the same ratio for the held-out clips passed "
         "through the run's representation alone (encoded and decoded): where a generator that drew "
         "every image perfectly would land. In brackets beside each category check: the same "
-        "checker on the held-out real clips, what it reaches on real sounds. Per run, two border "
+        "checker on the held-out real clips, what it reaches on real sounds. Per run, three image "
         "diagnostics (`evaluation/borders.py`, not the judge's): the frame, how far the borders of "
-        "the generated images stand out unlike the real ones' (0: alike), and the share of clips "
-        "whose last 12 ms rise 6 dB above the 35 ms before (the held-out clips' share in brackets)."
+        "the generated images stand out unlike the real ones' (0: alike); the share of the images' "
+        "pixels at silence (-1 in a magnitude image); and the share of clips whose last "
+        "12 ms rise 6 dB above the 35 ms before (the held-out clips' shares in brackets)."
     )
     return (
         f"# Study\n\n{intro}\n\n{head}{lines(summarize(rows))}\n## Per class\n{per_class}\n"

@@ -35,6 +35,8 @@ class Representation(ABC):
     description: str = ""
     untraceable: str = ""
     """Why ``decode`` cannot be recorded as a torch graph (``gesturegan export``); empty if it can."""
+    floor_is_silence: bool = False
+    """Whether channel 0's lowest value, -1, decodes to silence (the magnitude representations)."""
 
     def __init__(self, sr: int, length: int, **options: Any) -> None:
         if sr <= 0:

@@ -57,6 +57,7 @@ class DaisukelabMel(Representation):
     """FAT2019 prep-mels images (3 identical uint8 channels of a per-clip stretched log-mel)."""
 
     name = "daisukelab_mel"
+    floor_is_silence = True
     description = (
         "FAT2019 prep-mels: per-clip stretched uint8 log-mel x 3 channels; level lost; PGHI"
     )

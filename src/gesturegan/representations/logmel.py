@@ -70,6 +70,7 @@ class LogMelGL(Representation):
     """Log-mel magnitude (1 channel), phase by PGHI-initialised fast Griffin-Lim."""
 
     name = "logmel_gl"
+    floor_is_silence = True
     description = "log-mel magnitude, 1 channel; PGHI phase + 8 fast Griffin-Lim iterations (torch)"
 
     def __init__(

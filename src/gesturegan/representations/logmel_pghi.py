@@ -29,6 +29,7 @@ class LogMelPGHI(Representation):
     """Log-mel magnitude (1 channel), phase by PGHI, optionally refined by fast Griffin-Lim."""
 
     name = "logmel_pghi"
+    floor_is_silence = True
     description = (
         "log-mel magnitude, 1 channel; phase by phase-gradient heap integration + 4 GL iterations"
     )

@@ -108,6 +108,7 @@ class MelIFreq(Representation):
     """``stft_ifreq``'s log-power and IF in mel bands (square warp; exact below ~3 kHz)."""
 
     name = "mel_ifreq"
+    floor_is_silence = True
     description = "mel-scale log-magnitude + instantaneous frequency (GANSynth IF-Mel), 2 channels"
 
     def __init__(self, sr: int, length: int, min_db: float = -100.0, max_db: float = 10.0) -> None:

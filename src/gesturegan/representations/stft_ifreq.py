@@ -76,6 +76,7 @@ class STFTIFreq(Representation):
     """Log-magnitude and instantaneous-frequency deviation of an exactly invertible STFT."""
 
     name = "stft_ifreq"
+    floor_is_silence = True
     description = "STFT log-magnitude + instantaneous frequency (GANSynth), 2 channels; exact up to the dB floor"
 
     def __init__(self, sr: int, length: int, min_db: float = -100.0, max_db: float = 10.0) -> None:

@@ -65,6 +65,7 @@ class STFTPGHI(Representation):
     """Linear-frequency STFT log-magnitude (1 channel), phase by PGHI + fast Griffin-Lim."""
 
     name = "stft_pghi"
+    floor_is_silence = True
     description = (
         "linear-frequency STFT log-magnitude (TiFGAN), 1 channel; PGHI + 32 fast GL iterations"
     )
