@@ -80,7 +80,7 @@ class PGANConfig:
         "replicate", "how G's convolutions pad the image's borders: replicate (edge pixel) or zeros"
     )
     # Real images sit exactly at -1 (silence) over most of a one-shot's tail; a linear output has
-    # to hit that value pixel by pixel, and a young last stage leaves a haze 15-35 dB above it.
+    # to hit that value pixel by pixel, and a young last stage often leaves a haze 10-33 dB above.
     g_out: str = option(
         "linear",
         "G's image output: linear, or clip to [-1, 1], the range every representation encodes "
