@@ -161,5 +161,5 @@ def test_batch_auto_and_compile_are_flags_of_train():
     assert (cfg.batch, cfg.compile, cfg.batch_max, cfg.batch_memory) == ("auto", True, 256, 0.8)
     args = build_parser().parse_args(["train", "--out", "run", "--compile", "false"])
     assert make_config("data", None, overrides_from(args)).compile is False
-    with pytest.raises(UserError, match="batch must be fixed or auto; got 'big'"):
+    with pytest.raises(UserError, match="batch: must be one of fixed, auto, got 'big'"):
         make_config("data", None, {"batch": "big"})

@@ -171,8 +171,8 @@ BAD_TRAIN_FLAGS = [
     (["--dcgan.channels", "0"], "dcgan.channels: must be ≥ 1, got 0"),
     (["--wavegan.phase-shuffle", "-1"], "wavegan.phase_shuffle: must be ≥ 0, got -1"),
     (["--stage-time-power", "-1"], "stage_time_power: must be ≥ 0, got -1"),
-    (["--pgan.g-pad", "reflect"], "pgan.g_pad: choose from zeros, replicate, got 'reflect'"),
-    (["--pgan.g-out", "tanh"], "pgan.g_out: choose from linear, clip, got 'tanh'"),
+    (["--pgan.g-pad", "reflect"], "pgan.g_pad: must be one of zeros, replicate, got 'reflect'"),
+    (["--pgan.g-out", "tanh"], "pgan.g_out: must be one of linear, clip, got 'tanh'"),
     (["--repr", "nope"], "nope"),
 ]
 

@@ -3,13 +3,22 @@ examples/train.yaml and docs/options.md, generated from the config fields, list 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from gesturegan.classifier.config import ClassifierConfig
 from gesturegan.cli import build_parser, main
-from gesturegan.config import leaf_fields, load_yaml, options, overrides_from, to_dict
+from gesturegan.config import (
+    from_dict,
+    leaf_fields,
+    load_yaml,
+    options,
+    overrides_from,
+    show_value,
+    to_dict,
+)
 from gesturegan.errors import UserError
 from gesturegan.evaluation.study import StudyConfig
 from gesturegan.models import saved_config
@@ -93,6 +102,40 @@ def test_command_line_options_override_the_config_file(tmp_path):
     assert cfg.repr_options == {"n_mels": 64}
     # A budget on the command line replaces the file's instead of adding a second limit.
     assert (cfg.steps, cfg.minutes) == (50, None)
+
+
+CHOICES = [
+    (TrainConfig, "model", "gan"),
+    (TrainConfig, "batch", "big"),
+    (TrainConfig, "loss", "hinge"),
+    (TrainConfig, "augment", "always"),
+    (TrainConfig, "precision", "fp8"),
+    (TrainConfig, "pgan.g_pad", "reflect"),
+    (TrainConfig, "pgan.g_out", "tanh"),
+    (StudyConfig, "models", ["pgan", "gan"]),
+    (StudyConfig, "augment", ["off", "always"]),
+]
+
+
+@pytest.mark.parametrize(("cls", "name", "bad"), CHOICES)
+def test_a_word_outside_an_options_choices_is_refused_in_one_line(cls, name, bad):
+    (opt,) = [o for o in options(cls) if o.name == name]
+    word = bad[-1] if isinstance(bad, list) else bad
+    each = "each value " if isinstance(bad, list) else ""
+    said = f"{name}: {each}must be {opt.takes}, got {word!r}"
+    assert opt.takes == f"one of {', '.join(opt.choices)}" and word not in opt.choices
+    data = {"data": ["d"], "minutes": 1} if cls is StudyConfig else {}
+    parent, _, leaf = name.rpartition(".")
+    data.update({parent: {leaf: bad}} if parent else {name: bad})
+    with pytest.raises(UserError, match=re.escape(said)):
+        from_dict(cls, data, where="x")
+    for good in opt.choices:  # every word it lists is taken
+        good_data = {**data, **({parent: {leaf: good}} if parent else {name: good})}
+        if isinstance(bad, list):
+            good_data[name] = [good]
+        from_dict(cls, good_data, where="x")
+    if cls is TrainConfig:  # docs/options.md lists the training options
+        assert f"| `{name}` | `{show_value(opt.default)}` | {opt.takes} |" in options_markdown()
 
 
 def test_a_wrong_value_on_the_command_line_names_the_option(capsys):

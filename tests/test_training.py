@@ -378,7 +378,7 @@ def test_wgan_gp_trains_and_logs_its_penalty_and_gradient_norms(tiny_dataset, tm
     (row,) = csv.DictReader((tmp_path / "twice" / "logs" / "metrics.csv").open())
     assert float(row["penalty"]) == pytest.approx(float(rows[0]["penalty"]), rel=1e-5)
     assert float(row["grad_d"]) != pytest.approx(float(rows[0]["grad_d"]), rel=1e-3)
-    with pytest.raises(UserError, match="loss must be one of"):
+    with pytest.raises(UserError, match="loss: must be one of ns_r1, wgan_gp, got 'hinge'"):
         make_config(str(tiny_dataset), overrides={"loss": "hinge"})
 
 

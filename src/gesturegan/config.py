@@ -1,10 +1,11 @@
 """Dataclass configs: built from YAML plus overrides, validated in one place, saved with every output.
 
 Every config in gesturegan is a (possibly nested) ``@dataclass``. ``from_dict`` refuses unknown keys,
-wrong types, numbers that are not finite and numbers outside an option's ``Bounds`` with a
-``UserError`` naming the field, so a typo in a YAML file is a clear one-line error instead of a
-silently ignored option or a crash after the run folder was written. The bounds are declared once,
-on the field (``option(4, "...", at_least=1)``), and shown by ``--help`` and ``docs/options.md``.
+wrong types, numbers that are not finite, numbers outside an option's ``Bounds`` and words outside
+its ``choices`` with a ``UserError`` naming the field, so a typo in a YAML file is a clear one-line
+error instead of a silently ignored option or a crash after the run folder was written. Bounds and
+choices are declared once, on the field (``option(4, "...", at_least=1)``, ``option("off", "...",
+choices=("off", "ada"))``), and shown by ``--help`` and ``docs/options.md``.
 """
 
 from __future__ import annotations
@@ -56,11 +57,12 @@ def from_dict(cls: type[T], data: dict[str, Any] | None, where: str = "config") 
 
 def check(cfg: Any, where: str = "config") -> None:
     """Refuse a config (nested ones too) holding a number that is not finite or lies outside its
-    option's ``Bounds``: ``from_dict`` calls it, and so do configs the Python API builds directly.
+    option's ``Bounds``, or a word that is not one of its ``choices``: ``from_dict`` calls it, and
+    so do configs the Python API builds directly.
 
     Raises
     ------
-    UserError : naming the first such option, its bounds and the value.
+    UserError : naming the first such option, its bounds or choices, and the value.
     """
     for f in dataclasses.fields(cfg):
         value, name = getattr(cfg, f.name), f"{where}.{f.name}"
@@ -77,6 +79,10 @@ def check(cfg: Any, where: str = "config") -> None:
         bad = next((x for x in numbers if bounds and not bounds.holds(x)), None)
         if bad is not None:
             raise UserError(f"{name}: {each}must be {bounds}, got {show_value(bad)}")
+        choices = f.metadata.get("choices")
+        bad = next((x for x in items if choices and x not in choices), None)
+        if bad is not None:
+            raise UserError(f"{name}: {each}must be {_one_of(choices)}, got {bad!r}")
 
 
 def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
@@ -160,6 +166,11 @@ def _number(x: float | None) -> str:
     return str(int(x)) if x == int(x) else f"{x:g}"
 
 
+def _one_of(choices: tuple[str, ...]) -> str:
+    """How an option's ``choices`` read in a message or a table: ``one of off, ada, fixed``."""
+    return f"one of {', '.join(choices)}"
+
+
 def option(
     default: Any = dataclasses.MISSING,
     help: str = "",
@@ -170,14 +181,18 @@ def option(
     above: float | None = None,
     at_most: float | None = None,
     below: float | None = None,
+    choices: tuple[str, ...] | None = None,
 ) -> Any:
     """A config field that carries its own description: ``lr: float = option(0.002, "Adam
     learning rate", above=0)``. The help sentence (and ``section``, a heading that starts a group of
     options) is what `--help`, ``examples/train.yaml`` and ``docs/options.md`` show, so each option
     is described once. ``factory`` makes mutable defaults (``factory=dict``). ``at_least``,
-    ``above``, ``at_most`` and ``below`` bound a number (each number of a list), checked by
-    ``from_dict`` before anything uses the config."""
+    ``above``, ``at_most`` and ``below`` bound a number (each number of a list), and ``choices``
+    lists the words a text option (each word of a list) may be, checked by ``from_dict`` before
+    anything uses the config."""
     metadata: dict[str, Any] = {"help": help, "section": section}
+    if choices is not None:
+        metadata["choices"] = tuple(choices)
     if (at_least, above, at_most, below) != (None,) * 4:
         metadata["bounds"] = Bounds(
             above if above is not None else at_least,
@@ -193,8 +208,8 @@ def option(
 @dataclasses.dataclass(frozen=True)
 class Option:
     """One leaf option of a config: dotted ``name`` (``pgan.z_dim``), type ``hint``, plain
-    ``default`` (tuples as lists), its ``help`` sentence, the ``section`` it opens (or None) and
-    the ``bounds`` of its numbers (or None)."""
+    ``default`` (tuples as lists), its ``help`` sentence, the ``section`` it opens (or None), the
+    ``bounds`` of its numbers and the ``choices`` of its words (each None where it has none)."""
 
     name: str
     hint: Any
@@ -202,6 +217,14 @@ class Option:
     help: str
     section: str | None
     bounds: Bounds | None = None
+    choices: tuple[str, ...] | None = None
+
+    @property
+    def takes(self) -> str:
+        """The values it takes, as ``docs/options.md`` shows them (``≥ 1``, ``one of a, b``; "")."""
+        if self.choices:
+            return _one_of(self.choices)
+        return str(self.bounds) if self.bounds else ""
 
 
 def options(cls: type, prefix: str = "") -> list[Option]:
@@ -222,8 +245,8 @@ def options(cls: type, prefix: str = "") -> list[Option]:
         has_factory = f.default_factory is not dataclasses.MISSING
         default = _plain(f.default_factory() if has_factory else f.default)
         help = f.metadata.get("help", "")
-        bounds = f.metadata.get("bounds")
-        out.append(Option(prefix + f.name, hints[f.name], default, help, section, bounds))
+        bounds, choices = f.metadata.get("bounds"), f.metadata.get("choices")
+        out.append(Option(prefix + f.name, hints[f.name], default, help, section, bounds, choices))
     return out
 
 
@@ -321,8 +344,8 @@ def _with_default(opt: Option) -> str:
     if opt.default == "":  # no default: the text must be given (``data``)
         return _qualified_help(opt).replace("%", "%%")
     shown = opt.default if isinstance(opt.default, str) else show_value(opt.default)
-    bounds = f"; {opt.bounds}" if opt.bounds else ""
-    return f"{_qualified_help(opt)} (default {shown}{bounds})".replace("%", "%%")
+    takes = f"; {opt.takes}" if opt.takes else ""
+    return f"{_qualified_help(opt)} (default {shown}{takes})".replace("%", "%%")
 
 
 def _metavar(hint: Any) -> str:

@@ -132,8 +132,7 @@ def _table(opts: list[Option]) -> str:
         if o.section:
             rows.append(f"| **{o.section}** | | | |")
         meaning = o.help.replace("|", "\\|")
-        takes = str(o.bounds) if o.bounds else ""
-        rows.append(f"| `{o.name}` | `{show_value(o.default)}` | {takes} | {meaning} |")
+        rows.append(f"| `{o.name}` | `{show_value(o.default)}` | {o.takes} | {meaning} |")
     return "\n".join(rows) + "\n"
 
 

@@ -54,6 +54,7 @@ from ..errors import UserError
 from ..models import MODELS
 from ..representations import names as repr_names
 from ..runs import LATEST, Run
+from ..training.augment import AUGMENT_MODES
 from . import borders
 from .run import generate_set, independent_judge, judged_clips, labeler_verdicts
 from .study_pictures import write_pictures
@@ -78,9 +79,9 @@ class StudyConfig:
         (), "datasets to train on, each a `gesturegan prepare --holdout` folder (one per library)"
     )
     reprs: tuple[str, ...] = option(("stft_pghi",), "representations to compare")
-    models: tuple[str, ...] = option(("pgan",), "models to compare")
+    models: tuple[str, ...] = option(("pgan",), "models to compare", choices=tuple(MODELS))
     augment: tuple[str, ...] = option(
-        ("off",), "training augmentation modes to compare (off, ada, fixed)"
+        ("off",), "training augmentation modes to compare (off, ada, fixed)", choices=AUGMENT_MODES
     )
     seeds: tuple[int, ...] = option((0,), "training seeds", at_least=0, at_most=2**32 - 1)
     minutes: float | None = option(
@@ -112,9 +113,6 @@ class StudyConfig:
         unknown = [r for r in self.reprs if r not in repr_names()]
         if unknown:
             raise UserError(f"unknown representation {', '.join(unknown)}; see `gesturegan reprs`")
-        bad = [m for m in self.models if m not in MODELS]
-        if bad:
-            raise UserError(f"unknown model {', '.join(bad)}; available: {', '.join(MODELS)}")
         if self.steps is None and self.minutes is None:
             raise UserError("a study needs a budget: --budget MINUTES or --steps N")
         if not self.seeds or not self.augment:

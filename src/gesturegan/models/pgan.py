@@ -35,6 +35,9 @@ from .layers import (
     pixel_norm_scale,
 )
 
+OUTPUTS = ("linear", "clip")
+"""``PGANConfig.g_out``: what G does to the image its last 1x1 convolution draws."""
+
 
 @dataclass
 class PGANConfig:
@@ -77,7 +80,9 @@ class PGANConfig:
     # bright frame: the top frequency row, the first and the last time columns (a click at the
     # start, a thump at the end of the clip). Zeros in runs saved before it existed.
     g_pad: str = option(
-        "replicate", "how G's convolutions pad the image's borders: replicate (edge pixel) or zeros"
+        "replicate",
+        "how G's convolutions pad the image's borders: replicate (edge pixel) or zeros",
+        choices=PADS,
     )
     # Real images sit exactly at -1 (silence) over most of a one-shot's tail; a linear output has
     # to hit that value pixel by pixel, and a young last stage often leaves a haze 10-33 dB above.
@@ -85,13 +90,10 @@ class PGANConfig:
         "linear",
         "G's image output: linear, or clip to [-1, 1], the range every representation encodes "
         "into (then any value at or below -1 draws the floor, silence in the magnitude images)",
+        choices=OUTPUTS,
     )
 
     def __post_init__(self) -> None:
-        if self.g_pad not in PADS:
-            raise UserError(f"pgan.g_pad: choose from {', '.join(PADS)}, got {self.g_pad!r}")
-        if self.g_out not in OUTPUTS:
-            raise UserError(f"pgan.g_out: choose from {', '.join(OUTPUTS)}, got {self.g_out!r}")
         if isinstance(self.kernels, str):
             if self.kernels not in KERNEL_PRESETS:
                 raise UserError(
@@ -110,10 +112,6 @@ class PGANConfig:
         shorter side is 4), applied as written whatever the image's aspect ratio."""
         kernels = KERNEL_PRESETS[self.kernels] if isinstance(self.kernels, str) else self.kernels
         return tuple(kernels[min(stage, len(kernels) - 1)]) if kernels else tuple(self.kernel)
-
-
-OUTPUTS = ("linear", "clip")
-"""``PGANConfig.g_out``: what G does to the image its last 1x1 convolution draws."""
 
 
 # The 2020 project's "horizontal priority": square kernels while the image is tiny, then kernels

@@ -22,6 +22,9 @@ from __future__ import annotations
 
 import torch
 
+AUGMENT_MODES = ("off", "ada", "fixed")
+"""``Augmentation``'s modes: none, adaptive strength, or a constant one."""
+
 
 def augment(x: torch.Tensor, p: float, generator: torch.Generator) -> torch.Tensor:
     """Randomly transformed copy of ``x`` ``[B, C, H, W]`` (or ``[B, C, T]``); identity at p = 0."""

@@ -13,6 +13,7 @@ from ..models import MODELS
 from ..models.dcgan import DCGANConfig
 from ..models.pgan import OPTIONS_BEFORE, PGANConfig
 from ..models.wavegan import WaveGANConfig
+from .augment import AUGMENT_MODES
 from .losses import LOSSES
 
 DEFAULT_MINUTES = 30.0  # budget when neither steps nor minutes is given
@@ -37,7 +38,9 @@ class TrainConfig:
         "that are not given, and wants data prepared with the same preset; null: none",
     )
     model: str = option(
-        "pgan", "pgan (progressive), dcgan (one stage) or wavegan (1-D; needs repr waveform)"
+        "pgan",
+        "pgan (progressive), dcgan (one stage) or wavegan (1-D; needs repr waveform)",
+        choices=tuple(MODELS),
     )
     repr: str = option("stft_pghi", "audio representation the model learns (`gesturegan reprs`)")
     repr_options: dict[str, Any] = option(
@@ -79,6 +82,7 @@ class TrainConfig:
         "whose trial step fits in batch_memory of the GPU, at most batch_max and the training "
         "clips per process (on the CPU and MPS, batch_size as given); chosen when the run "
         "starts and saved as batch_size, so a resume keeps them. lr is not scaled",
+        choices=("fixed", "auto"),
     )
     batch_max: int = option(256, "the largest batch per process that auto may choose", at_least=2)
     batch_memory: float = option(
@@ -87,7 +91,9 @@ class TrainConfig:
         above=0,
         at_most=1,
     )
-    loss: str = option("ns_r1", "ns_r1 (non-saturating + lazy R1) or wgan_gp (WGAN-GP + drift)")
+    loss: str = option(
+        "ns_r1", "ns_r1 (non-saturating + lazy R1) or wgan_gp (WGAN-GP + drift)", choices=LOSSES
+    )
     gp_lambda: float = option(10.0, "gradient-penalty weight (wgan_gp)", at_least=0)
     lr: float = option(0.002, "Adam learning rate of G and D", above=0)
     betas: tuple[float, float] = option(
@@ -109,6 +115,7 @@ class TrainConfig:
         "off",
         'off, ada (adaptive strength) or fixed (always augment_p); YAML needs "off" quoted',
         section="augmentation of what D sees (small datasets: try ada)",
+        choices=AUGMENT_MODES,
     )
     augment_p: float = option(
         0.0,
@@ -131,6 +138,7 @@ class TrainConfig:
     precision: str = option(
         "fp32",
         "fp32, bf16 or fp16 (autocast; R1 and gradient penalties stay fp32; fp16 needs a GPU)",
+        choices=PRECISIONS,
     )
     compile: bool = option(
         False,
@@ -172,20 +180,8 @@ class TrainConfig:
             self.minutes = DEFAULT_MINUTES
         if not self.batch_size:
             raise UserError("batch_size must list per-stage sizes of at least 2")
-        if self.batch not in ("fixed", "auto"):
-            raise UserError(f"batch must be fixed or auto; got {self.batch!r}")
-        if self.augment not in ("off", "ada", "fixed"):
-            raise UserError(f"augment must be off, ada or fixed; got {self.augment!r}")
         if self.preset is not None:
             presets.get(self.preset)
-        if self.model not in MODELS:
-            raise UserError(f"model must be one of {', '.join(MODELS)}; got {self.model!r}")
-        if self.loss not in LOSSES:
-            raise UserError(f"loss must be one of {', '.join(LOSSES)}; got {self.loss!r}")
-        if self.precision not in PRECISIONS:
-            raise UserError(
-                f"precision must be one of {', '.join(PRECISIONS)}; got {self.precision!r}"
-            )
 
     def batch_for_stage(self, stage: int) -> int:
         return self.batch_size[min(stage, len(self.batch_size) - 1)]
