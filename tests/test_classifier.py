@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 
 import numpy as np
 import pytest
@@ -157,6 +158,18 @@ def test_model_gives_logits_and_embedding_and_ignores_level():
     assert model(torch.rand(2, 1, 256, 256))[0].shape == (2, 5)
 
 
+def test_pooling_averages_rows_and_columns_before_the_convolutions():
+    model = GestureCNN(3, channels=(4,), freq_pool=4, time_pool=2)
+    pool = model.features[0]
+    assert isinstance(pool, torch.nn.AvgPool2d) and pool.kernel_size == (4, 2)
+    image = torch.arange(16.0).repeat(8, 1)[None, None]  # [1, 1, 8, 16]: column t holds t
+    torch.testing.assert_close(pool(image)[0, 0, 0], torch.arange(8.0) * 2 + 0.5)
+    # 256 x 256 (a 65536-sample clip) reaches the convolutions as 64 x 128, like 128 x 128 with
+    # the default freq_pool 2.
+    assert pool(torch.zeros(1, 1, 256, 256)).shape[-2:] == (64, 128)
+    assert not isinstance(GestureCNN(3, freq_pool=1).features[0], torch.nn.AvgPool2d)
+
+
 def test_config_rejects_bad_values_in_one_line():
     with pytest.raises(UserError, match="dropout"):
         from_dict(ClassifierConfig, {"dropout": 1.5})
@@ -203,6 +216,20 @@ def test_classifier_api_embeds_and_classifies(tiny_classifier, tiny_dataset):
     np.testing.assert_array_equal(Classifier.load(tiny_classifier).embed(waves), emb)
     with pytest.raises(UserError, match="16384 samples"):
         clf.embed(np.zeros((2, 1000), dtype=np.float32))
+
+
+def test_a_classifier_saved_before_time_pool_loads_as_it_was_trained(
+    tiny_classifier, tiny_dataset, tmp_path
+):
+    old = tmp_path / "old"
+    shutil.copytree(tiny_classifier, old)
+    meta = json.loads((old / "classifier.json").read_text())
+    assert meta["model"].pop("time_pool") == 1
+    (old / "classifier.json").write_text(json.dumps(meta))
+    waves, _ = Dataset.open(tiny_dataset).batch(np.arange(3))
+    np.testing.assert_array_equal(
+        Classifier.load(old).embed(waves), Classifier.load(tiny_classifier).embed(waves)
+    )
 
 
 def test_loading_something_else_is_a_user_error(tmp_path):

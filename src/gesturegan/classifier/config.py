@@ -83,8 +83,8 @@ class ClassifierConfig:
     """Everything needed to rebuild the classifier and repeat its training.
 
     The network (``model.GestureCNN``): the representation image averaged over ``freq_pool``
-    neighbouring rows; ``len(channels)`` blocks of 3x3 convolution, batch norm, ReLU and 2x2
-    max-pooling; the mean over frequency, pooled to ``time_steps`` slots (so the order of events in
+    neighbouring rows and ``time_pool`` neighbouring columns; ``len(channels)`` blocks of 3x3
+    convolution, batch norm, ReLU and 2x2 max-pooling; the mean over frequency, pooled to ``time_steps`` slots (so the order of events in
     time survives); a linear layer to the ``embed_dim``-wide embedding (ReLU); dropout; a linear
     layer to the classes.
     """
@@ -100,6 +100,11 @@ class ClassifierConfig:
         "average this many neighbouring image rows (frequencies) first",
         section="network",
         at_least=1,
+    )
+    # A long clip (65536 samples: 256 x 256) costs four times a 16384-sample one (128 x 128);
+    # freq_pool 4 and time_pool 2 bring it back to the same 64 x 128 at 2x coarser time.
+    time_pool: int = option(
+        1, "average this many neighbouring image columns (times) first", at_least=1
     )
     channels: tuple[int, ...] = option(
         (12, 24, 48, 64), "channels of each convolution block (one block per value)", at_least=1

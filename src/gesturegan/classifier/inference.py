@@ -91,6 +91,7 @@ class Classifier:
             int(m["embed_dim"]),
             float(m["dropout"]),
             int(m["freq_pool"]),
+            int(m.get("time_pool", 1)),  # classifiers saved before it pooled no columns
         )
         try:
             model.load_state_dict(state)

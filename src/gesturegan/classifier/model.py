@@ -11,8 +11,9 @@ class GestureCNN(nn.Module):
 
     ``image [B, C, H, W]`` (rows are frequency, columns time, values in about [-1, 1]) is first
     shifted so that its loudest pixel is 1 — the class of a sound does not depend on its level —
-    averaged over ``freq_pool`` neighbouring rows (time keeps its full resolution: attacks are
-    short), then goes through ``len(channels)`` blocks (3x3 conv, batch norm, ReLU, 2x2 max-pool), is averaged
+    averaged over ``freq_pool`` neighbouring rows and ``time_pool`` neighbouring columns (1 by
+    default: time keeps its full resolution, attacks are short; more for long clips), then goes
+    through ``len(channels)`` blocks (3x3 conv, batch norm, ReLU, 2x2 max-pool), is averaged
     over frequency and pooled to ``time_steps`` slots in time (the order of attack, body and tail
     matters), and is mapped to the embedding ``[B, embed_dim]`` (linear + ReLU). Dropout and one
     linear layer give the logits. Any image size works (adaptive pooling).
@@ -27,9 +28,11 @@ class GestureCNN(nn.Module):
         embed_dim: int = 128,
         dropout: float = 0.3,
         freq_pool: int = 2,
+        time_pool: int = 1,
     ) -> None:
         super().__init__()
-        layers: list[nn.Module] = [nn.AvgPool2d((freq_pool, 1))] if freq_pool > 1 else []
+        pool = (freq_pool, time_pool)
+        layers: list[nn.Module] = [nn.AvgPool2d(pool)] if pool != (1, 1) else []
         c_in = in_channels
         for c in channels:
             layers += [

@@ -136,6 +136,7 @@ def train(
         cfg.embed_dim,
         cfg.dropout,
         cfg.freq_pool,
+        cfg.time_pool,
     ).to(where)
     counts = np.bincount(ds.label_ids[idx["train"]], minlength=n_classes).astype(np.float64)
     weight = None
@@ -221,6 +222,7 @@ def train(
             "embed_dim": cfg.embed_dim,
             "dropout": cfg.dropout,
             "freq_pool": cfg.freq_pool,
+            "time_pool": cfg.time_pool,
         },
         "config": to_dict(cfg),
         "gesturegan_version": __version__,
