@@ -84,9 +84,9 @@ class ClassifierConfig:
 
     The network (``model.GestureCNN``): the representation image averaged over ``freq_pool``
     neighbouring rows and ``time_pool`` neighbouring columns; ``len(channels)`` blocks of 3x3
-    convolution, batch norm, ReLU and 2x2 max-pooling; the mean over frequency, pooled to ``time_steps`` slots (so the order of events in
-    time survives); a linear layer to the ``embed_dim``-wide embedding (ReLU); dropout; a linear
-    layer to the classes.
+    convolution, batch norm, ReLU and 2x2 max-pooling; the mean over frequency, pooled to
+    ``time_steps`` slots (so the order of events in time survives); a linear layer to the
+    ``embed_dim``-wide embedding (ReLU); dropout; a linear layer to the classes.
     """
 
     repr: str = option(
