@@ -17,7 +17,10 @@ from gesturegan.cli import main
 from gesturegan.errors import UserError
 from gesturegan.evaluation import borders
 from gesturegan.evaluation.run import METRICS, SETS, Judge, evaluate
+from gesturegan.evaluation.stage_age import last_stage_age
 from gesturegan.evaluation.study import StudyConfig, extends, report_study, run_study
+from gesturegan.evaluation.study_table import age as age_cell
+from gesturegan.runs import Run
 
 from .conftest import TINY_MODEL
 
@@ -161,6 +164,8 @@ def test_study_judges_every_run_on_held_out_clips_and_resumes(library, tmp_path)
         assert 0 <= r["category_check_real"] <= 1 and 0 <= r["labeler_real"] <= 1
         assert set(r["per_class"]) == {"continuous_variation", "trigger"}
         assert r["frame"] > 0 and 0 <= r["end_rise"] <= 1 and 0 <= r["end_rise_real"] <= 1
+        logged = Run(tmp_path / "s" / "runs" / r["name"]).metrics_rows()
+        assert logged and {k: r[k] for k in last_stage_age(logged)} == last_stage_age(logged)
     silent, waves = rows  # logmel_gl's floor is silence; wave_image's -1 is a sample value
     assert 0 <= silent["silent_share"] <= 1 and 0 < silent["silent_share_real"] < 1
     assert waves["silent_share"] is None and waves["silent_share_real"] is None
@@ -184,7 +189,7 @@ def test_study_judges_every_run_on_held_out_clips_and_resumes(library, tmp_path)
     row_file = pictures.parent / "study.json"
     old_row = json.loads(row_file.read_text())
     for key in ("floor_fd_ratio", "frame", "silent_share", "silent_share_real", "end_rise",
-                "end_rise_real"):
+                "end_rise_real", "last_stage_steps", "last_stage_faded", "last_stage_rate"):
         del old_row[key]  # as judged before the floor and the image diagnostics existed
     row_file.write_text(json.dumps(old_row))
     assert report_study(tmp_path / "s") == rows
@@ -192,6 +197,27 @@ def test_study_judges_every_run_on_held_out_clips_and_resumes(library, tmp_path)
     assert weights.stat().st_mtime_ns == before
     with pytest.raises(UserError, match="different study"):
         run_study(tmp_path / "s", _tiny_study(library, seeds=(1,)))
+
+
+def _logged(*rows):
+    return [dict(zip(("step", "time_s", "stage", "alpha"), map(str, r), strict=True)) for r in rows]
+
+
+def test_the_last_stages_age_is_read_from_the_training_log():
+    rows = _logged(
+        (10, 1.0, "8x4", 1.0), (20, 2.0, "8x4", 1.0),  # the stage before
+        (30, 6.0, "16x8", 0.2), (40, 10.0, "16x8", 0.9), (50, 14.0, "16x8", 1.0),
+        (60, 18.0, "16x8", 1.0), (70, 22.0, "16x8", 1.0),
+    )  # fmt: skip
+    age = last_stage_age(rows)
+    # From the previous stage's last row: 50 steps in 20 s, 20 of them after the fade-in.
+    assert age == {"last_stage_steps": 50, "last_stage_faded": 20, "last_stage_rate": 2.5}
+    # A run still in its first stage, or never faded in, or with nothing logged.
+    assert last_stage_age(rows[:2])["last_stage_steps"] == 10
+    assert last_stage_age(rows[:4])["last_stage_faded"] == 0
+    assert set(last_stage_age([]).values()) == {None}
+    table = age_cell({**age, "last_stage_rate": 2.5})
+    assert table == "50 (20), 2.5" and age_cell({"last_stage_steps": None}) == ""
 
 
 def test_a_study_goes_on_with_more_seeds_or_libraries_and_nothing_else_changed():

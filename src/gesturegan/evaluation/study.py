@@ -57,6 +57,7 @@ from ..runs import LATEST, Run
 from ..training.augment import AUGMENT_MODES
 from . import borders
 from .run import generate_set, independent_judge, judged_clips, labeler_verdicts
+from .stage_age import last_stage_age
 from .study_pictures import write_pictures
 from .study_table import write_table
 
@@ -220,12 +221,15 @@ def report_study(out: str | Path, device: str = "cpu") -> list[dict[str, Any]]:
 
 
 def complete(run: Path, data: str, n: int, device: str) -> dict[str, Any]:
-    """A judged run's row, with what a run judged before they existed lacks added: the decoder's
-    floor, the border figures and the pictures (from the same clips the judge read, generated
-    again)."""
+    """A judged run's row, with what a run judged before they existed lacks added: the last
+    stage's age (from the run's log), the decoder's floor, the border figures and the pictures
+    (from the same clips the judge read, generated again)."""
     from ..generation import load
 
     row = json.loads((run / ROW).read_text(encoding="utf-8"))
+    if "last_stage_steps" not in row:
+        row = {**row, **last_stage_age(Run(run).metrics_rows())}
+        write_text(run / ROW, json.dumps(row, indent=2))
     has_floor, has_borders, has_pictures = (
         "floor_fd_ratio" in row, "silent_share" in row, (run / PICTURES).is_dir()
     )
@@ -340,7 +344,8 @@ def judge_run(
     t0 = time.perf_counter()
     gen.samples(gen.categories[0], list(range(GEN_SPEED_BATCH)))
     gen_s = time.perf_counter() - t0
-    last = (gen.run.metrics_rows() or [{}])[-1]
+    logged = gen.run.metrics_rows()
+    last = (logged or [{}])[-1]
     per_class = {
         c: {
             **figures(comparison, c),
@@ -355,6 +360,7 @@ def judge_run(
         "steps": int(gen.meta["step"]),
         "train_min": float(last.get("time_s", "nan")) / 60,
         "stage": gen.final_stage,
+        **last_stage_age(logged),
         "gen_rtf": GEN_SPEED_BATCH * gen.length / gen.sr / gen_s,
         **figures(comparison, "all"),
         **agreement(heard, asked, None),

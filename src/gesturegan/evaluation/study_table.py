@@ -21,7 +21,8 @@ from ..atomic import write_text
 
 GROUP = ("data", "repr", "model", "augment")
 COLUMNS = (
-    "name", *GROUP, "seed", "steps", "train_min", "stage", "gen_rtf", "judged_on", "held_out",
+    "name", *GROUP, "seed", "steps", "train_min", "stage", "last_stage_steps", "last_stage_faded",
+    "last_stage_rate", "gen_rtf", "judged_on", "held_out",
     "fd", "fd_rr", "fd_rr_lo", "fd_rr_hi", "fd_ratio", "floor_fd_ratio", "kad", "kad_rr",
     "precision", "recall", "recall_rr", "randnet_fd_ratio", "category_check", "labeler",
     "category_check_real", "labeler_real", "frame", "silent_share", "silent_share_real",
@@ -105,13 +106,14 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     categories = list(dict.fromkeys(c for r in rows for c in r["per_class"]))
     per_class = "".join(f"\n### {c}\n\n{head}{lines(summarize(rows, c))}" for c in categories)
     run_head = (
-        "| run | steps | train min | stage | gen × real time | held-out clips | Fréchet / rr "
-        "| decoder floor | category check | labeler | frame | silent pixels (real) "
-        "| end rise (real) |\n" + "|---" * 13
+        "| run | steps | train min | stage | its steps (faded in), steps/s | gen × real time "
+        "| held-out clips | Fréchet / rr | decoder floor | category check | labeler | frame "
+        "| silent pixels (real) | end rise (real) |\n" + "|---" * 14
         + "|\n"
     )
     runs = "".join(
         f"| {r['name']} | {r['steps']} | {fmt(r['train_min'])} | {r['stage']} "
+        f"| {age(r)} "
         f"| {fmt(r['gen_rtf'])} | {r['held_out']} | {fmt(r['fd_ratio'])} "
         f"| {fmt(r.get('floor_fd_ratio'))} "
         f"| {pct(r.get('category_check'))} | {pct(r['labeler'])} | {fmt(r.get('frame'))} "
@@ -152,6 +154,14 @@ def pm(group: dict[str, Any], key: str, percent: bool = False) -> str:
 
 def pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.0f} %"
+
+
+def age(row: dict[str, Any]) -> str:
+    """A run's last stage as the run table shows it: ``210 (100), 0.401`` (steps, steps after
+    the fade-in, steps a second); "" for a run without a training log."""
+    if row.get("last_stage_steps") is None:
+        return ""
+    return f"{row['last_stage_steps']} ({row['last_stage_faded']}), {fmt(row['last_stage_rate'])}"
 
 
 def fmt(value: Any) -> str:
