@@ -190,7 +190,7 @@ def test_study_judges_every_run_on_held_out_clips_and_resumes(library, tmp_path)
     old_row = json.loads(row_file.read_text())
     for key in ("floor_fd_ratio", "frame", "silent_share", "silent_share_real", "end_rise",
                 "end_rise_real", "last_stage_steps", "last_stage_faded", "last_stage_rate"):
-        del old_row[key]  # as judged before the floor and the image diagnostics existed
+        del old_row[key]  # as judged before the floor, the image diagnostics and the age existed
     row_file.write_text(json.dumps(old_row))
     assert report_study(tmp_path / "s") == rows
     assert {p.name for p in pictures.iterdir()} == names  # drawn again for a run without them
@@ -216,8 +216,7 @@ def test_the_last_stages_age_is_read_from_the_training_log():
     assert last_stage_age(rows[:2])["last_stage_steps"] == 10
     assert last_stage_age(rows[:4])["last_stage_faded"] == 0
     assert set(last_stage_age([]).values()) == {None}
-    table = age_cell({**age, "last_stage_rate": 2.5})
-    assert table == "50 (20), 2.5" and age_cell({"last_stage_steps": None}) == ""
+    assert age_cell(age) == "50 (20), 2.5" and age_cell({"last_stage_steps": None}) == ""
 
 
 def test_a_study_goes_on_with_more_seeds_or_libraries_and_nothing_else_changed():
