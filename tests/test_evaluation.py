@@ -195,6 +195,17 @@ def test_study_judges_every_run_on_held_out_clips_and_resumes(library, tmp_path)
     assert report_study(tmp_path / "s") == rows
     assert {p.name for p in pictures.iterdir()} == names  # drawn again for a run without them
     assert weights.stat().st_mtime_ns == before
+    stale = json.loads(row_file.read_text())
+    stale["judge"]["floor_db"], stale["fd"] = None, 0.0  # as judged under another judge
+    row_file.write_text(json.dumps(stale))
+    again = report_study(tmp_path / "s")  # judged again, as the study judges now
+
+    def timeless(row):  # the generation speed is measured again, the rest is deterministic
+        return {k: v for k, v in row.items() if k != "gen_rtf"}
+
+    assert [timeless(r) for r in again] == [timeless(r) for r in rows]
+    assert json.loads(row_file.read_text())["judge"]["floor_db"] == -96.0
+    assert weights.stat().st_mtime_ns == before
     with pytest.raises(UserError, match="different study"):
         run_study(tmp_path / "s", _tiny_study(library, seeds=(1,)))
 

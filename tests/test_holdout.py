@@ -13,6 +13,7 @@ import pytest
 from gesturegan.cli import main
 from gesturegan.dataset import Dataset, prepare
 from gesturegan.errors import UserError
+from gesturegan.judge.config import JudgeConfig
 
 from .conftest import TINY_CLASSIFIER, write_tiny_sounds
 
@@ -122,5 +123,5 @@ def test_the_independent_judge_grades_against_the_held_out_clips(held_out):
 
     ds = Dataset.open(held_out / "data")
     fake = np.random.default_rng(0).uniform(-0.5, 0.5, (2 * 4, ds.length)).astype(np.float32)
-    comparison, against = independent_judge(ds, ["hit", "tone"], fake, 4, seed=0)
+    comparison, against = independent_judge(ds, ["hit", "tone"], fake, 4, JudgeConfig(seed=0))
     assert comparison.n_a == len(ds.holdout_ids) and "held-out" in against

@@ -31,6 +31,13 @@ def add_compare(sub: argparse._SubParsersAction) -> None:
         help="analysis rate in Hz: both sets are resampled to it (default 22050, so content above "
         "11 kHz is not judged; 44100 judges the top octave of 44.1 kHz sets too)",
     )
+    p.add_argument(
+        "--floor-db",
+        type=float,
+        default=-96.0,
+        help="level in dB re full scale under which nothing is heard (default -96, 16-bit audio's "
+        "floor): quieter content, such as quantisation noise or a decoder's exact zeros, reads alike",
+    )
     p.add_argument("--rounds", type=int, default=20, help="random halves of A (default 20)")
     p.add_argument(
         "--seed", type=int, default=0, help="seed of halves, subsets and noise (default 0)"
@@ -45,7 +52,7 @@ def _compare(a) -> None:
     from ..judge.config import JudgeConfig
 
     spaces = ("features", "randnet", "sfx") if a.sfx else ("features", "randnet")
-    cfg = JudgeConfig(sr=a.sr, rounds=a.rounds, seed=a.seed, spaces=spaces)
+    cfg = JudgeConfig(sr=a.sr, floor_db=a.floor_db, rounds=a.rounds, seed=a.seed, spaces=spaces)
     result = compare_paths(a.a, a.b, cfg)
     print(report.to_json(result, a.a, a.b) if a.json else report.table(result, a.a, a.b))
 

@@ -33,6 +33,7 @@ from ..atomic import write_text
 from ..dataset import Dataset
 from ..errors import UserError
 from ..gestures import CATEGORIES, label
+from ..judge.config import JudgeConfig
 from ..judge.distances import frechet
 from . import metrics
 
@@ -232,7 +233,7 @@ def evaluate(
     result = judge.evaluation(judge.score(generated))
     say("the independent judge: generated clips against the real ones (docs/evaluation.md)")
     result.independent, result.judged_against = independent_judge(
-        ds, gen.categories, generated, judge.n, seed
+        ds, gen.categories, generated, judge.n, JudgeConfig(seed=seed)
     )
     if over_time:
         for stage in gen.stages:
@@ -244,15 +245,14 @@ def evaluate(
     return result
 
 
-def independent_judge(ds: Dataset, categories, generated: np.ndarray, n: int, seed: int):
-    """``judge.compare`` of the generated set (``n`` clips per class, class by class) against the
-    real clips of ``categories``: the figures that grade (docs/evaluation.md).
+def independent_judge(ds: Dataset, categories, generated: np.ndarray, n: int, cfg: JudgeConfig):
+    """``judge.compare`` (as ``cfg`` sets it) of the generated set (``n`` clips per class, class by
+    class) against the real clips of ``categories``: the figures that grade (docs/evaluation.md).
 
     The real clips are those ``prepare --holdout`` kept out of training when the dataset has them,
     else every clip (training saw them: a weaker test, and the second value says so).
     """
     from ..judge.compare import compare_waves
-    from ..judge.config import JudgeConfig
 
     real, real_labels = judged_clips(ds, categories)
     fake_labels = [c for c in categories for _ in range(n)]
@@ -261,9 +261,7 @@ def independent_judge(ds: Dataset, categories, generated: np.ndarray, n: int, se
         if len(ds.holdout_ids)
         else "the training clips (no held-out split: prepare --holdout keeps some out)"
     )
-    comparison = compare_waves(
-        real, real_labels, generated, fake_labels, ds.sr, JudgeConfig(seed=seed)
-    )
+    comparison = compare_waves(real, real_labels, generated, fake_labels, ds.sr, cfg)
     return comparison, against
 
 

@@ -51,6 +51,7 @@ from ..config import check, from_dict, load_yaml, option, save_yaml
 from ..dataset import Dataset
 from ..device import resolve
 from ..errors import UserError
+from ..judge.config import JudgeConfig
 from ..models import MODELS
 from ..representations import names as repr_names
 from ..runs import LATEST, Run
@@ -70,6 +71,8 @@ AXES = ("data", "reprs", "models", "augment", "seeds")
 """The StudyConfig lists a study may grow by when it goes on (``extends``)."""
 SPACE = "features"
 """The judge's space the table leads with (weight-free features); random nets are beside it."""
+JUDGE = JudgeConfig(seed=0)
+"""How every run is judged; a row judged otherwise (``judge`` in its study.json) is judged again."""
 
 
 @dataclass
@@ -177,7 +180,8 @@ def run_study(
         run = out / "runs" / combo["name"]
         row_file = run / ROW
         if row_file.is_file():
-            rows.append(complete(run, judged_on[combo["data"]], cfg.n, device))
+            on = judged_on[combo["data"]]
+            rows.append(complete(run, combo, on, cfg.n, checkers[on], device))
             continue
         say(f"[{i}/{len(combos)}] {combo['name']}")
         budget = {"steps": cfg.steps} if cfg.steps is not None else {"minutes": cfg.minutes}
@@ -215,18 +219,27 @@ def report_study(out: str | Path, device: str = "cpu") -> list[dict[str, Any]]:
     for combo in cfg.combinations():
         run = out / "runs" / combo["name"]
         if (run / ROW).is_file():
-            rows.append(complete(run, cfg.eval_data or combo["data"], cfg.n, device))
+            on = cfg.eval_data or combo["data"]
+            checker = check_dataset(on, cfg.category_check, held_out=cfg.eval_data is None)
+            rows.append(complete(run, combo, on, cfg.n, checker, device))
     write_table(out, rows)
     return rows
 
 
-def complete(run: Path, data: str, n: int, device: str) -> dict[str, Any]:
-    """A judged run's row, with what a run judged before they existed lacks added: the last
-    stage's age (from the run's log), the decoder's floor, the border figures and the pictures
-    (from the same clips the judge read, generated again)."""
+def complete(
+    run: Path, combo: dict[str, Any], data: str, n: int, checker: Path | None, device: str
+) -> dict[str, Any]:
+    """A judged run's row, judged again when the judge has changed since (``JUDGE``), else with
+    what a run judged before they existed lacks added: the last stage's age (from the run's log),
+    the decoder's floor, the border figures and the pictures (from the same clips the judge read,
+    generated again)."""
     from ..generation import load
 
     row = json.loads((run / ROW).read_text(encoding="utf-8"))
+    if row.get("judge") != judge_settings():
+        row = judge_run(run, combo, data, n, checker, device)
+        write_text(run / ROW, json.dumps(row, indent=2))
+        return row
     if "last_stage_steps" not in row:
         row = {**row, **last_stage_age(Run(run).metrics_rows())}
         write_text(run / ROW, json.dumps(row, indent=2))
@@ -251,19 +264,22 @@ def complete(run: Path, data: str, n: int, device: str) -> dict[str, Any]:
     return row
 
 
+def judge_settings() -> dict[str, Any]:
+    """``JUDGE`` as a row stores it (JSON types)."""
+    return json.loads(json.dumps(JUDGE.to_dict()))
+
+
 def decoder_floor(gen, real: np.ndarray, real_asked: list[str]):
     """``judge.compare`` of the real clips ``real [N, T]`` (at the run's rate and length) against
     themselves encoded and decoded by the run's representation: how close a generator that drew
     every image perfectly would come, the floor its decoder sets."""
     from ..judge.compare import compare_waves
-    from ..judge.config import JudgeConfig
 
     through = np.concatenate([
         gen.decode(gen.rep.encode(torch.from_numpy(real[i : i + FLOOR_BATCH]).to(gen.device)))
         for i in range(0, len(real), FLOOR_BATCH)
     ])  # fmt: skip
-    return compare_waves(real, real_asked, through, real_asked, gen.sr, JudgeConfig(seed=0),
-                         same_clips=True)  # fmt: skip
+    return compare_waves(real, real_asked, through, real_asked, gen.sr, JUDGE, same_clips=True)
 
 
 def border_figures(gen, generated: np.ndarray, real: np.ndarray, n: int) -> dict[str, Any]:
@@ -332,7 +348,7 @@ def judge_run(
     ds = Dataset.open(data)
     model = None if checker is None else clf.load(checker, device)
     generated = generate_set(gen, n)
-    comparison, _ = independent_judge(ds, gen.categories, generated, n, seed=0)
+    comparison, _ = independent_judge(ds, gen.categories, generated, n, JUDGE)
     asked = [c for c in gen.categories for _ in range(n)]
     heard = read_categories(generated, gen.sr, gen.categories, model)
     real, real_asked = judged_clips(ds, gen.categories)
@@ -367,6 +383,7 @@ def judge_run(
         **agreement(real_heard, real_asked, None, suffix="_real"),
         **edges,
         "judged_on": ds.path.name,
+        "judge": judge_settings(),
         "held_out": comparison.n_a,
         "per_class": per_class,
         "skipped": comparison.skipped,

@@ -21,6 +21,11 @@ class JudgeConfig:
         what lies above 11.025 kHz is not judged.
     max_s : seconds read from the start of each file (longer files are cut).
     n_fft, hop : STFT frame and hop in samples at ``sr``.
+    floor_db : the level the judge hears nothing under, in dB re a full-scale sine: every STFT
+        magnitude is raised to a sine's at this level before any spectral feature, so content
+        under it (the quantisation noise of a 16-bit file, a decoder's exact zeros) reads alike.
+        -96: the quietest level 16-bit audio holds. None: no floor (the judge before 6 December
+        2026, whose log-mel floor lay 148 dB under a full-scale sine).
     n_mels : mel bands of the log-mel statistics and the random nets' input.
     n_mfcc : MFCCs (their deltas are added).
     net_seeds : one random network per seed; figures are averaged over them.
@@ -35,6 +40,7 @@ class JudgeConfig:
     max_s: float = 30.0
     n_fft: int = 1024
     hop: int = 256
+    floor_db: float | None = -96.0
     n_mels: int = 64
     n_mfcc: int = 20
     net_seeds: tuple[int, ...] = (0, 1, 2)
@@ -50,6 +56,8 @@ class JudgeConfig:
         unknown = [s for s in self.spaces if s not in SPACES]
         if unknown or not self.spaces:
             raise UserError(f"unknown judge space(s) {unknown}; choose from {', '.join(SPACES)}")
+        if self.floor_db is not None and not -200 <= self.floor_db < 0:
+            raise UserError(f"judge: floor_db must be from -200 up to 0 dB, got {self.floor_db}")
         if self.rounds < 1 or not 0 < self.interval < 1 or self.k < 1 or not self.net_seeds:
             raise UserError("judge: rounds, k and net seeds must be positive, interval in (0, 1)")
 

@@ -23,9 +23,17 @@ CONTRAST_BANDS = 6
 def spectrum(waves: np.ndarray, cfg: JudgeConfig) -> np.ndarray:
     """Magnitude spectrogram of ``waves: [B, T] float32`` as ``[B, n_fft // 2 + 1, frames] float32``.
 
-    Centred frames, Hann window, zero padding (librosa's ``stft`` with ``pad_mode="constant"``).
+    Centred frames, Hann window, zero padding (librosa's ``stft`` with ``pad_mode="constant"``);
+    every magnitude raised to ``floor_magnitude(cfg)``.
     """
-    return np.abs(librosa.stft(waves, n_fft=cfg.n_fft, hop_length=cfg.hop, pad_mode="constant"))
+    mag = np.abs(librosa.stft(waves, n_fft=cfg.n_fft, hop_length=cfg.hop, pad_mode="constant"))
+    return mag if cfg.floor_db is None else np.maximum(mag, floor_magnitude(cfg))
+
+
+def floor_magnitude(cfg: JudgeConfig) -> np.float32:
+    """``spectrum``'s floor: the peak bin of a sine at ``cfg.floor_db`` dB re full scale (a
+    full-scale sine's peak bin is half the window's sum, ``n_fft / 4`` for the periodic Hann)."""
+    return np.float32(cfg.n_fft / 4 * 10 ** (cfg.floor_db / 20))
 
 
 def log_mel(mag: np.ndarray, cfg: JudgeConfig) -> np.ndarray:
