@@ -270,3 +270,28 @@ def test_what_lies_under_the_floor_is_not_heard(floor_db):
         assert ratio > 1.3
     else:
         assert ratio == pytest.approx(1.0, abs=0.02)
+
+
+def test_overall_draws_follow_the_reference_mix_of_classes():
+    """B holds the same kinds of sound as A in another mix (A: 44 noise hits and 4 tones; B: 24 of
+    each, as from a generator asked for as many clips of every class): overall B reads like A's
+    halves, as each class does, because B is drawn in A's mix; unlabelled (or with ``mix``
+    "uniform") the same B is drawn uniformly and reads far from A: its mix, not its sounds."""
+
+    def pick(waves, n_noise, n_tone):  # sounds() cycles tone, noise hit, glide
+        noises, tones = waves[1::3][:n_noise], waves[0::3][:n_tone]
+        return noises + tones, ["noise"] * n_noise + ["tone"] * n_tone
+
+    a_waves, a_labels = pick(sounds(150, 4), 44, 4)
+    a = clips.from_arrays(a_waves, SR, a_labels, "a")
+    b_waves, b_labels = pick(sounds(90, 5), 24, 24)
+    cfg = replace(FAST, rounds=20)
+    embedder = Embedder(cfg)
+    ratio = {}
+    for name, labels, mix in (("labelled", b_labels, "matched"), ("unlabelled", None, "matched"),
+                              ("uniform", b_labels, "uniform")):  # fmt: skip
+        b = clips.from_arrays(b_waves, SR, labels, "b")
+        result = compare(a, b, replace(cfg, mix=mix), embedder)
+        frechet = result.figures[ALL]["features"]["frechet"]
+        ratio[name] = frechet["a_vs_b"]["median"] / frechet["real_vs_real"]["median"]
+    assert ratio["labelled"] < 1.4 and min(ratio["unlabelled"], ratio["uniform"]) > 2.5, ratio

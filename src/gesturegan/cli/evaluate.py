@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import UserError
+from ..judge.config import MIXES
 from .parsing import add_device, announce, say_device
 
 
@@ -38,6 +39,13 @@ def add_compare(sub: argparse._SubParsersAction) -> None:
         help="level in dB re full scale under which nothing is heard (default -96, 16-bit audio's "
         "floor): quieter content, such as quantisation noise or a decoder's exact zeros, reads alike",
     )
+    p.add_argument(
+        "--mix",
+        choices=MIXES,
+        default="matched",
+        help="overall figures: draw B's clips in the class mix of A (matched, the default, when B "
+        "has every class of A) or whatever B's mix is (uniform)",
+    )
     p.add_argument("--rounds", type=int, default=20, help="random halves of A (default 20)")
     p.add_argument(
         "--seed", type=int, default=0, help="seed of halves, subsets and noise (default 0)"
@@ -52,7 +60,9 @@ def _compare(a) -> None:
     from ..judge.config import JudgeConfig
 
     spaces = ("features", "randnet", "sfx") if a.sfx else ("features", "randnet")
-    cfg = JudgeConfig(sr=a.sr, floor_db=a.floor_db, rounds=a.rounds, seed=a.seed, spaces=spaces)
+    cfg = JudgeConfig(
+        sr=a.sr, floor_db=a.floor_db, mix=a.mix, rounds=a.rounds, seed=a.seed, spaces=spaces
+    )
     result = compare_paths(a.a, a.b, cfg)
     print(report.to_json(result, a.a, a.b) if a.json else report.table(result, a.a, a.b))
 

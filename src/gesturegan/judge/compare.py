@@ -3,7 +3,11 @@
 Every round splits ``a`` (overall, and per class present in both sets) by a seeded permutation into
 a reference half and a held-out half, and draws from ``b`` as many clips as the held-out half keeps
 (``m``, the same for all three sets, because the Fréchet distance and the kNN figures depend on set
-size). Three sets are scored against the reference half:
+size). Overall, when ``b`` has clips of every class of the held-out half, they are drawn class by
+class in the held-out half's proportions: a generator asked for 64 clips of each class is judged
+against a library that has, say, 88 hits and 2 loops, and drawn uniformly its set would differ
+from the library by its mix of classes whatever the quality of each. Three sets are scored against
+the reference half:
 
 - ``a_vs_b``: ``m`` clips of ``b``;
 - ``real_vs_real``: the ``m`` held-out clips of ``a`` (what a set drawn like ``a`` scores);
@@ -99,7 +103,7 @@ def compare_embedded(a: ClipSet, emb_a: dict, emb_n: dict, b: ClipSet, emb_b: di
                            f"(needs {MIN_REFERENCE} and {MIN_OTHER})")  # fmt: skip
             continue
         rng = np.random.default_rng([cfg.seed, len(figures)])
-        rounds = [_round(emb_a, emb_b, emb_n, idx_a, idx_b, rng, cfg, a.names, b.names)
+        rounds = [_round(emb_a, emb_b, emb_n, idx_a, idx_b, rng, cfg, a, b)
                   for _ in range(cfg.rounds)]  # fmt: skip
         figures[g] = _summary(rounds, cfg.interval)
         half = len(idx_a) // 2
@@ -110,7 +114,9 @@ def compare_embedded(a: ClipSet, emb_a: dict, emb_n: dict, b: ClipSet, emb_b: di
     return Comparison(figures, sizes, position, cfg.to_dict(), len(a), len(b), skipped)
 
 
-def _round(emb_a, emb_b, emb_n, idx_a, idx_b, rng, cfg: JudgeConfig, names_a, names_b) -> dict:
+def _round(
+    emb_a, emb_b, emb_n, idx_a, idx_b, rng, cfg: JudgeConfig, a: ClipSet, b: ClipSet
+) -> dict:
     """One split: ``{space: {metric: {set: value}}}`` (random-net figures averaged over nets).
 
     Clips of ``b`` named like a clip of the reference half (the same file) are not drawn, unless
@@ -120,12 +126,13 @@ def _round(emb_a, emb_b, emb_n, idx_a, idx_b, rng, cfg: JudgeConfig, names_a, na
     perm = rng.permutation(idx_a)
     half = len(perm) // 2
     ref, held = perm[:half], perm[half:]
-    in_ref = {names_a[i] for i in ref}
-    kept = np.array([i for i in idx_b if names_b[i] not in in_ref], dtype=np.int64)
+    in_ref = {a.names[i] for i in ref}
+    kept = np.array([i for i in idx_b if b.names[i] not in in_ref], dtype=np.int64)
     idx_b = kept if len(kept) >= MIN_OTHER else idx_b  # B is (nearly) A's reference half itself
-    m = min(len(held), len(idx_b))
-    held = held[:m]
-    other = rng.choice(idx_b, size=m, replace=False)
+    if cfg.mix == "matched":
+        held, other = _matched(held, idx_b, np.array(a.labels), np.array(b.labels), rng)
+    else:
+        held, other = _uniform(held, idx_b, rng)
     out = {}
     for space, views in emb_a.items():
         per_view = []
@@ -144,6 +151,32 @@ def _round(emb_a, emb_b, emb_n, idx_a, idx_b, rng, cfg: JudgeConfig, names_a, na
             for metric in distances.METRICS
         }
     return out
+
+
+def _matched(
+    held: np.ndarray, idx_b: np.ndarray, labels_a: np.ndarray, labels_b: np.ndarray, rng
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(held, other)``: the held-out clips of A and as many clips of B (indices), drawn class by
+    class in the held-out clips' proportions when B has every class among them, else uniformly
+    (the first ``m`` held-out clips). When a class of B has fewer clips than its share asks, every
+    class is cut in the same proportion (at least one clip each)."""
+    classes, counts = np.unique(labels_a[held], return_counts=True)
+    pools = [idx_b[labels_b[idx_b] == c] for c in classes]
+    if any(len(p) == 0 for p in pools):
+        return _uniform(held, idx_b, rng)
+    scale = min(1.0, *(len(p) / k for p, k in zip(pools, counts, strict=True)))
+    take = [min(len(p), max(1, int(k * scale + 1e-9))) for p, k in zip(pools, counts, strict=True)]
+    kept, other = [], []
+    for c, pool, t in zip(classes, pools, take, strict=True):
+        kept.append(held[labels_a[held] == c][:t])
+        other.append(rng.choice(pool, size=t, replace=False))
+    return np.concatenate(kept), np.concatenate(other)
+
+
+def _uniform(held: np.ndarray, idx_b: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
+    """``(held, other)``: the first ``m`` held-out clips and ``m`` clips of B drawn uniformly."""
+    m = min(len(held), len(idx_b))
+    return held[:m], rng.choice(idx_b, size=m, replace=False)
 
 
 def _standardised(x: np.ndarray, mu: np.ndarray, sd: np.ndarray) -> np.ndarray:

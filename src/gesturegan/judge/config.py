@@ -8,6 +8,8 @@ from ..errors import UserError
 
 SPACES = ("features", "randnet", "sfx")
 """Embedding spaces: weight-free features, random conv nets, the optional aisfx embedding."""
+MIXES = ("matched", "uniform")
+"""How the overall figures draw B's clips (``JudgeConfig.mix``)."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,9 @@ class JudgeConfig:
     interval : central share of the rounds reported as the interval (0.9: 5th to 95th percentile).
     k : neighbours for precision / recall / density / coverage.
     seed : seeds the splits, the subsets and the noise set.
+    mix : how the overall figures draw B: ``"matched"``, class by class in the mix of A's held-out
+        half when B has every class of it (``compare``); ``"uniform"``, whatever B's mix (the
+        judge before 6 December 2026).
     spaces : which embedding spaces to use (``SPACES``); ``sfx`` needs the aisfx weights.
     """
 
@@ -48,6 +53,7 @@ class JudgeConfig:
     interval: float = 0.9
     k: int = 5
     seed: int = 0
+    mix: str = "matched"
     spaces: tuple[str, ...] = field(default=("features", "randnet"))
 
     def __post_init__(self) -> None:
@@ -56,6 +62,8 @@ class JudgeConfig:
         unknown = [s for s in self.spaces if s not in SPACES]
         if unknown or not self.spaces:
             raise UserError(f"unknown judge space(s) {unknown}; choose from {', '.join(SPACES)}")
+        if self.mix not in MIXES:
+            raise UserError(f"judge: mix must be one of {', '.join(MIXES)}, got {self.mix!r}")
         if self.floor_db is not None and not -200 <= self.floor_db < 0:
             raise UserError(f"judge: floor_db must be from -200 up to 0 dB, got {self.floor_db}")
         if self.rounds < 1 or not 0 < self.interval < 1 or self.k < 1 or not self.net_seeds:
