@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..atomic import write_text
+from ..judge.config import JudgeConfig
 
 GROUP = ("data", "repr", "model", "augment")
 COLUMNS = (
@@ -128,7 +129,9 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         "dataset, or of `--eval-data`: training never saw them), in weight-free features unless "
         "named. Mean ± half the range over seeds. Real-vs-real is the Fréchet distance of one half "
         "of the held-out clips from the other: a ratio of 1 is as close as real sounds come (goal "
-        f"≤ {GOAL_RATIO:g}). The decoder floor is the same ratio for the held-out clips passed "
+        f"≤ {GOAL_RATIO:g}); overall, the generated clips are drawn in the held-out clips' mix of "
+        f"classes, and the judge hears nothing under {JudgeConfig().floor_db:g} dB "
+        "(docs/evaluation.md). The decoder floor is the same ratio for the held-out clips passed "
         "through the run's representation alone (encoded and decoded): where a generator that drew "
         "every image perfectly would land. In brackets beside each category check: the same "
         "checker on the held-out real clips, what it reaches on real sounds. Per run, three image "
