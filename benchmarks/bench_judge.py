@@ -88,9 +88,10 @@ def _librosa_features(wave: np.ndarray, cfg) -> np.ndarray:
     then each feature from that magnitude."""
     import librosa
 
+    from gesturegan.judge.features import floor_magnitude
+
     kw = {"n_fft": cfg.n_fft, "hop_length": cfg.hop}
-    floor = cfg.n_fft / 4 * 10 ** (cfg.floor_db / 20)
-    mag = np.maximum(np.abs(librosa.stft(wave, pad_mode="constant", **kw)), floor)
+    mag = np.maximum(np.abs(librosa.stft(wave, pad_mode="constant", **kw)), floor_magnitude(cfg))
     mel = librosa.feature.melspectrogram(S=mag**2, sr=cfg.sr, n_mels=cfg.n_mels, **kw)
     mel_db = librosa.power_to_db(mel, amin=1e-10, top_db=None)
     mfcc = librosa.feature.mfcc(S=mel_db, n_mfcc=cfg.n_mfcc)

@@ -182,6 +182,14 @@ def test_sets_at_any_rate_and_length_embed_alike(tmp_path):
 # --- bad input -----------------------------------------------------------------------------------
 
 
+def test_judge_settings_out_of_range_are_one_line_errors():
+    with pytest.raises(UserError, match="mix must be one of matched, uniform, got 'random'"):
+        JudgeConfig(mix="random")
+    with pytest.raises(UserError, match="floor_db must be from -200 up to 0 dB, got 6"):
+        JudgeConfig(floor_db=6)
+    assert JudgeConfig(floor_db=None).floor_db is None
+
+
 def test_empty_folder_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="no readable audio clip"):
         clips.load(tmp_path, SR)

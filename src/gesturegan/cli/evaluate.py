@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import UserError
-from ..judge.config import MIXES
+from ..judge.config import MIXES, JudgeConfig
 from .parsing import add_device, announce, say_device
 
 
@@ -35,14 +35,14 @@ def add_compare(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--floor-db",
         type=float,
-        default=-96.0,
+        default=JudgeConfig.floor_db,
         help="level in dB re full scale under which nothing is heard (default -96, 16-bit audio's "
         "floor): quieter content, such as quantisation noise or a decoder's exact zeros, reads alike",
     )
     p.add_argument(
         "--mix",
         choices=MIXES,
-        default="matched",
+        default=JudgeConfig.mix,
         help="overall figures: draw B's clips in the class mix of A (matched, the default, when B "
         "has every class of A) or whatever B's mix is (uniform)",
     )
@@ -57,7 +57,6 @@ def add_compare(sub: argparse._SubParsersAction) -> None:
 def _compare(a) -> None:
     from ..judge import report
     from ..judge.compare import compare_paths
-    from ..judge.config import JudgeConfig
 
     spaces = ("features", "randnet", "sfx") if a.sfx else ("features", "randnet")
     cfg = JudgeConfig(
