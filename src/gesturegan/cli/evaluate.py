@@ -37,7 +37,8 @@ def add_compare(sub: argparse._SubParsersAction) -> None:
         type=float,
         default=JudgeConfig.floor_db,
         help="level in dB re full scale under which nothing is heard (default -96, 16-bit audio's "
-        "floor): quieter content, such as quantisation noise or a decoder's exact zeros, reads alike",
+        "floor): quieter content, such as quantisation noise or a decoder's exact zeros, reads "
+        "alike",
     )
     p.add_argument(
         "--mix",
