@@ -187,16 +187,14 @@ def test_study_judges_every_run_on_held_out_clips_and_resumes(library, tmp_path)
     assert [r["fd"] for r in again] == [r["fd"] for r in rows]
     shutil.rmtree(pictures)
     row_file = pictures.parent / "study.json"
-    old_row = json.loads(row_file.read_text())
-    for key in ("floor_fd_ratio", "frame", "silent_share", "silent_share_real", "end_rise",
-                "end_rise_real", "last_stage_steps", "last_stage_faded", "last_stage_rate"):
-        del old_row[key]  # as judged before the floor, the image diagnostics and the age existed
-    row_file.write_text(json.dumps(old_row))
     assert report_study(tmp_path / "s") == rows
     assert {p.name for p in pictures.iterdir()} == names  # drawn again for a run without them
     assert weights.stat().st_mtime_ns == before
     stale = json.loads(row_file.read_text())
     stale["judge"]["floor_db"], stale["fd"] = None, 0.0  # as judged under another judge
+    for key in ("floor_fd_ratio", "frame", "silent_share", "silent_share_real", "end_rise",
+                "end_rise_real", "last_stage_steps", "last_stage_faded", "last_stage_rate"):
+        del stale[key]  # and before the floor, the image diagnostics and the age existed
     row_file.write_text(json.dumps(stale))
     again = report_study(tmp_path / "s")  # judged again, as the study judges now
 

@@ -180,8 +180,7 @@ def run_study(
         run = out / "runs" / combo["name"]
         row_file = run / ROW
         if row_file.is_file():
-            on = judged_on[combo["data"]]
-            rows.append(complete(run, combo, on, cfg.n, checkers[on], device))
+            rows.append(complete(run, combo, cfg, device))
             continue
         say(f"[{i}/{len(combos)}] {combo['name']}")
         budget = {"steps": cfg.steps} if cfg.steps is not None else {"minutes": cfg.minutes}
@@ -219,48 +218,30 @@ def report_study(out: str | Path, device: str = "cpu") -> list[dict[str, Any]]:
     for combo in cfg.combinations():
         run = out / "runs" / combo["name"]
         if (run / ROW).is_file():
-            on = cfg.eval_data or combo["data"]
-            checker = check_dataset(on, cfg.category_check, held_out=cfg.eval_data is None)
-            rows.append(complete(run, combo, on, cfg.n, checker, device))
+            rows.append(complete(run, combo, cfg, device))
     write_table(out, rows)
     return rows
 
 
-def complete(
-    run: Path, combo: dict[str, Any], data: str, n: int, checker: Path | None, device: str
-) -> dict[str, Any]:
-    """A judged run's row, judged again when the judge has changed since (``JUDGE``), else with
-    what a run judged before they existed lacks added: the last stage's age (from the run's log),
-    the decoder's floor, the border figures and the pictures (from the same clips the judge read,
-    generated again)."""
+def complete(run: Path, combo: dict[str, Any], cfg: StudyConfig, device: str) -> dict[str, Any]:
+    """A judged run's row, judged again whole when it records another judge than ``JUDGE`` (so
+    also every row from before the judge was recorded, which may lack figures added since: the
+    last stage's age, the decoder's floor, the border figures); else with its pictures drawn
+    again if they are missing (from the same clips the judge read)."""
     from ..generation import load
 
     row = json.loads((run / ROW).read_text(encoding="utf-8"))
+    on = cfg.eval_data or combo["data"]
     if row.get("judge") != judge_settings():
-        row = judge_run(run, combo, data, n, checker, device)
+        checker = check_dataset(on, cfg.category_check, held_out=cfg.eval_data is None)
+        row = judge_run(run, combo, on, cfg.n, checker, device)
         write_text(run / ROW, json.dumps(row, indent=2))
-        return row
-    if "last_stage_steps" not in row:
-        row = {**row, **last_stage_age(Run(run).metrics_rows())}
-        write_text(run / ROW, json.dumps(row, indent=2))
-    has_floor, has_borders, has_pictures = (
-        "floor_fd_ratio" in row, "silent_share" in row, (run / PICTURES).is_dir()
-    )
-    if has_floor and has_borders and has_pictures:
-        return row
-    gen = load(run, device)
-    ds = Dataset.open(data)
-    real, real_asked = judged_clips(ds, gen.categories)
-    real_here = fit_to(real, ds.sr, gen.sr, gen.length)
-    generated = None if has_borders and has_pictures else generate_set(gen, n)
-    if not has_floor:
-        row = add_floor(row, decoder_floor(gen, real_here, real_asked))
-    if not has_borders:
-        row = {**row, **border_figures(gen, generated, real_here, n)}
-    if not (has_floor and has_borders):
-        write_text(run / ROW, json.dumps(row, indent=2))
-    if not has_pictures:
-        write_pictures(run / PICTURES, gen, generated, real_here, real_asked, n)
+    elif not (run / PICTURES).is_dir():
+        gen = load(run, device)
+        ds = Dataset.open(on)
+        real, real_asked = judged_clips(ds, gen.categories)
+        real_here = fit_to(real, ds.sr, gen.sr, gen.length)
+        write_pictures(run / PICTURES, gen, generate_set(gen, cfg.n), real_here, real_asked, cfg.n)
     return row
 
 
