@@ -21,7 +21,9 @@ random-net figures are first averaged over the networks.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import numpy as np
 
@@ -164,8 +166,8 @@ def _matched(
     pools = [idx_b[labels_b[idx_b] == c] for c in classes]
     if any(len(p) == 0 for p in pools):
         return _uniform(held, idx_b, rng)
-    scale = min(1.0, *(len(p) / k for p, k in zip(pools, counts, strict=True)))
-    take = [min(len(p), max(1, int(k * scale + 1e-9))) for p, k in zip(pools, counts, strict=True)]
+    scale = min(Fraction(1), *(Fraction(len(p), k) for p, k in zip(pools, counts, strict=True)))
+    take = [max(1, math.floor(k * scale)) for k in counts]  # exact: never more than a pool holds
     kept, other = [], []
     for c, pool, t in zip(classes, pools, take, strict=True):
         kept.append(held[labels_a[held] == c][:t])

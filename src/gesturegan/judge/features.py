@@ -27,7 +27,7 @@ def spectrum(waves: np.ndarray, cfg: JudgeConfig) -> np.ndarray:
     every magnitude raised to ``floor_magnitude(cfg)``.
     """
     mag = np.abs(librosa.stft(waves, n_fft=cfg.n_fft, hop_length=cfg.hop, pad_mode="constant"))
-    return mag if cfg.floor_db is None else np.maximum(mag, floor_magnitude(cfg))
+    return mag if cfg.floor_db is None else np.maximum(mag, floor_magnitude(cfg), out=mag)
 
 
 def floor_magnitude(cfg: JudgeConfig) -> np.float32:
