@@ -12,6 +12,7 @@ from gesturegan.judge.distances import frechet as frechet_distance
 from gesturegan.runs import Run, load_checkpoint
 from gesturegan.training import train
 from gesturegan.training.augment import AdaController, augment
+from gesturegan.training.config import PICKS
 
 from .conftest import tiny_overrides, write_tiny_sounds
 
@@ -111,13 +112,24 @@ def test_generator_is_the_last_stages_best_probe(tiny_dataset, tmp_path):
         torch.testing.assert_close(weights[name], tensor, rtol=0, atol=0)
 
 
-def test_a_gesture_models_generator_is_the_last_stages_best_heard(tmp_path):
+@pytest.mark.parametrize("pick", PICKS)
+def test_a_gesture_models_generator_is_the_last_stages_best_probe_by_its_pick(
+    tmp_path, monkeypatch, pick
+):
     from gesturegan.dataset import prepare
+    from gesturegan.training import monitor
 
     src = write_tiny_sounds(tmp_path / "src", names=("trigger", "continuous_repetition"))
     prepare(src, tmp_path / "data", labels_from_folders=True, workers=1)
+    probes = iter(range(64))
+
+    def fading_ear(waves, sr, label_ids, label_names, label):  # a clip fewer on every probe
+        return dict.fromkeys(label_names, 1 - next(probes) / 64)
+
+    monkeypatch.setattr(monitor, "heard", fading_ear)
+    monkeypatch.setattr(monitor, "collapsed", lambda result: False)  # a tiny model may collapse
     run = tmp_path / "run"
-    overrides = tiny_overrides(16, monitor_every_minutes=0.0, log_every_steps=1)
+    overrides = tiny_overrides(16, monitor_every_minutes=0.0, log_every_steps=1, pick=pick)
     result = train(run, data=str(tmp_path / "data"), overrides=overrides, show_progress=False)
     rows = list(csv.DictReader((run / "logs" / "metrics.csv").open()))
     heard = [r for r in rows if r["heard"] != "nan"]
@@ -131,7 +143,44 @@ def test_a_gesture_models_generator_is_the_last_stages_best_heard(tmp_path):
     best = load_checkpoint(run / "checkpoints" / "best.pt")
     # The row after a probe carries its figures; the last probe (after the last step) has no row.
     assert result.generator_heard == best["state"]["best_heard"]
-    assert result.generator_heard >= max(float(r["heard"]) for r in heard)
+    assert result.generator_probe_fd == best["state"]["best_probe_fd"]
+    faded = [r for r in heard if float(r["alpha"]) == 1.0]
+    first_heard = max(float(r["heard"]) for r in faded)  # the ear fades: the first probe's
+    if pick == "heard":
+        assert result.generator_heard == first_heard
+    else:  # the lowest probe_fd once faded in (5 digits in metrics.csv), not the first probe
+        assert result.generator_probe_fd <= min(float(r["probe_fd"]) for r in faded) + 1e-5
+        assert result.generator_heard < first_heard
     meta = Run(run).generator_meta()
     assert meta["step"] == best["state"]["step"] == result.generator_step
     assert meta["alpha"] == 1.0 and best["state"]["faded_in"]  # never a half-grown blend
+
+
+@pytest.mark.parametrize(
+    "pick, faded_in, probe_fd, heard, expected",
+    [
+        ("probe_fd", True, 0.2, 0.30, True),  # lower FD wins, whatever the labeler heard
+        ("heard", True, 0.2, 0.30, False),  # the worst class heard decides first
+        ("heard", True, 0.9, 0.50, True),
+        ("probe_fd", True, 0.9, 0.50, False),
+        ("probe_fd", False, 0.2, 0.50, False),  # never a half-grown blend, whatever the pick
+    ],
+)
+def test_the_last_stage_keeps_the_best_probe_by_the_configured_pick(
+    tiny_dataset, pick, faded_in, probe_fd, heard, expected
+):
+    from gesturegan.dataset import Dataset
+    from gesturegan.representations import get
+    from gesturegan.training.judges import live_judges
+    from gesturegan.training.monitor import ProbeResult
+    from gesturegan.training.probes import Probes
+    from gesturegan.training.state import Counters
+
+    data = Dataset.open(tiny_dataset)
+    names = ["trigger", "continuous_repetition"]
+    probes = Probes(live_judges(names), data, get("logmel_gl", sr=data.sr, length=data.length),
+                    names, z_dim=8, seed=0)  # fmt: skip
+    probes.last = ProbeResult(probe_fd=probe_fd, diversity=1.0, duplicate_share=0.0)
+    probes.last_heard = {"trigger": 1.0, "continuous_repetition": heard}
+    best = Counters(faded_in=faded_in, best_probe_fd=0.5, best_heard=0.4)
+    assert probes.is_best(best, pick) is expected

@@ -166,3 +166,24 @@ def test_a_run_saved_before_an_option_existed_resumes_as_it_was_trained(option, 
     assert saved_config("pgan", saved["pgan"]) == cfg.pgan  # so does its generator (generation)
     with pytest.raises(UserError, match="pgan: cannot change when resuming"):
         resume_config(saved, {"pgan": {option: now}}, "run")
+
+
+HEARD = "its worst category heard as asked in 50% of the probe's clips"
+
+
+@pytest.mark.parametrize(("pick", "heard", "says"), [
+    ("heard", 0.5, f"({HEARD}; probe_fd 0.25)"),
+    ("probe_fd", 0.5, f"(probe_fd 0.25; {HEARD})"),
+    ("heard", -1.0, "(probe_fd 0.25)"),  # not a gesture model: nothing heard
+])  # fmt: skip
+def test_train_says_which_probe_it_exported_and_the_figure_that_picked_it_first(pick, heard, says):
+    from pathlib import Path
+
+    from gesturegan.cli.train import generator_line
+    from gesturegan.training.exports import TrainResult
+
+    r = TrainResult(Path("run"), 100, "16x8", 60.0, False, generator_step=90,
+                    generator_heard=heard, generator_probe_fd=0.25, pick=pick)  # fmt: skip
+    assert generator_line(r) == (
+        f"generator.safetensors: step 90, the last stage's best probe {says}"
+    )

@@ -85,9 +85,15 @@ def _train(a) -> None:
         how = f"stopped at once; the last checkpoint is kept, continue with --out {a.out} --resume"
     print(f"{how}: step {r.step}, stage {r.stage}, {r.elapsed_s / 60:.1f} min → {r.run_dir}")
     if 0 <= r.generator_step < r.step:
-        by = (
-            f"its worst category heard as asked in {r.generator_heard:.0%} of the probe's clips"
-            if r.generator_heard >= 0
-            else "probe_fd"
-        )
-        print(f"generator.safetensors: step {r.generator_step}, the last stage's best probe ({by})")
+        print(generator_line(r))
+
+
+def generator_line(r) -> str:
+    """Which step the exported generator of ``r`` (a ``TrainResult`` whose generator is an earlier
+    probe's) comes from, with the figure that picked it first."""
+    why = [f"probe_fd {r.generator_probe_fd:.3g}"]
+    if r.generator_heard >= 0:
+        heard = f"its worst category heard as asked in {r.generator_heard:.0%} of the probe's clips"
+        why = [heard, *why] if r.pick == "heard" else [*why, heard]
+    by = "; ".join(why)
+    return f"generator.safetensors: step {r.generator_step}, the last stage's best probe ({by})"

@@ -17,6 +17,8 @@ from .augment import AUGMENT_MODES
 from .losses import LOSSES
 
 DEFAULT_MINUTES = 30.0  # budget when neither steps nor minutes is given
+# How the last stage of a gesture model picks the generator it exports (docs/training.md).
+PICKS = ("heard", "probe_fd")
 
 
 @dataclass
@@ -153,6 +155,13 @@ class TrainConfig:
     )
     until_plateau_minutes: float | None = option(
         None, "also stop when probe_fd has not improved for this long (null: never)", at_least=0
+    )
+    pick: str = option(
+        "heard",
+        "which probe of the last stage a gesture model exports: heard (the labeler's worst "
+        "category, then probe_fd) or probe_fd (the lowest); both only once faded in, never "
+        "collapsed",
+        choices=PICKS,
     )
     checkpoint_every_steps: int = option(
         500, "write checkpoints/latest.pt every this many steps", at_least=1

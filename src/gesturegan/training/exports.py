@@ -25,6 +25,8 @@ class TrainResult:
     saved: bool = True  # False only when a forced stop mid-step kept the previous checkpoint
     generator_step: int = -1  # the step whose EMA G is the run's exported generator
     generator_heard: float = -1.0  # its worst category's labeler agreement (-1: not measured)
+    generator_probe_fd: float = float("inf")  # its probe_fd (inf: not the last stage's best)
+    pick: str = "heard"  # which figure picked it (TrainConfig.pick)
 
 
 @dataclass(frozen=True)

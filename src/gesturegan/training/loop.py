@@ -186,7 +186,7 @@ class Trainer:
         generators are equal), so all agree on the best."""
         c = self.counters
         self.probes.measure(self.nets.G_ema, c.stage, self.alpha(), hear=self.at_last_stage())
-        if self.probes.is_best(c):
+        if self.probes.is_best(c, self.cfg.pick):
             self.probes.keep_as_best(c)
             if self.at_last_stage():  # the exported generator is the last stage's best
                 self.export()
@@ -290,4 +290,5 @@ class Trainer:
         return TrainResult(
             self.run.path, c.step, self.stages[c.stage], c.elapsed_s, interrupted,
             generator_step=c.generator_step, generator_heard=c.best_heard,
+            generator_probe_fd=c.best_probe_fd, pick=self.cfg.pick,
         )  # fmt: skip

@@ -99,17 +99,18 @@ class Probes:
         self.last = self.judges.compare(*self._real, fake_emb, self.probe_labels.numpy())
         self.last_heard = self._hear(G_ema, stage, alpha) if hear and self.hears else {}
 
-    def is_best(self, c: Counters) -> bool:
-        """Whether the latest probe beats the stage's best so far. Once heard (the last stage of
-        a gesture model), the worst class heard decides, then FD, and only faded-in, uncollapsed
-        probes count; otherwise the lower FD."""
-        result, worst = self.last, min(self.last_heard.values(), default=-1.0)
-        if self.last_heard:
-            return (
-                c.faded_in
-                and not self.judges.collapsed(result)
-                and (worst, -result.probe_fd) > (c.best_heard, -c.best_probe_fd)
-            )
+    def is_best(self, c: Counters, pick: str) -> bool:
+        """Whether the latest probe beats the stage's best so far: the lower FD. Once heard (the
+        last stage of a gesture model) only faded-in, uncollapsed probes count, and with ``pick``
+        ``"heard"`` the worst class heard decides before FD."""
+        result = self.last
+        if not self.last_heard:
+            return result.probe_fd < c.best_probe_fd
+        if not c.faded_in or self.judges.collapsed(result):
+            return False
+        if pick == "heard":
+            worst = min(self.last_heard.values())
+            return (worst, -result.probe_fd) > (c.best_heard, -c.best_probe_fd)
         return result.probe_fd < c.best_probe_fd
 
     def keep_as_best(self, c: Counters) -> None:
