@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..training.exports import TrainResult
 
 
 def add_train(sub: argparse._SubParsersAction) -> None:
@@ -88,9 +92,9 @@ def _train(a) -> None:
         print(generator_line(r))
 
 
-def generator_line(r) -> str:
-    """Which step the exported generator of ``r`` (a ``TrainResult`` whose generator is an earlier
-    probe's) comes from, with the figure that picked it first."""
+def generator_line(r: TrainResult) -> str:
+    """Which step the exported generator of ``r`` (whose generator is an earlier probe's) comes
+    from, with the figure that picked it first."""
     why = [f"probe_fd {r.generator_probe_fd:.3g}"]
     if r.generator_heard >= 0:
         heard = f"its worst category heard as asked in {r.generator_heard:.0%} of the probe's clips"

@@ -104,13 +104,12 @@ class Probes:
         last stage of a gesture model) only faded-in, uncollapsed probes count, and with ``pick``
         ``"heard"`` the worst class heard decides before FD."""
         result = self.last
-        if not self.last_heard:
-            return result.probe_fd < c.best_probe_fd
-        if not c.faded_in or self.judges.collapsed(result):
-            return False
-        if pick == "heard":
-            worst = min(self.last_heard.values())
-            return (worst, -result.probe_fd) > (c.best_heard, -c.best_probe_fd)
+        if self.last_heard:
+            if not c.faded_in or self.judges.collapsed(result):
+                return False
+            if pick == "heard":
+                worst = min(self.last_heard.values())
+                return (worst, -result.probe_fd) > (c.best_heard, -c.best_probe_fd)
         return result.probe_fd < c.best_probe_fd
 
     def keep_as_best(self, c: Counters) -> None:
