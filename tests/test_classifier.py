@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import math
 import shutil
-from collections import Counter
 
 import numpy as np
 import pytest
@@ -249,53 +248,6 @@ def test_eval_measures_only_held_out_clips(tiny_classifier, tiny_dataset, tmp_pa
     assert data["n_held_out"] == 2 and {"accuracy", "macro_f1", "per_class_recall"} <= set(data)
 
 
-def test_adapting_measures_batch_norm_statistics_on_the_library(tiny_classifier, tiny_dataset):
-    clf = Classifier.load(tiny_classifier)
-    waves, _ = Dataset.open(tiny_dataset).batch(np.arange(12))
-    library = np.concatenate([waves, 0.5 * waves[:4] + 0.01])  # 16 clips: a quieter, offset copy
-    adapted = clf.adapted(library)
-    # The first batch norm now holds the mean and (unbiased) variance of its input over the clips.
-    image = clf.rep.encode(torch.as_tensor(library))
-    x = image - image.amax(dim=(1, 2, 3), keepdim=True) + 1.0  # as GestureCNN.forward
-    pool, conv, norm = clf.model.features[:3]
-    h = conv(pool(x)).detach()
-    first = adapted.model.features[2]
-    assert isinstance(norm, torch.nn.BatchNorm2d) and first is not norm
-    torch.testing.assert_close(first.running_mean, h.mean(dim=(0, 2, 3)))
-    torch.testing.assert_close(first.running_var, h.var(dim=(0, 2, 3)), rtol=1e-4, atol=1e-6)
-    # Weights stay; the classifier it came from keeps its own statistics.
-    before = clf.model.state_dict()
-    for name, weights in adapted.model.state_dict().items():
-        if "running" not in name and "num_batches" not in name:
-            torch.testing.assert_close(weights, before[name])
-    assert not torch.allclose(norm.running_mean, first.running_mean)
-    np.testing.assert_array_equal(
-        clf.probabilities(library), Classifier.load(tiny_classifier).probabilities(library)
-    )
-    assert not adapted.model.training and adapted.label_names == clf.label_names
-    with pytest.raises(UserError, match="at least 16 clips of the library; got 15"):
-        clf.adapted(library[:15])
-
-
-def test_eval_adapts_to_the_clips_it_measures(tiny_classifier, tmp_path, capsys):
-    from gesturegan.dataset import prepare
-
-    from .conftest import write_tiny_sounds
-
-    src = write_tiny_sounds(tmp_path / "new", per_class=8, seed=9)
-    prepare(src, tmp_path / "data", labels_from_folders=True, workers=1)
-    plain = evaluate(tiny_classifier, tmp_path / "data")
-    adapted = evaluate(tiny_classifier, tmp_path / "data", adapt=True)
-    assert plain.n_held_out == adapted.n_held_out == 16
-    clf = Classifier.load(tiny_classifier)
-    waves, labels = Dataset.open(tmp_path / "data").batch(np.arange(16))
-    want = cm.summary(labels, clf.adapted(waves).probabilities(waves).argmax(1), clf.label_names)
-    assert adapted.metrics["confusion"] == want["confusion"] != plain.metrics["confusion"]
-    args = ["classifier", "eval", str(tiny_classifier), str(tmp_path / "data"), "--json"]
-    assert main([*args, "--adapt"]) == 0
-    assert json.loads(capsys.readouterr().out)["confusion"] == want["confusion"]
-
-
 def test_label_and_sort_with_a_model(tiny_classifier, tmp_path, capsys):
     from gesturegan.classifier import Classifier
     from gesturegan.dataset.clip import fit_file
@@ -416,34 +368,3 @@ def test_min_confidence_outside_0_1_is_a_one_line_error(tiny_classifier, tmp_pat
     assert not (tmp_path / "out").exists()
     assert main(["sort", str(src), str(tmp_path / "out"), "--min-confidence", "0.5"]) == 2
     assert "needs --model" in capsys.readouterr().err
-
-
-def test_label_and_sort_adapt_the_classifier_to_the_files(tiny_classifier, tmp_path, capsys):
-    from gesturegan.dataset.clip import fit_file
-    from gesturegan.labeling import label_files
-    from gesturegan.sorting import sort_files
-
-    from .conftest import write_tiny_sounds
-
-    src = write_tiny_sounds(tmp_path / "new", per_class=8, seed=9)
-    plain = label_files(src, tiny_classifier)
-    report = label_files(src, tiny_classifier, adapt=True)
-    clf = Classifier.load(tiny_classifier)
-    clips = np.stack(
-        [fit_file(str(d.path), clf.sr, clf.length, clf.align).wave for d in report.decisions]
-    )
-    want = clf.adapted(clips).predict(clips)
-    assert [d.category for d in report.decisions] == want != [d.category for d in plain.decisions]
-    s = sort_files(src, tmp_path / "sorted", model=tiny_classifier, adapt=True)
-    assert s.counts == dict(Counter(want))
-    # One-line errors: no classifier to adapt, or too few files to measure a library on.
-    few = write_tiny_sounds(tmp_path / "few", per_class=7, seed=9)
-    for args, message in (
-        (["label", str(src), "--adapt"], "--adapt needs --model"),
-        (["sort", str(few), str(tmp_path / "out"), "--model", str(tiny_classifier), "--adapt"],
-         "at least 16 clips of the library; got 14"),
-    ):  # fmt: skip
-        assert main(args) == 2
-        err = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
-        assert len(err) == 1 and message in err[0]
-    assert not (tmp_path / "out").exists()

@@ -158,7 +158,6 @@ def label_files(
     progress: Callable[[int, int], None] | None = None,
     min_confidence: float | None = None,
     device: str = "cpu",
-    adapt: bool = False,
 ) -> LabelReport:
     """Gesture category (or classifier label) of every audio file under ``src``, with reasons.
 
@@ -178,10 +177,6 @@ def label_files(
         With ``model``: a decision whose top probability is below this (in [0, 1]) is ``unsure``.
     device : str
         Where the classifier (``model``) runs (``gesturegan.device.resolve``).
-    adapt : bool
-        With ``model``: measure its batch-norm statistics on the clips of every readable file
-        first (``Classifier.adapted``: at least 16 files), then decide. The clips are held in
-        memory until then.
 
     Returns
     -------
@@ -191,10 +186,9 @@ def label_files(
     Raises
     ------
     UserError
-        ``min_confidence`` outside [0, 1], it or ``adapt`` without a model, fewer than 16
-        readable files to adapt to; see also ``find_audio``.
+        ``min_confidence`` outside [0, 1] or without a model; see also ``find_audio``.
     """
-    check_model_options(model, min_confidence, adapt)
+    check_min_confidence(min_confidence, model)
     clf = None
     if model is not None:
         from .classifier import Classifier
@@ -243,12 +237,10 @@ def label_files(
             )
         else:
             pending.append(result)
-            if len(pending) >= CLASSIFIER_BATCH and not adapt:
+            if len(pending) >= CLASSIFIER_BATCH:
                 flush()
         if progress is not None:
             progress(done, len(tasks))
-    if adapt:
-        clf = clf.adapted(np.array([r.clip for r in pending]).reshape(-1, clf.length))
     flush()
     order = {rel: i for i, rel in enumerate(rels)}
     report.decisions.sort(key=lambda d: order[d.file])
@@ -277,12 +269,8 @@ def scores_text(scores: dict[str, float] | None) -> str:
     return "; ".join(f"{k} {v:.2f}" for k, v in sorted(scores.items(), key=lambda kv: -kv[1]))
 
 
-def check_model_options(
-    model: str | os.PathLike | None, min_confidence: float | None, adapt: bool
-) -> None:
-    """Refuse a minimum confidence outside [0, 1], or it or ``adapt`` without a classifier."""
-    if adapt and model is None:
-        raise UserError("--adapt needs --model: the envelope rules have no statistics to adapt")
+def check_min_confidence(min_confidence: float | None, model: str | os.PathLike | None) -> None:
+    """Refuse a minimum confidence outside [0, 1], or one without a classifier to give it."""
     if min_confidence is None:
         return
     if not 0.0 <= min_confidence <= 1.0:

@@ -32,7 +32,7 @@ from pathlib import Path, PurePosixPath
 
 from .atomic import atomic_path, clean_temps, write_text
 from .errors import UserError
-from .labeling import Decision, check_model_options, errors_text, label_files, scores_text
+from .labeling import Decision, check_min_confidence, errors_text, label_files, scores_text
 
 SORT_CSV = "sort.csv"
 ERRORS_CSV = "errors.csv"
@@ -82,7 +82,6 @@ def sort_files(
     progress: Callable[[int, int], None] | None = None,
     min_confidence: float | None = None,
     device: str = "cpu",
-    adapt: bool = False,
 ) -> SortSummary:
     """Place every audio file of ``src`` in ``out/<category>/`` (see the module docstring).
 
@@ -103,8 +102,6 @@ def sort_files(
         Called as ``progress(files_done, files_total)`` while labelling.
     min_confidence : float | None
         With ``model``: files whose top probability is below this (in [0, 1]) go to ``unsure/``.
-    adapt : bool
-        With ``model``: adapt it to the files of ``src`` first (``labeling.label_files``).
 
     Returns
     -------
@@ -114,9 +111,9 @@ def sort_files(
     ------
     UserError
         ``src`` missing or without audio, ``out`` is ``src`` itself or a file, ``min_confidence``
-        outside [0, 1], it or ``adapt`` without a model, fewer than 16 files to adapt to.
+        outside [0, 1] or without a model.
     """
-    check_model_options(model, min_confidence, adapt)
+    check_min_confidence(min_confidence, model)
     src_path, out = Path(src).absolute(), Path(out).absolute()
     if out.exists() and not out.is_dir():
         raise UserError(f"{out} exists and is not a folder")
@@ -125,7 +122,7 @@ def sort_files(
         raise UserError(f"the output folder must not be the source folder itself ({src_root})")
     report = label_files(
         src_path, model, workers=workers, exclude=out, progress=progress,
-        min_confidence=min_confidence, device=device, adapt=adapt,
+        min_confidence=min_confidence, device=device,
     )  # fmt: skip
     previous = _read_previous(out)
     clean_temps(out)  # of a sort killed before

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import copy
 import csv
 import json
 import os
@@ -19,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors.torch import load_file
-from torch import nn
 
 from .. import representations
 from ..dataset import Dataset
@@ -28,8 +26,6 @@ from ..errors import UserError
 from . import metrics
 from .model import GestureCNN
 from .train import EVAL_BATCH, FORMAT_VERSION, META, WEIGHTS
-
-ADAPT_MIN_CLIPS = 16  # fewest clips ``Classifier.adapted`` measures a library's statistics on
 
 
 class Classifier:
@@ -49,9 +45,7 @@ class Classifier:
         Width of the embedding (the penultimate layer).
     """
 
-    def __init__(
-        self, path: Path, meta: dict, model: GestureCNN, device: str | torch.device = "cpu"
-    ):
+    def __init__(self, path: Path, meta: dict, model: GestureCNN, device: str = "cpu"):
         self.device = resolve(device)
         self.path, self.meta, self.model = path, meta, model.to(self.device).eval()
         self.label_names: list[str] = list(meta["label_names"])
@@ -111,7 +105,14 @@ class Classifier:
         ``waves`` are float clips in [-1, 1] at ``sr`` Hz (one clip ``[length]`` is a batch of one).
         Work is done ``EVAL_BATCH`` clips at a time, without gradients.
         """
-        x = self._clips(waves)
+        x = torch.as_tensor(np.array(waves, dtype=np.float32))  # a copy: memmaps are read-only
+        if x.ndim == 1:
+            x = x[None]
+        if x.ndim != 2 or x.shape[1] != self.length:
+            raise UserError(
+                f"the classifier in {self.path} takes clips of {self.length} samples at "
+                f"{self.sr} Hz, [B, {self.length}]; got shape {list(x.shape)}"
+            )
         embs, probs = [], []
         with torch.no_grad():
             for start in range(0, len(x), EVAL_BATCH):
@@ -124,43 +125,6 @@ class Classifier:
                 (0, len(self.label_names)), np.float32
             )
         return np.concatenate(embs), np.concatenate(probs)
-
-    def adapted(self, waves: np.ndarray | torch.Tensor) -> Classifier:
-        """A copy whose batch-norm statistics are those of ``waves [N, length]`` (AdaBN).
-
-        The weights stay; each batch-norm layer's running mean and variance are measured afresh
-        on ``waves``, the unlabelled clips of the library about to be classified (its level,
-        colour and recording chain), equally weighted by batch of ``EVAL_BATCH``. Needs at least
-        ``ADAPT_MIN_CLIPS`` clips: fewer describe the clips, not the library.
-        """
-        x = self._clips(waves)
-        if len(x) < ADAPT_MIN_CLIPS:
-            raise UserError(
-                f"adapting the classifier needs at least {ADAPT_MIN_CLIPS} clips of the library; "
-                f"got {len(x)}"
-            )
-        model = copy.deepcopy(self.model)
-        norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
-        for m in norms:
-            m.reset_running_stats()
-            m.momentum = None  # a cumulative average over the batches
-            m.train()
-        with torch.no_grad():
-            for start in range(0, len(x), EVAL_BATCH):
-                model(self.rep.encode(x[start : start + EVAL_BATCH].to(self.device)))
-        return Classifier(self.path, self.meta, model.eval(), self.device)
-
-    def _clips(self, waves: np.ndarray | torch.Tensor) -> torch.Tensor:
-        """``waves`` as a float32 CPU tensor ``[B, length]`` (a copy), or a ``UserError``."""
-        x = torch.as_tensor(np.array(waves, dtype=np.float32))  # a copy: memmaps are read-only
-        if x.ndim == 1:
-            x = x[None]
-        if x.ndim != 2 or x.shape[1] != self.length:
-            raise UserError(
-                f"the classifier in {self.path} takes clips of {self.length} samples at "
-                f"{self.sr} Hz, [B, {self.length}]; got shape {list(x.shape)}"
-            )
-        return x
 
     def embed(self, waves: np.ndarray | torch.Tensor) -> np.ndarray:
         """The penultimate layer: ``waves [B, length]`` → ``[B, embed_dim]`` float32 (≥ 0).
@@ -215,8 +179,6 @@ def evaluate(
     data: str | os.PathLike,
     out: str | os.PathLike | None = None,
     device: str = "cpu",
-    *,
-    adapt: bool = False,
 ) -> EvalResult:
     """Measure the classifier ``model_dir`` on the labelled dataset ``data``.
 
@@ -235,9 +197,6 @@ def evaluate(
         Folder for ``metrics.json`` and ``confusion.png`` (nothing written when ``None``).
     device : str
         Where the classifier runs (``gesturegan.device.resolve``).
-    adapt : bool
-        Measure the batch-norm statistics on the held-out clips first (``Classifier.adapted``;
-        their labels are not used), as ``label`` / ``sort --adapt`` do on a library.
 
     Returns
     -------
@@ -274,8 +233,6 @@ def evaluate(
             f"no clip of {ds.path} is held out from the classifier's training "
             f"({n_seen} seen in training, {n_unknown} with unknown labels)"
         )
-    if adapt:  # the held-out clips, all at once: the statistics are theirs
-        clf = clf.adapted(ds.batch(keep)[0])
     preds = []
     for start in range(0, len(keep), EVAL_BATCH):
         waves, _ = ds.batch(keep[start : start + EVAL_BATCH])

@@ -43,11 +43,6 @@ def add_classifier(sub: argparse._SubParsersAction) -> None:
     e.add_argument("data", help="dataset folder with labels")
     e.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     e.add_argument("--out", help="folder for metrics.json and confusion.png")
-    e.add_argument(
-        "--adapt",
-        action="store_true",
-        help="measure the batch-norm statistics on the held-out clips first (no labels used)",
-    )
     add_device(e)
     e.set_defaults(func=_classifier_eval)
     lo = csub.add_parser(
@@ -116,7 +111,7 @@ def _classifier_eval(a) -> None:
 
     from ..classifier import evaluate
 
-    r = evaluate(a.model, a.data, out=a.out, device=announce(a.device), adapt=a.adapt)
+    r = evaluate(a.model, a.data, out=a.out, device=announce(a.device))
     if a.json:
         print(json.dumps(r.to_dict()))
         return

@@ -21,12 +21,6 @@ def _add_decider_flags(p: argparse.ArgumentParser, unsure: str) -> None:
         help=f"with --model: {unsure}",
     )
     p.add_argument(
-        "--adapt",
-        action="store_true",
-        help="with --model: measure its batch-norm statistics on these files first "
-        "(at least 16; recommended for a library from elsewhere)",
-    )
-    p.add_argument(
         "--workers", type=int, default=None, help="parallel processes (default: all cores)"
     )
     add_device(p, "the classifier of --model")
@@ -55,7 +49,7 @@ def _label(a) -> None:
     with progress("label") as cb:
         r = label_files(
             a.src, a.model, workers=a.workers, progress=cb, min_confidence=a.min_confidence,
-            device=device, adapt=a.adapt,
+            device=device,
         )  # fmt: skip
     for d in r.decisions:
         print(f"{d.file}\t{d.place}\t{d.explanation}")
@@ -102,7 +96,6 @@ def _sort(a) -> None:
             progress=cb,
             min_confidence=a.min_confidence,
             device=device,
-            adapt=a.adapt,
         )
     counts = ", ".join(f"{k} {v}" for k, v in s.counts.items()) or "none"
     print(
