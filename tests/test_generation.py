@@ -44,10 +44,11 @@ def test_generate_writes_named_reproducible_files(tiny_run, tmp_path):
     again = generate(tiny_run, tmp_path / "b", n=1, category="tone", seed=6)
     # The same seed gives the same sound whatever else is in the batch. Batched convolutions round
     # the image differently (~6e-5), and Griffin-Lim from a PGHI phase may settle on other phases
-    # at near-silent seams (~23 dB waveform SNR), so the spectra are compared: within 10 %.
+    # at near-silent seams (~23 dB waveform SNR), so the spectra are compared: within 15 % (8-10 %
+    # on the CPUs tried: an Intel Xeon with AVX-512, an AMD EPYC with AVX2).
     alone, _ = sf.read(tmp_path / "b" / "tone_seed6.wav")
     in_batch, _ = sf.read(tmp_path / "a" / "tone_seed6.wav")
-    assert spectral_convergence(in_batch[None], alone[None])[0] < 0.1
+    assert spectral_convergence(in_batch[None], alone[None])[0] < 0.15
     sidecar = list(csv.DictReader((tmp_path / "a" / "generated.csv").open()))
     assert {r["class"] for r in sidecar} == {"hit", "tone"} and all(r["heard_as"] for r in sidecar)
     assert again[0].seed == 6
