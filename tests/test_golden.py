@@ -150,9 +150,10 @@ def reference_file() -> Path:
 
 @pytest.fixture(scope="module")
 def reference() -> dict:
-    if not reference_file().is_file():
-        pytest.skip(f"no golden figures for this CPU ({cpu_key()}): `python -m tests.test_golden`")
-    return json.loads(reference_file().read_text(encoding="utf-8"))
+    path = reference_file()
+    if not path.is_file():
+        pytest.skip(f"no golden figures for this CPU ({path.name}): `python -m tests.test_golden`")
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
