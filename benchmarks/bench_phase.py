@@ -1,11 +1,11 @@
 """Phase reconstruction on real sounds: our default decoders beside librosa, same run, same magnitudes.
 
 Data: the real sample libraries under ``$GESTUREGAN_REAL_SOUNDS`` (default
-``/work/data/real/sounds``, one folder per library; ``scripts/fetch-real-audio.sh`` fetches two).
-Fixed rule, no hand-picking: in each library, the audio files of at least 1.5 s in sorted order,
-``PER_LIBRARY`` of them evenly spaced; files at even positions form the *choosing* part (the data
-the settings were chosen on: ``--choose``), files at odd positions the *judging* part (the
-default, what the figures report). Each file: mixed to mono, resampled to 44.1 kHz (soxr), its
+``/work/data/real/sounds``, one folder per library; ``scripts/fetch-real-audio.sh`` fetches them):
+those of ``LIBRARIES`` that are there. Fixed rule, no hand-picking: in each library, the audio
+files of at least 1.5 s in sorted order, ``PER_LIBRARY`` of them evenly spaced; files at even
+positions form the *choosing* part (the data the settings were chosen on: ``--choose``), files at
+odd positions the *judging* part (the default, what the figures report). Each file: mixed to mono, resampled to 44.1 kHz (soxr), its
 first 65536 samples (1.49 s), level untouched.
 
 Spectral convergence ``sc_db``: the mean over clips of ``20 log10(‖|S| − |Ŝ|‖ / ‖S‖)`` on
@@ -58,6 +58,8 @@ from common import emit, load_1m, quick
 SR = 44100
 LENGTH = 65536
 PER_LIBRARY = 16
+LIBRARIES = ("freedesktop", "hydrogen", "icons", "lmms", "oxygen")
+"""The libraries the figures were measured on (libraries fetched later would change both halves)."""
 EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aiff")
 N_ITER = 32
 SKETCH_SR, SKETCH_LENGTH = 22050, 16384
@@ -69,7 +71,7 @@ def real_clips(root: Path, part: str, sr: int = SR, length: int = LENGTH) -> tup
     import soxr
 
     clips, names = [], []
-    for library in sorted(p for p in root.iterdir() if p.is_dir()):
+    for library in (root / name for name in LIBRARIES if (root / name).is_dir()):
         files = sorted(f for f in library.rglob("*") if f.suffix.lower() in EXTENSIONS)
         long = [f for f in files if _duration(sf, f) >= LENGTH / SR]
         k = min(PER_LIBRARY, len(long))

@@ -24,10 +24,13 @@ for lib in lmms hydrogen desktop; do
     $gg prepare "$libs/$lib" "$root/data-$preset/$lib" --preset "$preset" \
       --labels "$root/sorted/$lib.csv" --align onset --holdout 0.25 --seed 0
 done
-# The category check: the hand labels (rows not marked ambiguous), grouped as the three libraries.
-awk -F, 'NR == 1 { print "file,label"; next } $4 == "no" { print $1 "," $3 }' \
+# The category check: the hand labels (rows not marked ambiguous) of the five libraries the study
+# draws on, grouped as the three libraries.
+five='^(lmms|hydrogen|freedesktop|oxygen|icons)$'
+awk -F, -v five="$five" 'NR == 1 { print "file,label"; next }
+  $4 == "no" && $2 ~ five { print $1 "," $3 }' \
   "$repo/docs/real-audio-reference.csv" > "$root/reference-labels.csv"
-awk -F, 'NR == 1 { print "file,library"; next } $4 == "no" {
+awk -F, -v five="$five" 'NR == 1 { print "file,library"; next } $4 == "no" && $2 ~ five {
   lib = ($2 == "lmms" || $2 == "hydrogen") ? $2 : "desktop"; print $1 "," lib }' \
   "$repo/docs/real-audio-reference.csv" > "$root/reference-groups.csv"
 [ -f "$root/reference-$preset/dataset.json" ] ||
