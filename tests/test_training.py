@@ -133,12 +133,16 @@ def test_training_longer_keeps_the_last_stage_faded_in(tiny_dataset, tmp_path):
 
 
 def test_time_left_follows_a_minutes_schedule():
-    """21 minutes over 6 stages: stage s gets s + 1 minutes."""
-    cfg = TrainConfig(minutes=21)
-    # In stage 2 (16x16, 3 minutes), one minute into it: 4 minutes spent.
-    assert time_left(cfg, 6, 2, 999, 240.0, 60.0, None) == TimeLeft(120.0, 1020.0)
+    """441 minutes over 6 stages with the default power 3: stage s gets (s + 1)³ minutes; 21 with
+    the power 1: s + 1 minutes."""
+    cfg = TrainConfig(minutes=441)
+    # In stage 2 (27 minutes), one minute into it: 1 + 8 + 1 = 10 minutes spent.
+    assert time_left(cfg, 6, 2, 999, 600.0, 60.0, None) == TimeLeft(1560.0, 25860.0)
     # The last stage ends with the run.
-    assert time_left(cfg, 6, 5, 999, 1200.0, 100.0, 0.3) == TimeLeft(60.0, 60.0)
+    assert time_left(cfg, 6, 5, 999, 26400.0, 100.0, 0.3) == TimeLeft(60.0, 60.0)
+    linear = TrainConfig(minutes=21, stage_time_power=1.0)
+    # In stage 2 (16x16, 3 minutes), one minute into it: 4 minutes spent.
+    assert time_left(linear, 6, 2, 999, 240.0, 60.0, None) == TimeLeft(120.0, 1020.0)
 
 
 def test_stage_time_power_shares_the_minutes_toward_the_last_stages():
