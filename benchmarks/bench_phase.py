@@ -5,8 +5,8 @@ Data: the real sample libraries under ``$GESTUREGAN_REAL_SOUNDS`` (default
 those of ``LIBRARIES`` that are there. Fixed rule, no hand-picking: in each library, the audio
 files of at least 1.5 s in sorted order, ``PER_LIBRARY`` of them evenly spaced; files at even
 positions form the *choosing* part (the data the settings were chosen on: ``--choose``), files at
-odd positions the *judging* part (the default, what the figures report). Each file: mixed to mono, resampled to 44.1 kHz (soxr), its
-first 65536 samples (1.49 s), level untouched.
+odd positions the *judging* part (the default, what the figures report). Each file: mixed to
+mono, resampled to 44.1 kHz (soxr), its first 65536 samples (1.49 s), level untouched.
 
 Spectral convergence ``sc_db``: the mean over clips of ``20 log10(‖|S| − |Ŝ|‖ / ‖S‖)`` on
 ``quality``'s own 1024/256 STFT (0 dB: nothing right; lower is better); ``sc_db_of_mean`` is the

@@ -341,8 +341,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(table(tests))
         print("\nTheir errors (library, file, hand label, rules, why):")
         print("\n".join(held_out_errors(exs, tests)))
-    n = len(choosing)
-    print(f"\nStart thresholds on the {n} clear files that choose: {score(choosing, START).accuracy:.1%}")
+    start = score(choosing, START).accuracy
+    print(f"\nStart thresholds on the {len(choosing)} clear files that choose: {start:.1%}")
     s = score(choosing, shipped)
     print(f"Fit on all of them: {s.accuracy:.1%} on the same files (not a held-out figure)")
     g = score(guard, shipped)
