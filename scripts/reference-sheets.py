@@ -2,11 +2,11 @@
 
     python scripts/reference-sheets.py SOUNDS_ROOT LIBRARY OUT_DIR [--per-sheet 20]
 
-Every readable audio file under SOUNDS_ROOT/LIBRARY, sorted by path, is drawn in two panels: its
-RMS envelope in dB re its peak over the whole file (lines at -20 and -40 dB), and a 48-band
-log-mel spectrogram. Each file keeps its own rate; channels are mixed. The sheets show no
-labeler's verdict, so a person labels blind. Writes OUT_DIR/LIBRARY-NN.png and
-OUT_DIR/LIBRARY-files.txt (sheet, cell, file, seconds).
+Every audio file under SOUNDS_ROOT/LIBRARY, found and sorted as ``prepare`` finds them (links
+followed), is drawn in two panels: its RMS envelope in dB re its peak over the whole file (lines at
+-20 and -40 dB), and a 48-band log-mel spectrogram. Each file keeps its own rate; channels are
+mixed. The sheets show no labeler's verdict, so a person labels blind. Writes
+OUT_DIR/LIBRARY-NN.png and OUT_DIR/LIBRARY-files.txt (sheet, cell, file, seconds).
 """
 
 from __future__ import annotations
@@ -20,23 +20,19 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import soundfile as sf  # noqa: E402
 
-AUDIO = {".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".mp3"}
+from gesturegan import atomic, audio  # noqa: E402
+from gesturegan.dataset.scan import scan  # noqa: E402
+from gesturegan.errors import UserError  # noqa: E402
+
 HOP_S = 0.005
 
 
-def envelope_db(wave: np.ndarray, sr: int) -> np.ndarray:
-    """RMS per 5 ms hop (a 20 ms window) in dB re the loudest frame, floored at -70 dB."""
-    hop = max(1, round(HOP_S * sr))
+def envelope_db(wave: np.ndarray, hop: int) -> np.ndarray:
+    """RMS per ``hop`` samples (a window of four hops) in dB re the loudest frame, floored at
+    -70 dB."""
     rms = librosa.feature.rms(y=wave, frame_length=4 * hop, hop_length=hop, center=True)[0]
     return np.maximum(20 * np.log10(np.maximum(rms, 1e-10) / max(rms.max(), 1e-10)), -70.0)
-
-
-def read(path: Path) -> tuple[np.ndarray, int]:
-    """(samples, rate) with the channels mixed."""
-    wave, sr = sf.read(str(path), dtype="float32", always_2d=True)
-    return wave.mean(axis=1), sr
 
 
 def main() -> None:
@@ -47,7 +43,7 @@ def main() -> None:
     ap.add_argument("--per-sheet", type=int, default=20)
     args = ap.parse_args()
     base = args.root / args.library
-    files = sorted(p for p in base.rglob("*") if p.suffix.lower() in AUDIO and p.is_file())
+    files = [base / rel for rel in scan(base).audio]  # sorted, links followed, as `prepare` walks
     args.out.mkdir(parents=True, exist_ok=True)
     listing = []
     cols = 4
@@ -61,16 +57,17 @@ def main() -> None:
             name = str(path.relative_to(args.root))
             env_ax, mel_ax = axes[2 * (i // cols), i % cols], axes[2 * (i // cols) + 1, i % cols]
             try:
-                wave, sr = read(path)
-            except (RuntimeError, sf.LibsndfileError) as exc:
+                wave, sr = audio.load(path)
+            except UserError as exc:
                 env_ax.set_axis_on()
-                env_ax.set_title(f"{i}: {name}\nunreadable: {exc}"[:80], fontsize=7)
+                env_ax.set_title(f"{i}: {name}\n{exc}"[:80], fontsize=7)
                 listing.append(f"{sheet}\t{i}\t{name}\tunreadable")
                 continue
             seconds = len(wave) / sr
             listing.append(f"{sheet}\t{i}\t{name}\t{seconds:.3f}")
-            env = envelope_db(wave, sr)
-            t = np.arange(len(env)) * HOP_S
+            hop = max(1, round(HOP_S * sr))
+            env = envelope_db(wave, hop)
+            t = np.arange(len(env)) * hop / sr
             env_ax.set_axis_on()
             env_ax.plot(t, env, lw=0.8)
             for level in (-20, -40):
@@ -80,7 +77,7 @@ def main() -> None:
             env_ax.tick_params(labelsize=6)
             env_ax.set_title(f"{i}: {name[-48:]}  ({seconds:.2f} s, {sr} Hz)", fontsize=7)
             mel = librosa.feature.melspectrogram(
-                y=wave, sr=sr, n_fft=2048, hop_length=max(1, round(HOP_S * sr)), n_mels=48
+                y=wave, sr=sr, n_fft=2048, hop_length=hop, n_mels=48
             )
             mel_ax.set_axis_on()
             mel_ax.imshow(
@@ -92,9 +89,10 @@ def main() -> None:
             )
             mel_ax.tick_params(labelsize=6)
         fig.tight_layout()
-        fig.savefig(args.out / f"{args.library}-{sheet:02d}.png", dpi=72)
+        with atomic.atomic_path(args.out / f"{args.library}-{sheet:02d}.png") as tmp:
+            fig.savefig(tmp, format="png", dpi=72)
         plt.close(fig)
-    (args.out / f"{args.library}-files.txt").write_text("\n".join(listing) + "\n")
+    atomic.write_text(args.out / f"{args.library}-files.txt", "\n".join(listing) + "\n")
     print(f"{len(files)} files, {-(-len(files) // args.per_sheet)} sheets in {args.out}")
 
 
