@@ -240,11 +240,11 @@ def leave_one_library_out(
     return folds
 
 
-def judged_by(exs: Sequence[Example], th: Thresholds, train: Sequence[Example]) -> list[Fold]:
-    """Each library of ``exs`` scored with thresholds ``th`` fit on ``train``, as folds (sorted by
-    library name)."""
+def judged_by(exs: Sequence[Example], th: Thresholds, train: Score) -> list[Fold]:
+    """Each library of ``exs`` scored with thresholds ``th`` (``train``: their score on the files
+    they were fit on), as folds (sorted by library name)."""
     return [
-        Fold(lib, th, score(train, th), score([e for e in exs if e.library == lib], th))
+        Fold(lib, th, train, score([e for e in exs if e.library == lib], th))
         for lib in sorted({e.library for e in exs})
     ]
 
@@ -319,14 +319,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     choosing = [e for e in exs if e.library not in TEST_LIBRARIES]
     folds = leave_one_library_out(choosing, START, guard)
     shipped = fit(choosing, START, guard)
-    tests = judged_by([e for e in exs if e.library in TEST_LIBRARIES], shipped, choosing)
+    fitted = score(choosing, shipped)
+    tests = judged_by([e for e in exs if e.library in TEST_LIBRARIES], shipped, fitted)
     if args.json:
         print(json.dumps({
             "folds": [{"library": f.library, "held_out": asdict(f.held_out),
                        "thresholds": asdict(f.thresholds)} for f in folds],
             "pooled": asdict(pooled(folds)),
             "all_libraries": {
-                "thresholds": asdict(shipped), "score": asdict(score(choosing, shipped))
+                "thresholds": asdict(shipped), "score": asdict(fitted)
             },
             "test_libraries": {f.library: asdict(f.held_out) for f in tests},
             "start": asdict(score(choosing, START)),
@@ -343,8 +344,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print("\n".join(held_out_errors(exs, tests)))
     start = score(choosing, START).accuracy
     print(f"\nStart thresholds on the {len(choosing)} clear files that choose: {start:.1%}")
-    s = score(choosing, shipped)
-    print(f"Fit on all of them: {s.accuracy:.1%} on the same files (not a held-out figure)")
+    print(f"Fit on all of them: {fitted.accuracy:.1%} on the same files (not a held-out figure)")
     g = score(guard, shipped)
     print(f"Built-in corpus (seeds {GUARD_SEEDS}, the guard): {g.accuracy:.1%}")
     for f in fields(Thresholds):
