@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 
 from gesturegan import audio, corpus, gestures
-from gesturegan.corpus import clip_rng, synthesize, write_corpus
+from gesturegan.corpus import clip_rng, recipes, synth, synthesize, write_corpus
 from gesturegan.dataset.scan import read_labels_csv
 from gesturegan.errors import UserError
 
@@ -147,6 +147,35 @@ def test_rule_labeler_agrees_with_the_corpus_label():
         verdicts = [gestures.label(synthesize(cat, clip_rng(0, cat, i)), SR)[0] for i in range(48)]
         agreement = np.mean([v == cat for v in verdicts])
         assert agreement >= 0.9, (cat, agreement, verdicts)
+
+
+@pytest.mark.parametrize("recipe", [recipes.vary_phrase, recipes.vary_voice])
+def test_phrases_and_voices_are_heard_as_variations_once_redrawn(recipe):
+    # Drawn alone, some are heard otherwise (a phrase's note onsets as pulses); as the corpus
+    # draws them, every one of 12 is a variation.
+    heard = recipes.heard_as("continuous_variation", recipe)
+    for i in range(12):
+        x = synth.normalize_peak(heard(np.random.default_rng(i), SR, LENGTH), -6.0)
+        assert gestures.label(x.astype(np.float32), SR)[0] == "continuous_variation", i
+
+
+def test_heard_as_draws_again_until_the_labeler_hears_the_category_and_stops_at_the_limit():
+    t = np.arange(LENGTH) / SR
+    hit = np.sin(2 * np.pi * 440 * t) * np.exp(-t / 0.01)
+    held = np.sin(2 * np.pi * 440 * t)  # steady: continuous_repetition
+    draws = []
+
+    def hit_on_the_third(rng, sr, n):
+        draws.append(1)
+        return hit if len(draws) == 3 else held
+
+    assert recipes.heard_as("trigger", hit_on_the_third)(None, SR, LENGTH) is hit
+    assert len(draws) == 3
+    draws.clear()
+    assert recipes.heard_as("trigger", lambda rng, sr, n: draws.append(1) or held)(
+        None, SR, LENGTH
+    ) is held
+    assert len(draws) == recipes.REDRAWS
 
 
 # --- Variety inside a class; timbre alone does not tell the classes apart ------------------------
