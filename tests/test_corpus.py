@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 
 from gesturegan import audio, corpus, gestures
-from gesturegan.corpus import clip_rng, recipes, synth, synthesize, write_corpus
+from gesturegan.corpus import clip_rng, synth, synthesize, variations, write_corpus
 from gesturegan.dataset.scan import read_labels_csv
 from gesturegan.errors import UserError
 
@@ -149,11 +149,11 @@ def test_rule_labeler_agrees_with_the_corpus_label():
         assert agreement >= 0.9, (cat, agreement, verdicts)
 
 
-@pytest.mark.parametrize("recipe", [recipes.vary_phrase, recipes.vary_voice])
+@pytest.mark.parametrize("recipe", [variations.vary_phrase, variations.vary_voice])
 def test_phrases_and_voices_are_heard_as_variations_once_redrawn(recipe):
     # Drawn alone, some are heard otherwise (a phrase's note onsets as pulses); as the corpus
     # draws them, every one of 12 is a variation.
-    heard = recipes.heard_as("continuous_variation", recipe)
+    heard = variations.heard_as("continuous_variation", recipe)
     for i in range(12):
         x = synth.normalize_peak(heard(np.random.default_rng(i), SR, LENGTH), -6.0)
         assert gestures.label(x.astype(np.float32), SR)[0] == "continuous_variation", i
@@ -169,13 +169,13 @@ def test_heard_as_draws_again_until_the_labeler_hears_the_category_and_stops_at_
         draws.append(1)
         return hit if len(draws) == 3 else held
 
-    assert recipes.heard_as("trigger", hit_on_the_third)(None, SR, LENGTH) is hit
+    assert variations.heard_as("trigger", hit_on_the_third)(None, SR, LENGTH) is hit
     assert len(draws) == 3
     draws.clear()
-    assert recipes.heard_as("trigger", lambda rng, sr, n: draws.append(1) or held)(
+    assert variations.heard_as("trigger", lambda rng, sr, n: draws.append(1) or held)(
         None, SR, LENGTH
     ) is held
-    assert len(draws) == recipes.REDRAWS
+    assert len(draws) == variations.REDRAWS
 
 
 # --- Variety inside a class; timbre alone does not tell the classes apart ------------------------

@@ -19,6 +19,16 @@ _LN_1000 = np.log(1000.0)  # exp(-_LN_1000 * t / t60) falls 60 dB at t = t60
 # --- Noise --------------------------------------------------------------------------------------
 
 
+def uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
+    """Uniform draw in [lo, hi]."""
+    return float(rng.uniform(lo, hi))
+
+
+def log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
+    """Log-uniform draw in [lo, hi] (pitches, times, Q: equal odds per octave)."""
+    return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+
+
 def colored_noise(rng: np.random.Generator, n: int, exponent: float = 0.0) -> np.ndarray:
     """Gaussian noise with a ``1 / f**exponent`` power spectrum, unit RMS.
 
