@@ -68,7 +68,7 @@ def synthesize(
         raise UserError(f"corpus needs sr >= 8000 Hz and length >= 1024 samples, got {sr}, {length}")
     recipes = RECIPES[category]
     x = recipes[rng.integers(len(recipes))](rng, sr, length)
-    x = synth.fade(synth.dc_block(x, sr), sr, in_s=0.0005, out_s=0.005)
+    x = synth.finish(x, sr)
     x = synth.normalize_peak(x, rng.uniform(*PEAK_DB_RANGE))
     return x.astype(np.float32)
 

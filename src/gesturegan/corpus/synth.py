@@ -349,6 +349,12 @@ def place(sound: np.ndarray, n: int, offset: int) -> np.ndarray:
     return out
 
 
+def finish(x: np.ndarray, sr: int) -> np.ndarray:
+    """A drawn recipe's ``x`` as a clip: DC and subsonic rumble removed, the ends faded (0.5 ms in,
+    5 ms out); its level is still to be set."""
+    return fade(dc_block(x, sr), sr, in_s=0.0005, out_s=0.005)
+
+
 def normalize_peak(x: np.ndarray, peak_db: float) -> np.ndarray:
     """``x`` scaled so that its largest absolute sample is ``peak_db`` dBFS."""
     peak = np.abs(x).max()

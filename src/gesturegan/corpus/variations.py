@@ -98,13 +98,13 @@ REDRAWS = 20
 
 def heard_as(category: str, recipe: Recipe) -> Recipe:
     """``recipe`` drawn again (from the same generator, at most ``REDRAWS`` times) until the envelope
-    labeler hears ``category`` in it, judged as ``synthesize`` finishes a clip (DC removed, ends
-    faded; the level does not matter to the labeler); the last draw if it never does."""
+    labeler hears ``category`` in it, judged as ``synthesize`` finishes a clip (``synth.finish``;
+    the level does not matter to the labeler); the last draw if it never does."""
 
     def drawn(rng: np.random.Generator, sr: int, n: int) -> np.ndarray:
         for _ in range(REDRAWS):
             x = recipe(rng, sr, n)
-            clip = synth.normalize_peak(synth.fade(synth.dc_block(x, sr), sr, 0.0005, 0.005), -3)
+            clip = synth.normalize_peak(synth.finish(x, sr), -3)
             if label(clip.astype(np.float32), sr)[0] == category:
                 break
         return x
