@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import time
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -110,6 +112,39 @@ def test_generator_is_the_last_stages_best_probe(tiny_dataset, tmp_path):
     assert result.generator_step < result.step  # (seeded) the best probe is not the last step
     for name, tensor in best["G_ema"].items():
         torch.testing.assert_close(weights[name], tensor, rtol=0, atol=0)
+
+
+def test_probes_on_a_step_schedule_export_the_same_generator_on_a_fast_and_a_slow_machine(
+    tiny_dataset, tmp_path, monkeypatch
+):
+    """``monitor_every_steps``: the probes, which pick the exported generator, fall on the same
+    steps whatever the clock says, so the same training exports the same generator. Probed every
+    minute instead, this run probes at no step on an idle machine and at every step on one whose
+    clock moves 1000 s between readings."""
+    from types import SimpleNamespace
+
+    from gesturegan.training import loop
+
+    overrides = tiny_overrides(
+        40, monitor_every_steps=8, monitor_every_minutes=1.0, log_every_steps=1,
+        snapshot_every_minutes=1e6, checkpoint_every_minutes=1e6,
+    )  # fmt: skip
+    data = str(tiny_dataset)
+    fast = train(tmp_path / "fast", data=data, overrides=overrides, show_progress=False)
+    readings = iter(range(0, 10**9, 1000))
+    clock = SimpleNamespace(monotonic=lambda: float(next(readings)), perf_counter=time.perf_counter)
+    monkeypatch.setattr(loop, "time", clock)
+    slow = train(tmp_path / "slow", data=data, overrides=overrides, show_progress=False)
+
+    def probed_steps(run):  # the row after a probe is the first to carry its figures
+        rows = list(csv.DictReader((run / "logs" / "metrics.csv").open()))
+        return [int(b["step"]) - 1 for a, b in pairwise(rows) if b["probe_fd"] != a["probe_fd"]]
+
+    assert probed_steps(tmp_path / "fast") == probed_steps(tmp_path / "slow") == [8, 16, 24, 32]
+    assert fast.generator_step == slow.generator_step
+    slow_weights = Run(slow.run_dir).read_generator()[0]
+    for name, tensor in Run(fast.run_dir).read_generator()[0].items():
+        torch.testing.assert_close(slow_weights[name], tensor, rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("pick", PICKS)

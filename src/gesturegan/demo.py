@@ -31,6 +31,10 @@ from .training import train
 # 5-6 minutes of training steps on two idle CPU cores and 7-8.5 minutes for the whole demo (how it
 # was measured: docs/runs.md, "The demo"), under the ten minutes promised.
 DEFAULT_STEPS = 768
+# The probes that pick the exported generator run every 32 steps, not every minute: on a clock, a
+# slower machine probed other steps and exported another generator of the same training
+# (docs/runs.md, "The demo"). The faded-in last stage gets a few probes, as a minute's clock gave.
+PROBE_EVERY_STEPS = 32
 # D's periodicity input pays off over long runs (docs/training.md) but costs a fifth of the small
 # stages' steps: in 6.5 minutes of the earlier time-bounded demo, 1614 steps with it and a collapse
 # warning, 2020 without.
@@ -62,9 +66,9 @@ def run_demo(
     """Run the demo into ``out`` and return where its report is; models train and generate on
     ``device`` (``gesturegan.device.resolve``).
 
-    The model (the sketch preset) trains ``steps`` steps (default ``DEFAULT_STEPS``), the same
-    model on every machine; ``minutes`` instead bounds its training time (the model then depends
-    on the machine's speed)."""
+    The model (the sketch preset) trains ``steps`` steps (default ``DEFAULT_STEPS``) and is
+    probed every ``PROBE_EVERY_STEPS``, the same model on every machine; ``minutes`` instead
+    bounds its training time (the model then depends on the machine's speed)."""
     t0 = time.monotonic()
     out = Path(out)
     if minutes is None and steps is None:
@@ -91,6 +95,7 @@ def run_demo(
                 "preset": "sketch", "steps": steps if minutes is None else None,
                 "minutes": minutes, "seed": seed, "repr": DEMO_REPR, "pgan": DEMO_MODEL,
                 "device": device,
+                "monitor_every_steps": PROBE_EVERY_STEPS if minutes is None else None,
             },  # fmt: skip
             resume=resume,
             show_progress=show_progress,

@@ -154,6 +154,15 @@ class TrainConfig:
         section="the live quality probe, and what the run folder gets how often",
         at_least=0,
     )
+    # A probe's steps decide which generator the last stage exports: on a clock, a machine of
+    # another pace (or a busy one) probes other steps and exports another model of the same
+    # training. The demo probes by steps so that every machine exports the same one.
+    monitor_every_steps: int | None = option(
+        None,
+        "run the probe every this many steps instead of by the clock (null: every "
+        "monitor_every_minutes)",
+        at_least=1,
+    )
     until_plateau_minutes: float | None = option(
         None, "also stop when probe_fd has not improved for this long (null: never)", at_least=0
     )

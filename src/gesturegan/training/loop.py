@@ -248,7 +248,11 @@ class Trainer:
                 if now - last_snap_t >= cfg.snapshot_every_minutes * 60:
                     self.snapshot()
                     last_snap_t = now
-                if now - last_probe_t >= cfg.monitor_every_minutes * 60:
+                if (
+                    c.step % cfg.monitor_every_steps == 0
+                    if cfg.monitor_every_steps
+                    else now - last_probe_t >= cfg.monitor_every_minutes * 60
+                ):
                     self.probe(stats)
                     last_probe_t = now
                 if (
