@@ -156,7 +156,7 @@ class TrainConfig:
     )
     # A probe's steps decide which generator the last stage exports: on a clock, a machine of
     # another pace (or a busy one) probes other steps and exports another model of the same
-    # training. The demo probes by steps so that every machine exports the same one.
+    # training. The demo probes by steps so that every machine exports the same step's.
     monitor_every_steps: int | None = option(
         None,
         "run the probe every this many steps instead of by the clock (null: every "
