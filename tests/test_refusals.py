@@ -166,6 +166,7 @@ BAD_TRAIN_FLAGS = [
     (["--pgan.mbstd-group", "0"], "pgan.mbstd_group: must be ≥ 1, got 0"),
     (["--ema-kimg", "-1"], "ema_kimg: must be ≥ 0, got -1"),
     (["--monitor-every-minutes", "-1"], "monitor_every_minutes: must be ≥ 0, got -1"),
+    (["--monitor-every-steps", "0"], "monitor_every_steps: must be ≥ 1, got 0"),
     (["--ada-target", "1.5"], "ada_target: must be in [-1, 1], got 1.5"),
     (["--batch-size", "4,1"], "batch_size: each value must be ≥ 2, got 1"),
     (["--dcgan.channels", "0"], "dcgan.channels: must be ≥ 1, got 0"),
