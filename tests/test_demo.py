@@ -28,6 +28,8 @@ def test_demo_end_to_end(tmp_path):
     config = load_yaml(out / "run" / "config.yaml")
     assert (config["preset"], config["steps"], config["minutes"]) == ("sketch", 12, None)
     assert config["pgan"]["d_periodicity"] is False and config["repr"] == "logmel_gl"
+    # Half the clips per step from 32x32 up, where the steps' time goes (demo.DEMO_BATCH).
+    assert config["batch_size"] == [32, 32, 32, 16]
     # A second run reuses everything that is complete.
     again = run_demo(out, steps=12, per_class=8, show_progress=False)
     assert again.seconds < result.seconds

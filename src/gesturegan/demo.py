@@ -27,10 +27,12 @@ from .runs import LATEST, Run
 from .training import train
 
 # A step count, not a time budget, so every machine trains the same model (a time budget on a busy
-# machine gave a much worse one). 128 steps for each of the sketch preset's six stages: an estimated
-# 5-6 minutes of training steps on two idle CPU cores and 7-8.5 minutes for the whole demo (how it
-# was measured: docs/runs.md, "The demo"), under the ten minutes promised.
+# machine gave a much worse one). 128 steps for each of the sketch preset's six stages.
 DEFAULT_STEPS = 768
+# Clips per step, per stage: 16 from 32x32 up, where the steps' time goes. With 32 throughout the
+# demo took 6:16 on two Xeon cores but 13:59 on two AMD EPYC cores; with these sizes 9:20 on the
+# AMD pair, under the ten minutes promised (docs/runs.md, "The demo").
+DEMO_BATCH = (32, 32, 32, 16)
 # The probes that pick the exported generator run every 32 steps, not every minute: on a clock, a
 # slower machine probed other steps and exported another generator of the same training
 # (docs/runs.md, "The demo"). The faded-in last stage gets a few probes, as a minute's clock gave.
@@ -94,7 +96,7 @@ def run_demo(
             overrides={
                 "preset": "sketch", "steps": steps if minutes is None else None,
                 "minutes": minutes, "seed": seed, "repr": DEMO_REPR, "pgan": DEMO_MODEL,
-                "device": device,
+                "batch_size": DEMO_BATCH, "device": device,
                 "monitor_every_steps": PROBE_EVERY_STEPS if minutes is None else None,
             },  # fmt: skip
             resume=resume,

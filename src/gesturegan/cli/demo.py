@@ -36,7 +36,7 @@ def _add_budget(p: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         help=f"training steps (default {DEFAULT_STEPS}: the same model on every machine, and the "
-        "whole demo under 10 minutes on two idle Xeon cores)",
+        "whole demo under 10 minutes on two idle cores)",
     )
     b.add_argument(
         "--minutes",
