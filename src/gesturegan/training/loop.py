@@ -212,6 +212,7 @@ class Trainer:
         )  # fmt: skip
         log = MetricsLog(self.run, self.probes.heard_columns(), self.metrics, world.is_main)
         last_ckpt_t = last_snap_t = last_probe_t = dist.broadcast_float(time.monotonic(), world)
+        probed_step = -1  # the step of the latest probe: the end of training probes only a newer one
         interrupted = mid_step = False
         every_s = cfg.checkpoint_every_minutes * 60
         ckpt_wait_s = min(every_s, FIRST_CHECKPOINT_S)  # the same on every rank
@@ -254,7 +255,7 @@ class Trainer:
                     else now - last_probe_t >= cfg.monitor_every_minutes * 60
                 ):
                     self.probe(stats)
-                    last_probe_t = now
+                    last_probe_t, probed_step = now, c.step
                 if (
                     c.step % cfg.checkpoint_every_steps == 0
                     or now - last_ckpt_t >= ckpt_wait_s
@@ -283,7 +284,8 @@ class Trainer:
         self.save_checkpoint()
         if not interrupted:
             self.snapshot()
-            self.probe({})
+            if probed_step != c.step:
+                self.probe({})
             self.save_checkpoint(self.stages[c.stage])
         if not (self.at_last_stage() and c.best_probe_fd < math.inf):
             self.export()
