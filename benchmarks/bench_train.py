@@ -62,13 +62,17 @@ def count_flops(fn) -> int:
     and backward). ``FlopCounterMode`` itself cannot be used: its module hooks break
     ``autograd.grad(create_graph=True)``, which the R1 and gradient penalties need.
 
-    oneDNN's fused convolution + activation (``mkldnn._convolution_pointwise``, which
-    ``models.conv`` uses on CPU) has no formula there; it is counted as the convolution it is."""
+    oneDNN's fused convolution + activation (``mkldnn._convolution_pointwise`` and
+    ``_convolution_transpose_pointwise``, which ``models.conv`` uses on CPU) has no formula there;
+    it is counted as the convolution it is."""
     import torch
     from torch.utils._python_dispatch import TorchDispatchMode
     from torch.utils.flop_counter import conv_flop_count, flop_registry
 
-    fused_conv = torch.ops.mkldnn._convolution_pointwise
+    fused = {
+        torch.ops.mkldnn._convolution_pointwise: False,
+        torch.ops.mkldnn._convolution_transpose_pointwise: True,  # the value: transposed
+    }
 
     class Counter(TorchDispatchMode):
         total = 0
@@ -79,9 +83,9 @@ def count_flops(fn) -> int:
             formula = flop_registry.get(func._overloadpacket)
             if formula is not None:
                 Counter.total += formula(*args, **kwargs, out_val=out)
-            elif func._overloadpacket is fused_conv:
-                x, w = args[0], args[1]
-                Counter.total += conv_flop_count(x.shape, w.shape, out.shape, transposed=False)
+            elif func._overloadpacket in fused:
+                x, w, transposed = args[0], args[1], fused[func._overloadpacket]
+                Counter.total += conv_flop_count(x.shape, w.shape, out.shape, transposed=transposed)
             return out
 
     with Counter():

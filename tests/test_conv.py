@@ -131,9 +131,9 @@ def test_downsample2_gradient_matches_torch_for_odd_sizes_and_both_layouts(size,
 @pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
 @pytest.mark.parametrize("pad", ["zeros", "replicate"])
 def test_upsampled_conv_equals_nearest_upsampling_then_the_conv(kernel, layout, pad):
-    """The polyphase form (one convolution at the input's size) is the same function, values and
-    gradients, as interpolating x2 and convolving, for odd, even and time-favouring kernels, with
-    either padding."""
+    """The transposed-convolution form is the same function, values and gradients, as
+    interpolating x2 and convolving, for odd, even and time-favouring kernels, with either padding;
+    without autograd too (oneDNN's fused activation on channels-last CPU tensors)."""
     torch.manual_seed(0)
     fused = EqualConv2d(3, 5, kernel, activate=True, upsample=True, pad=pad)
     plain = EqualConv2d(3, 5, kernel, activate=True, pad=pad)
@@ -146,8 +146,10 @@ def test_upsampled_conv_equals_nearest_upsampling_then_the_conv(kernel, layout, 
     a = fused(x)
     e = plain(F.interpolate(x, scale_factor=2.0, mode="nearest"))
     assert a.shape == (2, 5, 12, 12)
-    assert a.is_contiguous(memory_format=torch.channels_last)  # whatever the input layout
+    assert a.is_contiguous(memory_format=layout)
     torch.testing.assert_close(a, e, rtol=1e-5, atol=1e-5)
+    with torch.no_grad():
+        torch.testing.assert_close(fused(x), e, rtol=1e-5, atol=1e-5)
     g = torch.randn_like(e)
     ours = torch.autograd.grad(a, (x, fused.weight, fused.bias), g)
     ref = torch.autograd.grad(e, (x, plain.weight, plain.bias), g)

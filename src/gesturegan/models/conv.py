@@ -13,7 +13,7 @@ A penalty's ``∇_x D`` pass needs no weight gradients; ``input_gradients_only()
 own operators can).
 
 ``leaky_relu`` is here for the same reason, and ``conv(..., slope=0.2)`` applies it inside oneDNN's
-convolution on CPU (one pass over the output fewer).
+convolution on CPU (one pass over the output fewer), as ``conv_transpose`` does at inference.
 """
 
 from __future__ import annotations
@@ -70,6 +70,36 @@ def conv(
         # Nothing to differentiate: the plain operators, which torch.jit.trace can also record.
         return _conv_forward(x, weight, bias, stride, padding, slope)
     return _Conv.apply(x, weight, bias, stride, padding, slope)
+
+
+def conv_transpose(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    padding: Sequence[int],
+    output_padding: Sequence[int],
+    slope: float | None = None,
+) -> torch.Tensor:
+    """``F.conv_transpose2d`` with stride 2, followed by ``leaky_relu(·, slope)`` when ``slope`` is
+    given: ``x [B, Cin, H, W]``, ``weight [Cin, Cout, kh, kw]`` → ``[B, Cout, 2H − 2 + kh − 2·ph
+    + oph, …]`` (``padding`` ph, ``output_padding`` oph).
+
+    Without autograd, on CPU float32, the activation runs inside oneDNN's transposed convolution
+    (one pass over the output fewer). Differentiated by PyTorch's own autograd: only the
+    generator upsamples, and no penalty differentiates it twice."""
+    stride, padding, output_padding = (2, 2), tuple(padding), tuple(output_padding)
+    if (
+        slope is not None
+        and not torch.is_grad_enabled()
+        and not torch.is_autocast_enabled(x.device.type)
+        and not torch.compiler.is_compiling()
+        and _fused_lrelu_available(x, weight)
+    ):
+        return torch.ops.mkldnn._convolution_transpose_pointwise(
+            x, weight, bias, padding, output_padding, stride, (1, 1), 1, "leaky_relu", [slope], ""
+        )
+    y = torch.nn.functional.conv_transpose2d(x, weight, bias, stride, padding, output_padding)
+    return y if slope is None else leaky_relu(y, slope)
 
 
 def replicate_pad(x: torch.Tensor, pad: tuple[int, int, int, int]) -> torch.Tensor:

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .conv import conv, leaky_relu, replicate_pad
+from .conv import conv, conv_transpose, leaky_relu, replicate_pad
 
 
 class EqualLinear(nn.Module):
@@ -64,9 +64,11 @@ class EqualConv2d(nn.Module):
         self.upsample = upsample
         self.pad = pad
         if upsample:
-            (phase_h, self.up_pad_h), (phase_w, self.up_pad_w) = _phases(kh), _phases(kw)
-            self.register_buffer("phase_h", phase_h, persistent=False)
-            self.register_buffer("phase_w", phase_w, persistent=False)
+            replicate = pad == "replicate"
+            taps_h, self.up_pad_h, self.up_crop_h = _transposed_taps(kh, replicate)
+            taps_w, self.up_pad_w, self.up_crop_w = _transposed_taps(kw, replicate)
+            self.register_buffer("taps_h", taps_h, persistent=False)
+            self.register_buffer("taps_w", taps_w, persistent=False)
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kh, kw))
         self.bias = nn.Parameter(torch.zeros(out_channels))
         self.scale = gain / math.sqrt(in_channels * kh * kw)
@@ -104,47 +106,62 @@ class EqualConv2d(nn.Module):
         return conv(x, w, self.bias, padding=self.padding, slope=slope)
 
     def _upsampled_conv(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        """Nearest-neighbour x2 upsampling, then this convolution, as one convolution at ``x``'s size.
+        """Nearest-neighbour x2 upsampling, then this convolution, as one transposed convolution
+        (stride 2) of ``x``.
 
-        Output pixel (2i+a, 2j+b) only sees input pixels near (i, j): each phase (a, b) is a small
-        convolution of ``x`` whose taps are sums of the kernel's. The four phases are computed as
-        ``4·out`` channels of one convolution, then interleaved into the ``2H x 2W`` image. For a
-        3x3 kernel that is the same FLOPs without the upsampled copy of ``x``, and 4x the output
-        channels per convolution: upsampling + convolution of the last generator block ran 1.8x
-        faster so on CPU.
+        Output pixel (2i+a, 2j+b) only sees input pixels near (i, j), through taps that are sums of
+        the kernel's (``_transposed_taps``). For a 3x3 kernel the transposed convolution's 4x4
+        kernel does 16 multiply-adds per input pixel and channel pair where upsampling and then
+        convolving does 36, and it writes the four phases interleaved. On CPU it ran 1.8–2.1x
+        faster, forward and backward, than the polyphase form it replaced (one convolution with
+        4·out channels and the 36 multiply-adds, then an interleaving copy), which itself ran 1.8x
+        faster than upsampling and convolving.
         """
-        b, cout, h, width = x.shape[0], w.shape[0], x.shape[2], x.shape[3]
-        # [2, 2, out, in, Lh, Lw] → [(a, b, out), in, Lh, Lw]
-        w4 = torch.einsum("aet,bfs,oits->aboief", self.phase_h, self.phase_w, w).flatten(0, 2)
-        slope = LRELU_SLOPE if self.activate else None
+        # [out, in, kh, kw] → [in, out, Lh, Lw]: conv_transpose2d's layout
+        wt = torch.einsum("kt,ls,oits->iokl", self.taps_h, self.taps_w, w)
         if self.pad == "replicate":
             # The low-resolution edge pixel is the upsampled image's edge pixel too.
             x = replicate_pad(x, (*self.up_pad_w, *self.up_pad_h))  # last axis first
-            sym = (0, 0)
-        else:
-            # Symmetric padding inside the convolution; an even kernel's extra pixels beforehand.
-            sym = (min(self.up_pad_h), min(self.up_pad_w))
-            extra = (*(p - sym[1] for p in self.up_pad_w), *(p - sym[0] for p in self.up_pad_h))
-            if any(extra):
-                x = F.pad(x, extra)  # last axis first
-        y = conv(x, w4, self.bias.repeat(4), padding=sym, slope=slope)  # [B, 4·out, H, W]
-        y = y.permute(0, 2, 3, 1).reshape(b, h, width, 2, 2, cout).transpose(2, 3)
-        return y.reshape(b, 2 * h, 2 * width, cout).permute(0, 3, 1, 2)  # NHWC in memory
+        (crop_h, extend_h), (crop_w, extend_w) = self.up_crop_h, self.up_crop_w
+        slope = LRELU_SLOPE if self.activate else None
+        return conv_transpose(x, wt, self.bias, (crop_h, crop_w), (extend_h, extend_w), slope)
 
 
-def _phases(k: int) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Along one axis, a 'same' kernel of ``k`` taps applied after x2 nearest upsampling, as
-    ``M [2, L, k]`` (phase a's L low-resolution taps, each a sum of original taps) and the (before,
-    after) zero padding of the low-resolution input. Tap t of output 2i+a reads upsampled pixel
-    2i+a−p+t, which is input pixel i + ⌊(a−p+t)/2⌋ (p = (k−1)//2 padded before, as in ``forward``)."""
+def _transposed_taps(
+    k: int, replicate: bool
+) -> tuple[torch.Tensor, tuple[int, int], tuple[int, int]]:
+    """Along one axis, a 'same' kernel of ``k`` taps applied after x2 nearest upsampling, as a
+    transposed convolution with stride 2: ``(M, pad, (crop, extend))``.
+
+    - ``M [L, k]``: its ``L`` taps, each a sum of the original ones (``M @ kernel``);
+    - ``pad``: the (before, after) padding of the input: its edge pixels repeated for
+      ``replicate``, none for zeros (a transposed convolution adds nothing from outside its input);
+    - ``crop`` and ``extend``: conv_transpose2d's ``padding`` and ``output_padding``, which cut
+      ``crop`` rows from the start of its full output and ``crop − extend`` from the end, leaving
+      exactly the upsampled image.
+
+    Output 2i+a, tap t reads upsampled pixel 2i+a−p+t (p = (k−1)//2 padded before, as in
+    ``forward``), which is input pixel i+e, e = ⌊(a−p+t)/2⌋. A transposed convolution adds input j
+    times its tap κ to output 2j+κ, so that is tap κ = a − 2e.
+    """
     p = (k - 1) // 2
-    offsets = [[(a - p + t) // 2 for t in range(k)] for a in (0, 1)]
-    low, high = min(map(min, offsets)), max(map(max, offsets))
-    m = torch.zeros(2, high - low + 1, k)
-    for a in (0, 1):
-        for t, e in enumerate(offsets[a]):
-            m[a, e - low, t] = 1.0
-    return m, (-low, high)
+    reads = [(a - p + t) // 2 for a in (0, 1) for t in range(k)]  # e of (a, t)
+    kappas = [a - 2 * reads[a * k + t] for a in (0, 1) for t in range(k)]
+    low = min(kappas)
+    m = torch.zeros(max(kappas) - low + 1, k)
+    for i, kappa in enumerate(kappas):
+        m[kappa - low, i % k] = 1.0
+    before, after = (-min(reads), max(reads)) if replicate else (0, 0)
+    # Output 2i + a of input j' = i + e + before (padded) lands at 2j' + κ − low of the full
+    # output, so the image starts at ``start``; the full output has 2 · (padded length − 1) + L
+    # rows: the image's 2 · length, ``start`` before it and ``tail`` after it.
+    start = 2 * before - low
+    tail = 2 * (before + after - 1) + len(m) - start
+    if tail == start + 1:
+        # One row more at the end than at the start (k = 2, 6, 10 … with replicate): one more
+        # edge row before moves the image two rows on.
+        before, start = before + 1, start + 2
+    return m, (before, after), (start, start - tail)
 
 
 def pixel_norm(x: torch.Tensor, eps: float = 1e-8, reuse: bool = False) -> torch.Tensor:
