@@ -96,7 +96,8 @@ def test_live_probe_keeps_best_checkpoint_and_until_plateau_stops(tiny_dataset, 
     best = load_checkpoint(run / "checkpoints" / "best.pt")
     rows = list(csv.DictReader((run / "logs" / "metrics.csv").open()))
     fds = [float(r["probe_fd"]) for r in rows if r["probe_fd"] != "nan"]
-    assert fds and best["state"]["best_probe_fd"] <= min(fds) * (1 + 1e-6)
+    # metrics.csv rounds to 5 decimals: the logged minimum may sit up to 5e-6 under the kept one.
+    assert fds and best["state"]["best_probe_fd"] <= min(fds) + 5e-6
 
 
 def test_generator_is_the_last_stages_best_probe(tiny_dataset, tmp_path):
