@@ -31,7 +31,8 @@ from .training import train
 DEFAULT_STEPS = 768
 # Clips per step, per stage: 16 from 32x32 up, where the steps' time goes. With 32 throughout the
 # demo took 6:16 on two Xeon cores but 13:59 on two AMD EPYC cores; with these sizes 9:20 on the
-# AMD pair when idle, 10:02 in a slower hour (docs/runs.md, "The demo").
+# AMD pair when idle (9:21 with the transposed upsampling; up to 10:53 in a slow hour of that shared
+# VM: docs/runs.md, "The demo").
 DEMO_BATCH = (32, 32, 32, 16)
 # The probes that pick the exported generator run every 32 steps, not every minute: on a clock, a
 # slower machine probed other steps and exported another generator of the same training
