@@ -65,8 +65,10 @@ class EqualConv2d(nn.Module):
         self.pad = pad
         if upsample:
             replicate = pad == "replicate"
-            taps_h, self.up_pad_h, self.up_crop_h = _transposed_taps(kh, replicate)
-            taps_w, self.up_pad_w, self.up_crop_w = _transposed_taps(kw, replicate)
+            taps_h, self.up_pad_h, crop_h, extend_h = _transposed_taps(kh, replicate)
+            taps_w, self.up_pad_w, crop_w, extend_w = _transposed_taps(kw, replicate)
+            # conv_transpose2d's padding and output_padding, (height, width)
+            self.up_crop, self.up_extend = (crop_h, crop_w), (extend_h, extend_w)
             self.register_buffer("taps_h", taps_h, persistent=False)
             self.register_buffer("taps_w", taps_w, persistent=False)
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kh, kw))
@@ -122,16 +124,15 @@ class EqualConv2d(nn.Module):
         if self.pad == "replicate":
             # The low-resolution edge pixel is the upsampled image's edge pixel too.
             x = replicate_pad(x, (*self.up_pad_w, *self.up_pad_h))  # last axis first
-        (crop_h, extend_h), (crop_w, extend_w) = self.up_crop_h, self.up_crop_w
         slope = LRELU_SLOPE if self.activate else None
-        return conv_transpose(x, wt, self.bias, (crop_h, crop_w), (extend_h, extend_w), slope)
+        return conv_transpose(x, wt, self.bias, self.up_crop, self.up_extend, slope)
 
 
 def _transposed_taps(
     k: int, replicate: bool
-) -> tuple[torch.Tensor, tuple[int, int], tuple[int, int]]:
+) -> tuple[torch.Tensor, tuple[int, int], int, int]:
     """Along one axis, a 'same' kernel of ``k`` taps applied after x2 nearest upsampling, as a
-    transposed convolution with stride 2: ``(M, pad, (crop, extend))``.
+    transposed convolution with stride 2: ``(M, pad, crop, extend)``.
 
     - ``M [L, k]``: its ``L`` taps, each a sum of the original ones (``M @ kernel``);
     - ``pad``: the (before, after) padding of the input: its edge pixels repeated for
@@ -161,7 +162,7 @@ def _transposed_taps(
         # One row more at the end than at the start (k = 2, 6, 10 … with replicate): one more
         # edge row before moves the image two rows on.
         before, start = before + 1, start + 2
-    return m, (before, after), (start, start - tail)
+    return m, (before, after), start, start - tail
 
 
 def pixel_norm(x: torch.Tensor, eps: float = 1e-8, reuse: bool = False) -> torch.Tensor:
