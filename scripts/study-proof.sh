@@ -25,22 +25,32 @@ for lib in lmms hydrogen desktop; do
       --labels "$root/sorted/$lib.csv" --align onset --holdout 0.25 --seed 0
 done
 # The category check: the hand labels (rows not marked ambiguous) of the five libraries the study
-# draws on, grouped as the three libraries.
+# draws on, grouped as the three libraries, with the built-in corpus as a fourth group that every
+# fold trains on and none validates or holds out (docs/gestures.md: the configuration its
+# leave-one-library-out adopted; docs/study.md: the category check's classifier).
 five='^(lmms|hydrogen|freedesktop|oxygen|icons)$'
-awk -F, -v five="$five" 'NR == 1 { print "file,label"; next }
-  $4 == "no" && $2 ~ five { print $1 "," $3 }' \
-  "$repo/docs/real-audio-reference.csv" > "$root/reference-labels.csv"
-awk -F, -v five="$five" 'NR == 1 { print "file,library"; next } $4 == "no" && $2 ~ five {
-  lib = ($2 == "lmms" || $2 == "hydrogen") ? $2 : "desktop"; print $1 "," lib }' \
-  "$repo/docs/real-audio-reference.csv" > "$root/reference-groups.csv"
-[ -f "$root/reference-$preset/dataset.json" ] ||
-  $gg prepare "$root/sounds" "$root/reference-$preset" --preset "$preset" \
+ref="$root/reference-src"
+mkdir -p "$ref"
+for d in lmms hydrogen freedesktop oxygen icons; do ln -sfn "$root/sounds/$d" "$ref/$d"; done
+[ -s "$ref/corpus/labels.csv" ] ||
+  $gg corpus "$ref/corpus" --per-class 48 --seed 11 --preset "$preset" >/dev/null
+{ awk -F, -v five="$five" 'NR == 1 { print "file,label"; next }
+    $4 == "no" && $2 ~ five { print $1 "," $3 }' "$repo/docs/real-audio-reference.csv"
+  awk 'NR > 1 { print "corpus/" $0 }' "$ref/corpus/labels.csv"; } > "$root/reference-labels.csv"
+{ awk -F, -v five="$five" 'NR == 1 { print "file,library"; next } $4 == "no" && $2 ~ five {
+    lib = ($2 == "lmms" || $2 == "hydrogen") ? $2 : "desktop"; print $1 "," lib }' \
+    "$repo/docs/real-audio-reference.csv"
+  awk -F, 'NR > 1 { print "corpus/" $1 ",corpus" }' "$ref/corpus/labels.csv"; } \
+  > "$root/reference-groups.csv"
+printf 'max_epochs: 30\nmin_epochs: 8\npatience: 6\ntrain_only: [corpus]\n' > "$root/checker.yaml"
+[ -f "$root/reference-corpus-$preset/dataset.json" ] ||
+  $gg prepare "$ref" "$root/reference-corpus-$preset" --preset "$preset" \
     --labels "$root/reference-labels.csv" --align onset
-[ -f "$root/lolo-$preset/lolo.json" ] ||
-  $gg classifier lolo "$root/reference-$preset" --groups "$root/reference-groups.csv" \
-    --out "$root/lolo-$preset"
+[ -f "$root/lolo-corpus-$preset/lolo.json" ] ||
+  $gg classifier lolo "$root/reference-corpus-$preset" --groups "$root/reference-groups.csv" \
+    --config "$root/checker.yaml" --out "$root/lolo-corpus-$preset"
 [ "${PREPARE_ONLY:-0}" = 1 ] && exit 0
 printf 'preset: %s\n' "$preset" > "$root/train-$preset.yaml"
 $gg study --data "$root/data-$preset/lmms,$root/data-$preset/hydrogen,$root/data-$preset/desktop" \
-  --seeds "$seeds" --budget "$minutes" --category-check "$root/lolo-$preset" \
+  --seeds "$seeds" --budget "$minutes" --category-check "$root/lolo-corpus-$preset" \
   --train-config "$root/train-$preset.yaml" --out "$root/study-$preset"

@@ -9,11 +9,17 @@ import json
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from gesturegan.classifier import AugmentConfig, ClassifierConfig
 from gesturegan.classifier.augment import add_room, augment, band_limit_gain, change_speed
 from gesturegan.classifier.lolo import dataset_libraries, leave_one_library_out
-from gesturegan.classifier.split import clip_libraries, read_groups, split_holding_out
+from gesturegan.classifier.split import (
+    clip_libraries,
+    read_groups,
+    split_by_library,
+    split_holding_out,
+)
 from gesturegan.cli import main
 from gesturegan.config import from_dict
 from gesturegan.errors import UserError
@@ -56,6 +62,37 @@ def test_holding_out_a_library_shares_no_library_and_no_file_with_training():
         split_holding_out(np.array(labels), keys, libs, "d", 0.2, seed=0)
     with pytest.raises(UserError, match="only library"):
         split_holding_out(np.zeros(3), ["x", "y", "z"], ["a"] * 3, "a", 0.2, seed=0)
+
+
+def test_train_only_libraries_are_trained_on_and_never_measured():
+    labels, keys, libs = [], [], []
+    for lib in ("a", "b", "corpus"):
+        for c in range(2):
+            for g in range(6):
+                labels.append(c)
+                keys.append(f"{lib}-{c}-{g}")
+                libs.append(lib)
+    labels.append(0)  # the corpus ships a file of library a
+    keys.append("a-0-0")
+    libs.append("corpus")
+    labels, corpus = np.array(labels), np.array([lib == "corpus" for lib in libs])
+    rest = np.flatnonzero(~corpus)
+    for holdout in (None, "a"):
+        split = split_by_library(labels, keys, libs, holdout, ("corpus",), (0.2, 0.2), seed=0)
+        assert set(split[corpus][:-1]) == {"train"}
+        measured = {k for k, s in zip(keys, split, strict=True) if s in ("val", "test")}
+        assert split[-1] == ("unused" if "a-0-0" in measured else "train")
+        assert {"val", "test"} <= set(split[~corpus])
+        # The other libraries are split as without the corpus, clip for clip.
+        alone = split_by_library(labels[rest], [keys[i] for i in rest], [libs[i] for i in rest],
+                                 holdout, (), (0.2, 0.2), seed=0)  # fmt: skip
+        assert list(split[rest]) == list(alone)
+    assert split[-1] == "unused"  # library a is the test: its file in the corpus is not learnt
+    assert {lib for s, lib in zip(split, libs, strict=True) if s == "test"} == {"a"}
+    with pytest.raises(UserError, match="no clip is in train-only library 'extra'"):
+        split_by_library(labels, keys, libs, None, ("extra",), (0.2, 0.2), seed=0)
+    with pytest.raises(UserError, match="'corpus' cannot be both held out and train-only"):
+        split_by_library(labels, keys, libs, "corpus", ("corpus",), (0.2, 0.2), seed=0)
 
 
 def test_libraries_come_from_the_first_folder_or_a_groups_csv(tmp_path):
@@ -140,6 +177,17 @@ def test_classifier_train_holds_out_a_library_from_the_cli(two_libraries, tmp_pa
     assert err.count("\n") == 0 and "no clip is in library 'nope'" in err
 
 
+def test_classifier_train_only_trains_on_a_library_from_the_cli(two_libraries, tmp_path):
+    out = tmp_path / "clf"
+    args = ["classifier", "train", str(two_libraries), "--out", str(out), "--epochs", "1"]
+    assert main([*args, "--train-only", "two"]) == 0
+    with open(out / "split.csv", newline="") as f:
+        split = [(row["source"].split("/")[0], row["split"]) for row in csv.DictReader(f)]
+    assert {s for lib, s in split if lib == "two"} == {"train"}
+    assert {s for lib, s in split if lib == "one"} == {"train", "val", "test"}
+    assert yaml.safe_load((out / "config.yaml").read_text())["train_only"] == ["two"]
+
+
 # --- Augmentation for library shift --------------------------------------------------------------
 
 
@@ -198,3 +246,27 @@ def test_classifier_lolo_cli_prints_the_table(two_libraries, tmp_path, capsys):
     assert "training without one" in captured.err
     assert "one: accuracy" in captured.out and "all (pooled)" in captured.out
     assert (out / "lolo.md").is_file() and not (out / "two").exists()
+
+
+def test_lolo_never_holds_out_a_train_only_library(two_libraries, tmp_path, capsys):
+    from gesturegan.dataset import Dataset
+
+    sources = [row["source"] for row in Dataset.open(two_libraries).manifest]
+    extra = "two/hit/hit_0.wav"
+    groups = tmp_path / "groups.csv"
+    groups.write_text("file,library\n" + "".join(
+        f"{s},{'extra' if s == extra else s.split('/')[0]}\n" for s in sources))  # fmt: skip
+    out = tmp_path / "lolo"
+    args = ["classifier", "lolo", str(two_libraries), "--out", str(out), "--groups", str(groups),
+            "--epochs", "1", "--train-only", "extra"]  # fmt: skip
+    assert main(args) == 0
+    assert "training without extra" not in capsys.readouterr().err
+    table = json.loads((out / "lolo.json").read_text())
+    assert [row["library"] for row in table["rows"]] == ["one", "two"]
+    assert table["config"]["train_only"] == ["extra"]
+    for lib in ("one", "two"):
+        with open(out / lib / "split.csv", newline="") as f:
+            split = {row["source"]: row["split"] for row in csv.DictReader(f)}
+        assert split[extra] == "train"
+    assert main([*args[:-2], "--overwrite", "--library", "extra", "--train-only", "extra"]) == 2
+    assert "'extra' is train-only" in capsys.readouterr().err

@@ -152,6 +152,12 @@ class ClassifierConfig:
     groups: str | None = option(
         None, "CSV file,library naming each file's library (default: its first folder)"
     )
+    # docs/gestures.md: the built-in corpus as an extra library lifts leave-one-library-out.
+    train_only: tuple[str, ...] = option(
+        (),
+        "libraries whose clips are only trained on: never validated, tested or held out (e.g. "
+        "the built-in corpus added to the data as a folder of its own)",
+    )
     augment: AugmentConfig = option(
         factory=AugmentConfig,
         help="random changes to every training clip, each time it is seen",

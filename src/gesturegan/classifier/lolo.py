@@ -78,7 +78,8 @@ def leave_one_library_out(
     cfg : ClassifierConfig | None
         Options of every fold (its ``holdout_library`` is set per fold; ``groups`` is honoured).
     libraries : list[str] | None
-        The libraries to hold out, in turn; ``None``: every named library of the dataset.
+        The libraries to hold out, in turn; ``None``: every named library of the dataset but
+        ``cfg.train_only``'s.
     progress : Callable[[str, int, int], None] | None
         Called as ``progress(library, epoch, max_epochs)`` during each fold.
     overwrite : bool
@@ -101,10 +102,14 @@ def leave_one_library_out(
             f"{data} holds {len(found)} librar{'y' if len(found) == 1 else 'ies'} "
             f"({', '.join(found) or 'none'}); leaving one out needs at least two"
         )
-    wanted = found if libraries is None else list(libraries)
+    kept = [lib for lib in found if lib not in cfg.train_only]
+    wanted = kept if libraries is None else list(libraries)
     unknown = [lib for lib in wanted if lib not in found]
     if unknown:
         raise UserError(f"no library {', '.join(map(repr, unknown))}; found: {', '.join(found)}")
+    both = [lib for lib in wanted if lib in cfg.train_only]
+    if both:
+        raise UserError(f"library {', '.join(map(repr, both))} is train-only: it is never held out")
     rows, names = [], []
     for lib in wanted:
         fold = dataclasses.replace(cfg, holdout_library=lib)

@@ -2,8 +2,10 @@
 
 Two ways: by source file within one collection (``dataset.split.split_by_source``), or a whole
 library held out (``split_holding_out``) — the clips of a library no one here made are the test, the
-other libraries are split into training and validation by source file. A clip's library is the first
-folder of its source path, or the ``library`` (or ``group``) column of a CSV (``read_groups``).
+other libraries are split into training and validation by source file. Either way, libraries named
+``train_only`` (such as the built-in corpus) are only trained on (``split_by_library``). A clip's
+library is the first folder of its source path, or the ``library`` (or ``group``) column of a CSV
+(``read_groups``).
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from ..dataset.scan import csv_columns
 from ..dataset.split import SPLITS, split_by_source
 from ..errors import UserError
 
-__all__ = ["GROUP_COLUMNS", "SPLITS", "clip_libraries", "read_groups", "split_by_source",
-           "split_holding_out"]  # fmt: skip
+__all__ = ["GROUP_COLUMNS", "SPLITS", "clip_libraries", "read_groups", "split_by_library",
+           "split_by_source", "split_holding_out"]  # fmt: skip
 
 GROUP_COLUMNS = ("library", "group")
 """Accepted names of the group column of a groups CSV, in order of preference."""
@@ -116,4 +118,72 @@ def split_holding_out(
     out[rest] = split_by_source(
         np.asarray(label_ids)[rest], [keys[i] for i in rest], val_fraction, 0.0, seed
     )
+    return out.astype(str)
+
+
+def split_by_library(
+    label_ids: np.ndarray,
+    keys: list[str],
+    libraries: list[str],
+    holdout: str | None,
+    train_only: tuple[str, ...],
+    fractions: tuple[float, float],
+    seed: int,
+) -> np.ndarray:
+    """Assign every clip to ``train``, ``val``, ``test`` or ``unused``, knowing each clip's library.
+
+    The clips of the ``train_only`` libraries are ``train``, or ``unused`` where their key (the
+    same file contents) is also a validation or test clip's. The other clips are split as
+    ``split_holding_out`` does when ``holdout`` names a library, else by source file
+    (``split_by_source`` with the ``(val, test)`` ``fractions``). So early stopping and every
+    figure only ever read the other libraries.
+
+    Parameters
+    ----------
+    label_ids : np.ndarray
+        ``[N]`` class id per clip.
+    keys : list[str]
+        ``[N]`` group key per clip (content hash, else source path).
+    libraries : list[str]
+        ``[N]`` library per clip (``clip_libraries``).
+    holdout : str | None
+        The library to hold out as the test, or None.
+    train_only : tuple[str, ...]
+        Libraries only ever trained on; each must be one of ``libraries``.
+    fractions : tuple[float, float]
+        Shares of each class's source files for validation and (without ``holdout``) test.
+    seed : int
+        Seeds the shuffle of the source files.
+
+    Returns
+    -------
+    np.ndarray
+        ``[N]`` strings: ``train``, ``val``, ``test`` or ``unused``.
+
+    Raises
+    ------
+    UserError
+        A ``train_only`` library has no clip, or ``holdout`` is train-only, missing or the only
+        other library.
+    """
+    found = sorted(set(libraries))
+    missing = [lib for lib in train_only if lib not in found]
+    if missing:
+        raise UserError(
+            f"no clip is in train-only library {', '.join(map(repr, missing))}; the libraries are "
+            f"{', '.join(map(repr, found))}"
+        )
+    if holdout in train_only:
+        raise UserError(f"library {holdout!r} cannot be both held out and train-only")
+    extra = np.array([lib in train_only for lib in libraries], dtype=bool)
+    rest = np.flatnonzero(~extra)
+    ids, rest_keys = np.asarray(label_ids)[rest], [keys[i] for i in rest]
+    out = np.full(len(keys), "unused", dtype=object)
+    if holdout is None:
+        out[rest] = split_by_source(ids, rest_keys, fractions[0], fractions[1], seed)
+    else:
+        rest_libraries = [libraries[i] for i in rest]
+        out[rest] = split_holding_out(ids, rest_keys, rest_libraries, holdout, fractions[0], seed)
+    measured = {keys[i] for i in rest if out[i] in ("val", "test")}
+    out[extra] = ["unused" if keys[i] in measured else "train" for i in np.flatnonzero(extra)]
     return out.astype(str)

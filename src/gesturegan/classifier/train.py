@@ -1,8 +1,9 @@
 """Training a classifier on a prepared dataset, with held-out metrics written beside the weights.
 
 ``train(data, out)`` splits the dataset by source file (``split.split_by_source``) or, with
-``holdout_library``, tests on one whole library and trains on the others (``split.split_holding_out``),
-trains the CNN on
+``holdout_library``, tests on one whole library and trains on the others (``split.split_holding_out``);
+the ``train_only`` libraries' clips are only trained on (``split.split_by_library``). It trains the
+CNN on
 augmented training clips with class-weighted cross-entropy (or class-balanced draws), keeps the weights of the epoch with the
 lowest validation loss (early stopping), and writes the classifier folder:
 
@@ -47,7 +48,7 @@ from . import metrics
 from .augment import augment, mask_frequencies
 from .config import ClassifierConfig
 from .model import GestureCNN
-from .split import SPLITS, clip_libraries, read_groups, split_by_source, split_holding_out
+from .split import SPLITS, clip_libraries, read_groups, split_by_library, split_by_source
 
 FORMAT_VERSION = 2  # 2: split.csv groups by ``source_hash`` (datasets of format 2)
 WEIGHTS = "classifier.safetensors"
@@ -245,7 +246,7 @@ def _split(ds: Dataset, cfg: ClassifierConfig) -> np.ndarray:
     keys = [row["source_hash"] or row["source"] for row in rows]
     splits = np.full(len(ds), "unused", dtype=object)
     splits[ds.holdout_ids] = "holdout"
-    if cfg.holdout_library is None:
+    if cfg.holdout_library is None and not cfg.train_only:
         splits[labelled] = split_by_source(
             ds.label_ids[labelled], keys, cfg.val_fraction, cfg.test_fraction, cfg.seed
         )
@@ -253,9 +254,10 @@ def _split(ds: Dataset, cfg: ClassifierConfig) -> np.ndarray:
     root = ds.info.get("source", ".")
     groups = read_groups(cfg.groups, root) if cfg.groups else None
     libraries = clip_libraries([row["source"] for row in rows], root, groups)
-    splits[labelled] = split_holding_out(
-        ds.label_ids[labelled], keys, libraries, cfg.holdout_library, cfg.val_fraction, cfg.seed
-    )
+    splits[labelled] = split_by_library(
+        ds.label_ids[labelled], keys, libraries, cfg.holdout_library, cfg.train_only,
+        (cfg.val_fraction, cfg.test_fraction), cfg.seed,
+    )  # fmt: skip
     return splits
 
 

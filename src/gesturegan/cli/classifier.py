@@ -57,6 +57,11 @@ def add_classifier(sub: argparse._SubParsersAction) -> None:
     lo.add_argument("--config", help="YAML file of classifier options")
     lo.add_argument("--groups", metavar="CSV", help="file,library CSV (default: each file's first folder)")
     lo.add_argument("--library", action="append", help="hold out only these (repeatable)")
+    lo.add_argument(
+        "--train-only", metavar="NAME", action="append",
+        help="libraries every fold trains on and none validates, tests or holds out, such as the "
+        "built-in corpus as a folder of the data (repeatable)",
+    )  # fmt: skip
     lo.add_argument("--epochs", type=int, help="at most this many epochs per fold")
     lo.add_argument("--seed", type=int, help="random seed for split, init and augmentation")
     lo.add_argument("--overwrite", action="store_true", help="replace folds of an earlier run")
@@ -75,6 +80,10 @@ def _add_config_flags(t: argparse.ArgumentParser) -> None:
         "--holdout-library", metavar="NAME", help=flag_help(ClassifierConfig, "holdout_library")
     )
     t.add_argument("--groups", metavar="CSV", help=flag_help(ClassifierConfig, "groups"))
+    t.add_argument(
+        "--train-only", metavar="NAME", action="append",
+        help=flag_help(ClassifierConfig, "train_only") + " (repeatable)",
+    )  # fmt: skip
 
 
 def _classifier_train(a) -> None:
@@ -88,6 +97,7 @@ def _classifier_train(a) -> None:
         "seed": a.seed,
         "holdout_library": a.holdout_library,
         "groups": a.groups,
+        "train_only": a.train_only,
     }
     cfg = load(ClassifierConfig, a.config, overrides)
     device = announce(a.device)
@@ -140,7 +150,9 @@ def _classifier_lolo(a) -> None:
     from ..classifier.lolo import leave_one_library_out
     from ..config import load
 
-    overrides = {"max_epochs": a.epochs, "seed": a.seed, "groups": a.groups}
+    overrides = {
+        "max_epochs": a.epochs, "seed": a.seed, "groups": a.groups, "train_only": a.train_only,
+    }  # fmt: skip
     cfg = load(ClassifierConfig, a.config, overrides)
 
     def say(lib: str, epoch: int, _: int) -> None:
