@@ -132,33 +132,13 @@ def split_by_library(
 ) -> np.ndarray:
     """Assign every clip to ``train``, ``val``, ``test`` or ``unused``, knowing each clip's library.
 
-    The clips of the ``train_only`` libraries are ``train``, or ``unused`` where their key (the
-    same file contents) is also a validation or test clip's. The other clips are split as
+    ``label_ids``, ``keys`` and ``libraries`` are ``split_holding_out``'s, one entry per clip. The
+    clips of the ``train_only`` libraries are ``train``, or ``unused`` where their key (the same
+    file contents) is also a validation or test clip's. The other clips are split as
     ``split_holding_out`` does when ``holdout`` names a library, else by source file
-    (``split_by_source`` with the ``(val, test)`` ``fractions``). So early stopping and every
-    figure only ever read the other libraries.
-
-    Parameters
-    ----------
-    label_ids : np.ndarray
-        ``[N]`` class id per clip.
-    keys : list[str]
-        ``[N]`` group key per clip (content hash, else source path).
-    libraries : list[str]
-        ``[N]`` library per clip (``clip_libraries``).
-    holdout : str | None
-        The library to hold out as the test, or None.
-    train_only : tuple[str, ...]
-        Libraries only ever trained on; each must be one of ``libraries``.
-    fractions : tuple[float, float]
-        Shares of each class's source files for validation and (without ``holdout``) test.
-    seed : int
-        Seeds the shuffle of the source files.
-
-    Returns
-    -------
-    np.ndarray
-        ``[N]`` strings: ``train``, ``val``, ``test`` or ``unused``.
+    (``split_by_source`` with the ``(val, test)`` shares of ``fractions``), shuffled by ``seed``.
+    So early stopping and every figure only ever read the other libraries. Returns ``[N]``
+    strings.
 
     Raises
     ------
