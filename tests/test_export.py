@@ -101,15 +101,17 @@ def test_onnx_export_equals_generation(ifreq_run, tmp_path):
     assert np.abs(waves - gen.samples(gen.categories[0], [9, 10, 11])).max() < 1e-2
 
 
-def test_a_generator_padding_its_borders_by_replication_exports_to_both_formats(
+def test_a_generator_padding_its_borders_by_replication_and_growing_by_skips_exports_to_both_formats(
     tiny_dataset, tmp_path
 ):
-    """``pgan.g_pad: replicate`` traces into TorchScript and ONNX graphs equal to generation."""
+    """``pgan.g_pad: replicate`` and ``pgan.g_growth: skip`` trace into TorchScript and ONNX
+    graphs equal to generation."""
     run = tmp_path / "run"
-    pgan = {**TINY_MODEL, "g_pad": "replicate"}
+    pgan = {**TINY_MODEL, "g_pad": "replicate", "g_growth": "skip"}
     train(run, str(tiny_dataset), overrides=tiny_overrides(4, repr="stft_ifreq", pgan=pgan),
           show_progress=False)  # fmt: skip
-    assert load(run).model_cfg.g_pad == "replicate"
+    cfg = load(run).model_cfg
+    assert (cfg.g_pad, cfg.g_growth) == ("replicate", "skip")
     assert export(run, "torchscript", out=tmp_path / "g.pt").max_abs_diff <= 1e-3
     assert export(run, "onnx", out=tmp_path / "g.onnx").max_abs_diff <= 1e-2
 

@@ -61,6 +61,7 @@ def test_pgan_refuses_sides_that_are_not_powers_of_two_of_at_least_4(shape):
         ((2, 8, 32), {"kernels": "time"}),
         ((1, 32, 8), {"d_level": True, "kinds": True}),
         ((1, 16, 32), {"g_out": "clip"}),
+        ((2, 16, 32), {"g_growth": "skip", "g_out": "clip"}),
     ],
 )
 def test_pgan_forward_and_backward_at_every_stage_on_non_square_images(shape, extra):
@@ -84,10 +85,15 @@ def test_pgan_forward_and_backward_at_every_stage_on_non_square_images(shape, ex
         assert g.render(z, c, stage).shape == (4, *shape)
 
 
-@pytest.mark.parametrize(("shape", "g_out"), [((1, 16, 64), "linear"), ((2, 32, 8), "clip")])
-def test_fade_in_at_alpha_zero_is_the_previous_stage_upsampled_on_non_square_images(shape, g_out):
+@pytest.mark.parametrize(
+    ("shape", "g_out", "g_growth"),
+    [((1, 16, 64), "linear", "fade"), ((2, 32, 8), "clip", "fade"), ((1, 8, 32), "linear", "skip")],
+)
+def test_fade_in_at_alpha_zero_is_the_previous_stage_upsampled_on_non_square_images(
+    shape, g_out, g_growth
+):
     torch.manual_seed(0)
-    cfg = PGANConfig(**TINY_MODEL, d_level=True, g_out=g_out)
+    cfg = PGANConfig(**TINY_MODEL, d_level=True, g_out=g_out, g_growth=g_growth)
     g, d = build("pgan", cfg, shape, n_classes=3)
     z, c = torch.randn(4, cfg.z_dim), torch.eye(3)[[0, 1, 2, 0]]
     with torch.no_grad():
@@ -99,6 +105,26 @@ def test_fade_in_at_alpha_zero_is_the_previous_stage_upsampled_on_non_square_ima
             torch.testing.assert_close(
                 d(img, c, stage, alpha=0.0), d(pooled, c, stage - 1), atol=1e-5, rtol=1e-5
             )
+
+
+def test_skip_growth_keeps_the_earlier_stages_image_and_adds_the_new_stages_to_it():
+    """``g_growth: skip``: after its fade-in a stage's image is the previous stage's image
+    upsampled plus its own (``fade``: its own only), and every stage's output layer learns."""
+    shape, z, c = (1, 16, 32), torch.randn(4, TINY_MODEL["z_dim"]), torch.eye(2)[[0, 1] * 2]
+    images = {}
+    for growth in ("fade", "skip"):
+        torch.manual_seed(0)
+        g, _ = build("pgan", PGANConfig(**TINY_MODEL, g_growth=growth), shape, n_classes=2)
+        last = len(g.stages) - 1
+        with torch.no_grad():
+            previous = F.interpolate(g(z, c, last - 1), scale_factor=2.0)
+            g.to_img[last].weight.zero_(), g.to_img[last].bias.zero_()
+            images[growth] = g(z, c, last), previous
+        g(z, c, last).sum().backward()
+        learning = [layer.weight.grad is not None for layer in g.to_img]
+        assert learning == ([True] * (last + 1) if growth == "skip" else [False] * last + [True])
+    torch.testing.assert_close(*images["skip"], atol=1e-6, rtol=0)
+    assert images["fade"][0].abs().max() == 0  # fade: the new stage's image alone
 
 
 def test_a_clipped_output_stays_in_the_image_range_and_learns_inside_it():

@@ -4,7 +4,8 @@ H (frequency) and W (time) are powers of two ≥ 4, of any aspect ratio. The gen
 first stage of the image's aspect ratio whose shorter side is 4 (4x4 for a square image, 4x16 for
 256x1024) by doubling both sides: stage ``s`` outputs ``H / 2^(n-1-s) x W / 2^(n-1-s)``, ``n`` the
 number of stages (``stage_sizes``). While a new stage fades in, its output is blended with the
-upsampled output of the previous stage (``alpha`` 0 → 1).
+upsampled output of the previous stage (``alpha`` 0 → 1); with ``g_growth: skip`` the stages' images
+are summed instead, each upsampled to the next, and a new stage's share grows from 0 (``alpha``).
 Conditioning is a continuous vector ``c [B, n_classes]`` (one-hot for a class, any convex mix for a
 morph): the generator embeds it next to the latent; the discriminator uses a projection term
 (Miyato & Koyama 2018), so mixed conditions are meaningful to both networks. With ``kinds`` (a table
@@ -37,6 +38,8 @@ from .layers import (
 
 OUTPUTS = ("linear", "clip")
 """``PGANConfig.g_out``: what G does to the image its last 1x1 convolution draws."""
+GROWTHS = ("fade", "skip")
+"""``PGANConfig.g_growth``: how G's stages make its image."""
 
 
 @dataclass
@@ -92,6 +95,16 @@ class PGANConfig:
         "into (then any value at or below -1 draws the floor, silence in the magnitude images)",
         choices=OUTPUTS,
     )
+    # Fading in, the last stage replaces the image of the stage before with one drawn through new
+    # layers only: on two CPU cores it gets a few hundred steps for that, and its images carry a
+    # haze where the earlier stages drew silence. Skip growth keeps every stage's image and the
+    # new one adds its detail to it (the skip generator of StyleGAN2, Karras et al. 2020).
+    g_growth: str = option(
+        "fade",
+        "how G's stages make its image: fade (a new stage's image replaces the previous one's "
+        "once faded in) or skip (each stage adds its image to the earlier ones', upsampled)",
+        choices=GROWTHS,
+    )
 
     def __post_init__(self) -> None:
         if isinstance(self.kernels, str):
@@ -125,7 +138,7 @@ KERNEL_PRESETS: dict[str, tuple[tuple[int, int], ...]] = {
 
 # Options added after runs were saved without them, with the value those runs were trained with: a
 # default that changed must not change a saved run's networks (``models.saved_config``).
-OPTIONS_BEFORE = {"d_periodicity": False, "kinds": False, "g_pad": "zeros"}
+OPTIONS_BEFORE = {"d_periodicity": False, "kinds": False, "g_pad": "zeros", "g_growth": "fade"}
 
 
 def stage_sizes(shape: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
@@ -208,23 +221,49 @@ class ProgressiveGenerator(nn.Module):
     ) -> torch.Tensor:
         """``alpha``: the fade-in's weight of the new stage, or a 0-d tensor (``fading_in``)."""
         stage = len(self.stages) - 1 if stage is None else stage
-        fading = fading_in(stage, alpha)
+        fade = alpha if fading_in(stage, alpha) else None
         h = pixel_norm(z)
         if self.embed is not None:
             k = self.select(z, c) if self.select is not None else c
             h = torch.cat([h, pixel_norm(self.embed(k))], dim=1)
         x = pixel_norm(lrelu(self.input(h).view(z.shape[0], -1, *self.first)))
         x = self.conv0(x)
+        if self.cfg.g_growth == "skip":
+            img = self._summed_images(x, stage, fade)
+        else:
+            img = self._faded_image(x, stage, fade)
+        return img.clamp(-1.0, 1.0) if self.cfg.g_out == "clip" else img
+
+    def _faded_image(
+        self, x: torch.Tensor, stage: int, alpha: float | torch.Tensor | None
+    ) -> torch.Tensor:
+        """``g_growth: fade``: stage ``stage``'s image from the first stage's features ``x``, blended
+        with the previous stage's image upsampled by ``1 - alpha`` (None: not fading in)."""
         prev = x
         for i, block in enumerate(self.blocks[:stage]):
             # Each block's input is normalised in place, except the one the fade-in reads again.
-            spent = not fading or i < stage - 1
+            spent = alpha is None or i < stage - 1
             prev, x = x, block(pixel_norm(x, reuse=spent))
         img = self._to_img(stage, x)
-        if fading:
-            skip = F.interpolate(self._to_img(stage - 1, prev), scale_factor=2.0, mode="nearest")
-            img = torch.lerp(skip, img, alpha)
-        return img.clamp(-1.0, 1.0) if self.cfg.g_out == "clip" else img
+        if alpha is None:
+            return img
+        skip = F.interpolate(self._to_img(stage - 1, prev), scale_factor=2.0, mode="nearest")
+        return torch.lerp(skip, img, alpha)
+
+    def _summed_images(
+        self, x: torch.Tensor, stage: int, alpha: float | torch.Tensor | None
+    ) -> torch.Tensor:
+        """``g_growth: skip``: the images of stages 0 … ``stage`` summed, each upsampled (nearest)
+        to the next stage's size; stage ``stage``'s own scaled by ``alpha`` (None: not fading in),
+        so at alpha 0 it is the previous stage's image upsampled."""
+        img = self._to_img(0, x)
+        for i, block in enumerate(self.blocks[:stage], start=1):
+            x = block(pixel_norm(x, reuse=True))  # ``_to_img`` has read x already
+            own = self._to_img(i, x)
+            if alpha is not None and i == stage:
+                own = own * alpha
+            img = F.interpolate(img, scale_factor=2.0, mode="nearest") + own
+        return img
 
     def _to_img(self, stage: int, x: torch.Tensor) -> torch.Tensor:
         """``to_img[stage](pixel_norm(x))``, the norm's factor applied to the few output channels
