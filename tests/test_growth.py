@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from gesturegan.errors import UserError
 from gesturegan.models import build
 from gesturegan.models.dcgan import DCGANConfig
+from gesturegan.models.layers import upsample2
 from gesturegan.models.pgan import (
     AUTOCORR_LAGS,
     PGANConfig,
@@ -19,6 +20,7 @@ from gesturegan.models.pgan import (
 )
 from gesturegan.models.wavegan import WaveGANConfig
 from gesturegan.representations import Representation
+from gesturegan.training.data import images_at_stage
 
 from .conftest import TINY_MODEL, tiny_overrides
 
@@ -92,14 +94,24 @@ def test_pgan_forward_and_backward_at_every_stage_on_non_square_images(shape, ex
 def test_fade_in_at_alpha_zero_is_the_previous_stage_upsampled_on_non_square_images(
     shape, g_out, g_growth
 ):
+    """At alpha 0 G draws the previous stage's image upsampled (bilinearly for skip growth), the
+    same blend as the real images' (``images_at_stage``), and D reads the previous stage's view."""
     torch.manual_seed(0)
     cfg = PGANConfig(**TINY_MODEL, d_level=True, g_out=g_out, g_growth=g_growth)
     g, d = build("pgan", cfg, shape, n_classes=3)
     z, c = torch.randn(4, cfg.z_dim), torch.eye(3)[[0, 1, 2, 0]]
+    smooth = g_growth == "skip"
+    n = len(g.stages)
     with torch.no_grad():
-        for stage in range(1, len(g.stages)):
-            previous = F.interpolate(g(z, c, stage - 1), scale_factor=2.0)
+        for stage in range(1, n):
+            previous = upsample2(g(z, c, stage - 1), smooth)
             torch.testing.assert_close(g(z, c, stage, alpha=0.0), previous, atol=1e-6, rtol=0)
+            real = torch.randn(4, *shape)
+            torch.testing.assert_close(
+                images_at_stage(real, stage, n, 0.0, smooth),
+                upsample2(images_at_stage(real, stage - 1, n, 1.0), smooth),
+                atol=1e-6, rtol=0,
+            )  # fmt: skip
             img = torch.randn(4, shape[0], *stage_sizes(shape)[stage])
             pooled = F.avg_pool2d(img, 2)
             torch.testing.assert_close(
@@ -109,7 +121,8 @@ def test_fade_in_at_alpha_zero_is_the_previous_stage_upsampled_on_non_square_ima
 
 def test_skip_growth_keeps_the_earlier_stages_image_and_adds_the_new_stages_to_it():
     """``g_growth: skip``: after its fade-in a stage's image is the previous stage's image
-    upsampled plus its own (``fade``: its own only), and every stage's output layer learns."""
+    upsampled (bilinear) plus its own (``fade``: its own only), and every stage's output layer
+    learns."""
     shape, z, c = (1, 16, 32), torch.randn(4, TINY_MODEL["z_dim"]), torch.eye(2)[[0, 1] * 2]
     images = {}
     for growth in ("fade", "skip"):
@@ -117,7 +130,7 @@ def test_skip_growth_keeps_the_earlier_stages_image_and_adds_the_new_stages_to_i
         g, _ = build("pgan", PGANConfig(**TINY_MODEL, g_growth=growth), shape, n_classes=2)
         last = len(g.stages) - 1
         with torch.no_grad():
-            previous = F.interpolate(g(z, c, last - 1), scale_factor=2.0)
+            previous = upsample2(g(z, c, last - 1), smooth=True)
             g.to_img[last].weight.zero_(), g.to_img[last].bias.zero_()
             images[growth] = g(z, c, last), previous
         g(z, c, last).sum().backward()

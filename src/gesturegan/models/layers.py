@@ -203,6 +203,15 @@ class _PixelNorm(torch.autograd.Function):
         return torch.addcmul(grad, y, dot, value=-1.0).mul_(r), None
 
 
+def upsample2(x: torch.Tensor, smooth: bool = False) -> torch.Tensor:
+    """2x upsampling, ``[B, C, H, W] → [B, C, 2H, 2W]``: nearest (each pixel repeated), or with
+    ``smooth`` bilinear (each new pixel ¾ of its source pixel and ¼ of the neighbour on its side,
+    the edges repeated: the [1, 3, 3, 1] / 4 filter of StyleGAN2's skip generator)."""
+    if smooth:
+        return F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+    return F.interpolate(x, scale_factor=2.0, mode="nearest")
+
+
 def downsample2(x: torch.Tensor) -> torch.Tensor:
     """2x2 average pooling, ``[B, C, H, W] → [B, C, H/2, W/2]``, cheap to differentiate twice: as
     with ``lrelu``, PyTorch's derivative of ``avg_pool2d_backward`` adds a zero tensor for the

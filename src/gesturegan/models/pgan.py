@@ -5,7 +5,7 @@ first stage of the image's aspect ratio whose shorter side is 4 (4x4 for a squar
 256x1024) by doubling both sides: stage ``s`` outputs ``H / 2^(n-1-s) x W / 2^(n-1-s)``, ``n`` the
 number of stages (``stage_sizes``). While a new stage fades in, its output is blended with the
 upsampled output of the previous stage (``alpha`` 0 → 1); with ``g_growth: skip`` the stages' images
-are summed instead, each upsampled to the next, and a new stage's share grows from 0 (``alpha``).
+are summed instead, each upsampled (bilinear) to the next, and a new stage's share grows from 0.
 Conditioning is a continuous vector ``c [B, n_classes]`` (one-hot for a class, any convex mix for a
 morph): the generator embeds it next to the latent; the discriminator uses a projection term
 (Miyato & Koyama 2018), so mixed conditions are meaningful to both networks. With ``kinds`` (a table
@@ -34,6 +34,7 @@ from .layers import (
     minibatch_stddev,
     pixel_norm,
     pixel_norm_scale,
+    upsample2,
 )
 
 OUTPUTS = ("linear", "clip")
@@ -247,22 +248,22 @@ class ProgressiveGenerator(nn.Module):
         img = self._to_img(stage, x)
         if alpha is None:
             return img
-        skip = F.interpolate(self._to_img(stage - 1, prev), scale_factor=2.0, mode="nearest")
-        return torch.lerp(skip, img, alpha)
+        return torch.lerp(upsample2(self._to_img(stage - 1, prev)), img, alpha)
 
     def _summed_images(
         self, x: torch.Tensor, stage: int, alpha: float | torch.Tensor | None
     ) -> torch.Tensor:
-        """``g_growth: skip``: the images of stages 0 … ``stage`` summed, each upsampled (nearest)
-        to the next stage's size; stage ``stage``'s own scaled by ``alpha`` (None: not fading in),
-        so at alpha 0 it is the previous stage's image upsampled."""
+        """``g_growth: skip``: the images of stages 0 … ``stage`` summed, each upsampled (bilinear:
+        nearest left the early stages' blocks in the image) to the next stage's size; stage
+        ``stage``'s own scaled by ``alpha`` (None: not fading in), so at alpha 0 it is the previous
+        stage's image upsampled."""
         img = self._to_img(0, x)
         for i, block in enumerate(self.blocks[:stage], start=1):
             x = block(pixel_norm(x, reuse=True))  # ``_to_img`` has read x already
             own = self._to_img(i, x)
             if alpha is not None and i == stage:
                 own = own * alpha
-            img = F.interpolate(img, scale_factor=2.0, mode="nearest") + own
+            img = upsample2(img, smooth=True) + own
         return img
 
     def _to_img(self, stage: int, x: torch.Tensor) -> torch.Tensor:

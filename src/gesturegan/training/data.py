@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from ..dataset import Dataset
+from ..models.layers import upsample2
 from ..representations import Representation
 
 
@@ -101,17 +102,19 @@ def one_hot(labels: torch.Tensor, n_classes: int) -> torch.Tensor:
     return F.one_hot(labels.long(), n_classes).float()
 
 
-def images_at_stage(images: torch.Tensor, stage: int, n_stages: int, alpha: float) -> torch.Tensor:
+def images_at_stage(
+    images: torch.Tensor, stage: int, n_stages: int, alpha: float, smooth: bool = False
+) -> torch.Tensor:
     """Real images as the discriminator sees them at ``stage``: area-downsampled to its resolution.
 
-    During a fade-in (``alpha < 1``) they are blended with the previous stage's resolution, upsampled,
-    exactly as the generator's output is, so real and fake go through the same transition.
+    During a fade-in (``alpha < 1``) they are blended with the previous stage's resolution, upsampled
+    (``smooth``: bilinearly, as a skip-growth generator upsamples its images), exactly as the
+    generator's output is, so real and fake go through the same transition.
     """
     factor = 2 ** (n_stages - 1 - stage)
     x = F.avg_pool2d(images, factor) if factor > 1 else images
     if stage > 0 and alpha < 1.0:
-        low = F.interpolate(F.avg_pool2d(x, 2), scale_factor=2.0, mode="nearest")
-        x = torch.lerp(low, x, alpha)
+        x = torch.lerp(upsample2(F.avg_pool2d(x, 2), smooth), x, alpha)
     return x
 
 
