@@ -117,6 +117,13 @@ class PGANConfig:
         elif any(len(k) != 2 or min(k) < 1 for k in self.kernels):
             raise UserError(f"pgan.kernels: each kernel is [freq, time] ≥ 1, got {self.kernels}")
 
+    @property
+    def smooth_upsampling(self) -> bool:
+        """Whether G upsamples a stage's image to the next bilinearly (skip growth: nearest left
+        the early stages' blocks in the image) instead of repeating pixels. The real images'
+        fade-in blend (``training.data.images_at_stage``) must upsample the same way."""
+        return self.g_growth == "skip"
+
     def channels(self, side: int) -> int:
         """Channels of the layers of a stage whose shorter side is ``side`` pixels."""
         return max(1, min(self.channel_max, self.channel_base // side))
@@ -248,22 +255,23 @@ class ProgressiveGenerator(nn.Module):
         img = self._to_img(stage, x)
         if alpha is None:
             return img
-        return torch.lerp(upsample2(self._to_img(stage - 1, prev)), img, alpha)
+        return torch.lerp(
+            upsample2(self._to_img(stage - 1, prev), self.cfg.smooth_upsampling), img, alpha
+        )
 
     def _summed_images(
         self, x: torch.Tensor, stage: int, alpha: float | torch.Tensor | None
     ) -> torch.Tensor:
-        """``g_growth: skip``: the images of stages 0 … ``stage`` summed, each upsampled (bilinear:
-        nearest left the early stages' blocks in the image) to the next stage's size; stage
-        ``stage``'s own scaled by ``alpha`` (None: not fading in), so at alpha 0 it is the previous
-        stage's image upsampled."""
+        """``g_growth: skip``: the images of stages 0 … ``stage`` summed, each upsampled
+        (``smooth_upsampling``) to the next stage's size; stage ``stage``'s own scaled by ``alpha``
+        (None: not fading in), so at alpha 0 it is the previous stage's image upsampled."""
         img = self._to_img(0, x)
         for i, block in enumerate(self.blocks[:stage], start=1):
             x = block(pixel_norm(x, reuse=True))  # ``_to_img`` has read x already
             own = self._to_img(i, x)
             if alpha is not None and i == stage:
                 own = own * alpha
-            img = upsample2(img, smooth=True) + own
+            img = upsample2(img, self.cfg.smooth_upsampling) + own
         return img
 
     def _to_img(self, stage: int, x: torch.Tensor) -> torch.Tensor:

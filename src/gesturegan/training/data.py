@@ -108,8 +108,8 @@ def images_at_stage(
     """Real images as the discriminator sees them at ``stage``: area-downsampled to its resolution.
 
     During a fade-in (``alpha < 1``) they are blended with the previous stage's resolution, upsampled
-    (``smooth``: bilinearly, as a skip-growth generator upsamples its images), exactly as the
-    generator's output is, so real and fake go through the same transition.
+    (``smooth``: bilinearly, ``PGANConfig.smooth_upsampling``) exactly as the generator's output
+    is, so real and fake go through the same transition.
     """
     factor = 2 ** (n_stages - 1 - stage)
     x = F.avg_pool2d(images, factor) if factor > 1 else images

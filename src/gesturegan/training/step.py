@@ -50,7 +50,7 @@ def train_step(
     stage, size = c.stage, real_full.shape[0]
     device = noise.device
     classes = cond.classes(cond_real)
-    real = images_at_stage(real_full, stage, n_stages, alpha, cfg.pgan.g_growth == "skip")
+    real = images_at_stage(real_full, stage, n_stages, alpha, cfg.pgan.smooth_upsampling)
     p_aug = aug.p
     do_r1 = cfg.loss == "ns_r1" and cfg.r1_gamma > 0 and c.step % cfg.r1_every == 0
     # In fp32 R1 differentiates the loss pass itself; in bf16/fp16 it gets its own fp32 pass.
