@@ -82,6 +82,9 @@ class AugmentConfig:
 class ClassifierConfig:
     """Everything needed to rebuild the classifier and repeat its training.
 
+    ``model: features`` grows a random forest (``forest.Forest``) on each clip's envelope
+    features; the rest of this describes ``model: cnn``, the default.
+
     The network (``model.GestureCNN``): the representation image averaged over ``freq_pool``
     neighbouring rows and ``time_pool`` neighbouring columns; ``len(channels)`` blocks of 3x3
     convolution, batch norm, ReLU and 2x2 max-pooling; the mean over frequency, pooled to
@@ -89,6 +92,20 @@ class ClassifierConfig:
     ``embed_dim``-wide embedding (ReLU); dropout; a linear layer to the classes.
     """
 
+    # docs/gestures.md, "The classifier on envelope features": held out by library, the forest
+    # placed the gesture categories better; the CNN reads timbre too, for any other label set.
+    model: str = option(
+        "cnn",
+        "what learns the classes: `cnn` (a CNN on the representation's image) or `features` (a "
+        "random forest on the labeler's envelope features; the input, network and augmentation "
+        "options below are the CNN's)",
+        section="model",
+        choices=("cnn", "features"),
+    )
+    trees: int = option(500, "`features`: trees in the forest", at_least=1)
+    min_leaf: int = option(
+        2, "`features`: fewest training clips a leaf of a tree holds", at_least=1
+    )
     repr: str = option(
         "logmel_gl", "representation the network reads (`gesturegan reprs`)", section="input"
     )

@@ -24,6 +24,7 @@ from ..dataset import Dataset
 from ..device import resolve
 from ..errors import UserError
 from . import metrics
+from .forest import Forest, clip_features
 from .model import GestureCNN
 from .train import EVAL_BATCH, FORMAT_VERSION, META, WEIGHTS
 
@@ -42,19 +43,28 @@ class Classifier:
     align : str
         How its training clips were cut from their files (``prepare --align``).
     embed_dim : int
-        Width of the embedding (the penultimate layer).
+        Width of the embedding: the CNN's penultimate layer, or a forest's standardised envelope
+        features (one per feature).
+    model : GestureCNN | Forest
+        What decides (``classifier.json``'s ``model.kind``: ``cnn`` or ``features``).
     """
 
-    def __init__(self, path: Path, meta: dict, model: GestureCNN, device: str = "cpu"):
+    def __init__(
+        self, path: Path, meta: dict, model: GestureCNN | Forest, device: str = "cpu"
+    ) -> None:
         self.device = resolve(device)
-        self.path, self.meta, self.model = path, meta, model.to(self.device).eval()
+        self.path, self.meta = path, meta
         self.label_names: list[str] = list(meta["label_names"])
         self.sr, self.length = int(meta["sr"]), int(meta["length"])
         self.align: str = meta.get("align", "start")
-        self.embed_dim = int(meta["model"]["embed_dim"])
-        self.rep = representations.get(
-            meta["repr"], sr=self.sr, length=self.length, **meta.get("repr_options", {})
-        )
+        if isinstance(model, Forest):
+            self.model, self.rep, self.embed_dim = model, None, len(model.names)
+        else:
+            self.model = model.to(self.device).eval()
+            self.embed_dim = int(meta["model"]["embed_dim"])
+            self.rep = representations.get(
+                meta["repr"], sr=self.sr, length=self.length, **meta.get("repr_options", {})
+            )
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str = "cpu") -> Classifier:
@@ -83,6 +93,11 @@ class Classifier:
                 f"format {FORMAT_VERSION}"
             )
         m = meta["model"]
+        if m.get("kind", "cnn") == "features":  # classifiers saved before forests were CNNs
+            try:
+                return cls(path, meta, Forest.from_tensors(state, m["features"]), device)
+            except (KeyError, ValueError) as exc:
+                raise UserError(f"{path}: forest does not match classifier.json ({exc})") from exc
         model = GestureCNN(
             len(meta["label_names"]),
             int(meta["in_channels"]),
@@ -116,8 +131,13 @@ class Classifier:
         embs, probs = [], []
         with torch.no_grad():
             for start in range(0, len(x), EVAL_BATCH):
-                batch = x[start : start + EVAL_BATCH].to(self.device)
-                logits, emb = self.model(self.rep.encode(batch))
+                batch = x[start : start + EVAL_BATCH]
+                if self.rep is None:
+                    feats = clip_features(batch.numpy(), self.sr, self.model.names)
+                    embs.append(self.model.embed(feats))
+                    probs.append(self.model.probabilities(feats).astype(np.float32))
+                    continue
+                logits, emb = self.model(self.rep.encode(batch.to(self.device)))
                 embs.append(emb.cpu().numpy())
                 probs.append(torch.softmax(logits, dim=1).cpu().numpy())
         if not embs:
@@ -127,7 +147,8 @@ class Classifier:
         return np.concatenate(embs), np.concatenate(probs)
 
     def embed(self, waves: np.ndarray | torch.Tensor) -> np.ndarray:
-        """The penultimate layer: ``waves [B, length]`` → ``[B, embed_dim]`` float32 (≥ 0).
+        """The penultimate layer: ``waves [B, length]`` → ``[B, embed_dim]`` float32 (≥ 0; a
+        forest's: the standardised features, of any sign).
 
         This is the feature space of the project's Fréchet distance: two sets of clips are compared
         by the mean and covariance of their embeddings.

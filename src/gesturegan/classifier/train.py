@@ -3,16 +3,19 @@
 ``train(data, out)`` splits the dataset by source file (``split.split_by_source``) or, with
 ``holdout_library``, tests on one whole library and trains on the others (``split.split_holding_out``);
 the ``train_only`` libraries' clips are only trained on (``split.split_by_library``). It trains the
-CNN on
-augmented training clips with class-weighted cross-entropy (or class-balanced draws), keeps the weights of the epoch with the
-lowest validation loss (early stopping), and writes the classifier folder:
+CNN on augmented training clips with class-weighted cross-entropy (or class-balanced draws) and
+keeps the weights of the epoch with the lowest validation loss (early stopping), or, with
+``model: features``, grows a random forest on the training clips' envelope features
+(``forest``), and writes the classifier folder:
 
 - ``config.yaml`` — the ``ClassifierConfig`` used (everything needed to repeat the run);
-- ``classifier.safetensors`` + ``classifier.json`` — weights and how to rebuild the model for
-  inference (labels, rate, length, alignment, representation, network sizes);
+- ``classifier.safetensors`` + ``classifier.json`` — weights (or the forest's arrays) and how to
+  rebuild the model for inference (labels, rate, length, alignment; the CNN's representation and
+  network sizes, or the forest's features);
 - ``split.csv`` — ``id, source, source_hash, label, split`` for every clip (``unused``: unlabelled,
   or sharing its contents with a held-out library's file; ``holdout``: kept out by ``prepare``);
-- ``history.csv`` — one row per epoch (losses, accuracies, learning rate, seconds);
+- ``history.csv`` — one row per epoch (losses, accuracies, learning rate, seconds; a forest: one
+  row);
 - ``metrics.json`` — accuracy, macro-F1, per-class recall and confusion matrix on train (without
   augmentation), validation and test, and ``gap_points`` = train − test accuracy in points;
 - ``confusion.png`` — the test confusion matrix.
@@ -47,6 +50,7 @@ from ..errors import UserError
 from . import metrics
 from .augment import augment, mask_frequencies
 from .config import ClassifierConfig
+from .forest import Forest, clip_features, feature_names
 from .model import GestureCNN
 from .split import SPLITS, clip_libraries, read_groups, split_by_library, split_by_source
 
@@ -88,12 +92,13 @@ def train(
     cfg : ClassifierConfig | None
         Options; ``None`` uses the defaults.
     progress : Callable[[int, int], None] | None
-        Called as ``progress(epoch, max_epochs)`` after each epoch.
+        Called as ``progress(epoch, max_epochs)`` after each epoch (a forest: ``(0, 1)``, then
+        ``(1, 1)`` once grown).
     overwrite : bool
         Replace a classifier already in ``out``.
     device : str
-        Where the network trains (``gesturegan.device.resolve``); clips are augmented and
-        encoded on the CPU.
+        Where the CNN trains (``gesturegan.device.resolve``); clips are augmented and encoded on
+        the CPU, and a forest grows there.
 
     Returns
     -------
@@ -102,8 +107,8 @@ def train(
     Raises
     ------
     UserError
-        The dataset has no labels or fewer than two classes, the representation is not an image,
-        or ``out`` already holds a classifier and ``overwrite`` is false.
+        The dataset has no labels or fewer than two classes, the CNN's representation is not an
+        image, or ``out`` already holds a classifier and ``overwrite`` is false.
     """
     t0 = time.perf_counter()
     cfg = cfg or ClassifierConfig()
@@ -113,9 +118,11 @@ def train(
     ds = Dataset.open(data)
     if not ds.has_labels or len(ds.label_names) < 2:
         raise UserError(f"{ds.path} needs labels of at least two classes to train a classifier")
-    rep = representations.get(cfg.repr, sr=ds.sr, length=ds.length, **cfg.repr_options)
-    if len(rep.shape) != 3:
-        raise UserError(f"representation {cfg.repr!r} is not an image (shape {rep.shape})")
+    rep = None
+    if cfg.model == "cnn":
+        rep = representations.get(cfg.repr, sr=ds.sr, length=ds.length, **cfg.repr_options)
+        if len(rep.shape) != 3:
+            raise UserError(f"representation {cfg.repr!r} is not an image (shape {rep.shape})")
 
     splits = _split(ds, cfg)
     idx = {s: np.flatnonzero(splits == s) for s in SPLITS}
@@ -124,11 +131,79 @@ def train(
             f"{ds.path} is too small to hold out a validation set (needs three source files in "
             "at least one class)"
         )
+    if rep is None:
+        learnt = _grow_forest(ds, idx, cfg, progress)
+    else:
+        learnt = _train_cnn(ds, rep, idx, cfg, resolve(device), progress)
 
+    results = {
+        s: metrics.summary(ds.label_ids[idx[s]], learnt.predict(idx[s]), ds.label_names)
+        for s in SPLITS
+        if len(idx[s])
+    }
+    test_acc = results["test"]["accuracy"] if "test" in results else float("nan")
+    gap = 100.0 * (results["train"]["accuracy"] - test_acc)
+    seconds = time.perf_counter() - t0
+
+    out.mkdir(parents=True, exist_ok=True)
+    save_yaml(cfg, out / "config.yaml")
+    _write_split(out / "split.csv", ds, splits)
+    _write_history(out / "history.csv", learnt.history)
+    report = {
+        **results,
+        "gap_points": gap,
+        "epochs": len(learnt.history),
+        "best_epoch": learnt.best_epoch,
+        "seconds": seconds,
+        "holdout_library": cfg.holdout_library,
+        "dataset": str(ds.path.absolute()),
+        "labels": ds.label_names,
+    }
+    write_text(out / "metrics.json", json.dumps(report, indent=2) + "\n")
+    if "test" in results:
+        from ..plots import confusion_plot
+
+        confusion_plot(
+            np.array(results["test"]["confusion"]), ds.label_names, out / "confusion.png",
+            title=f"{cfg.holdout_library or 'test'}: accuracy {test_acc:.1%}, "
+            f"macro-F1 {results['test']['macro_f1']:.2f}",
+        )  # fmt: skip
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "label_names": ds.label_names,
+        "sr": ds.sr,
+        "length": ds.length,
+        "align": ds.info.get("align", "start"),
+        **learnt.meta,
+        "config": to_dict(cfg),
+        "gesturegan_version": __version__,
+    }
+    with atomic_path(out / WEIGHTS) as tmp:
+        save_file(learnt.tensors, str(tmp), metadata={"format": "gesturegan-classifier"})
+    write_text(out / META, json.dumps(meta, indent=2) + "\n")
+    return TrainSummary(out, results, gap, len(learnt.history), learnt.best_epoch, seconds)
+
+
+# --- Internals ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Learnt:
+    """What a model learnt: its predictions, its training history, and what the folder saves."""
+
+    predict: Callable[[np.ndarray], np.ndarray]  # clip ids [n] → predicted class ids [n]
+    history: list[dict]  # one row per epoch
+    best_epoch: int
+    tensors: dict[str, torch.Tensor]  # classifier.safetensors
+    meta: dict  # classifier.json's description of the model
+
+
+def _train_cnn(ds, rep, idx, cfg, where, progress) -> _Learnt:
+    """Train ``GestureCNN`` on the training clips with early stopping on the validation loss."""
+    t0 = time.perf_counter()
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     n_classes = len(ds.label_names)
-    where = resolve(device)
     model = GestureCNN(
         n_classes,
         rep.shape[0],
@@ -175,49 +250,12 @@ def train(
         if epoch >= cfg.min_epochs and epoch - best[1] >= cfg.patience:
             break
     model.load_state_dict(best[2])
-
-    results = {}
-    for s in SPLITS:
-        if len(idx[s]):
-            _, pred = _evaluate(model, ds, rep, idx[s], weight)
-            results[s] = metrics.summary(ds.label_ids[idx[s]], pred, ds.label_names)
-    test_acc = results["test"]["accuracy"] if "test" in results else float("nan")
-    gap = 100.0 * (results["train"]["accuracy"] - test_acc)
-    seconds = time.perf_counter() - t0
-
-    out.mkdir(parents=True, exist_ok=True)
-    save_yaml(cfg, out / "config.yaml")
-    _write_split(out / "split.csv", ds, splits)
-    _write_history(out / "history.csv", history)
-    report = {
-        **results,
-        "gap_points": gap,
-        "epochs": len(history),
-        "best_epoch": best[1],
-        "seconds": seconds,
-        "holdout_library": cfg.holdout_library,
-        "dataset": str(ds.path.absolute()),
-        "labels": ds.label_names,
-    }
-    write_text(out / "metrics.json", json.dumps(report, indent=2) + "\n")
-    if "test" in results:
-        from ..plots import confusion_plot
-
-        confusion_plot(
-            np.array(results["test"]["confusion"]), ds.label_names, out / "confusion.png",
-            title=f"{cfg.holdout_library or 'test'}: accuracy {test_acc:.1%}, "
-            f"macro-F1 {results['test']['macro_f1']:.2f}",
-        )  # fmt: skip
     meta = {
-        "format_version": FORMAT_VERSION,
-        "label_names": ds.label_names,
-        "sr": ds.sr,
-        "length": ds.length,
-        "align": ds.info.get("align", "start"),
         "repr": cfg.repr,
         "repr_options": dict(cfg.repr_options),
         "in_channels": rep.shape[0],
         "model": {
+            "kind": "cnn",
             "channels": list(cfg.channels),
             "time_steps": cfg.time_steps,
             "embed_dim": cfg.embed_dim,
@@ -225,17 +263,54 @@ def train(
             "freq_pool": cfg.freq_pool,
             "time_pool": cfg.time_pool,
         },
-        "config": to_dict(cfg),
-        "gesturegan_version": __version__,
     }
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    with atomic_path(out / WEIGHTS) as tmp:
-        save_file(tensors, str(tmp), metadata={"format": "gesturegan-classifier"})
-    write_text(out / META, json.dumps(meta, indent=2) + "\n")
-    return TrainSummary(out, results, gap, len(history), best[1], seconds)
+    return _Learnt(
+        lambda ids: _evaluate(model, ds, rep, ids, weight)[1],
+        history,
+        best[1],
+        {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
+        meta,
+    )
 
 
-# --- Internals ----------------------------------------------------------------------------------
+def _grow_forest(ds, idx, cfg, progress) -> _Learnt:
+    """Grow a ``forest.Forest`` on the training clips' envelope features (no epochs: one row of
+    history, and the validation clips are only measured)."""
+    t0 = time.perf_counter()
+    if progress is not None:
+        progress(0, 1)
+    names = feature_names(ds.sr)
+    ids = np.concatenate([idx[s] for s in SPLITS])
+    x = np.zeros((len(ds), len(names)))
+    for start in range(0, len(ids), EVAL_BATCH):
+        batch = ids[start : start + EVAL_BATCH]
+        x[batch] = clip_features(ds.batch(batch)[0], ds.sr, names)
+    forest = Forest.fit(
+        x[idx["train"]], ds.label_ids[idx["train"]], len(ds.label_names), names,
+        trees=cfg.trees, min_leaf=cfg.min_leaf, seed=cfg.seed,
+    )  # fmt: skip
+
+    def predict(clip_ids: np.ndarray) -> np.ndarray:
+        return forest.probabilities(x[clip_ids]).argmax(axis=1)
+
+    accuracy = {
+        s: float(np.mean(predict(idx[s]) == ds.label_ids[idx[s]])) for s in ("train", "val")
+    }
+    history = [{
+        "epoch": 1, "train_acc": accuracy["train"], "val_acc": accuracy["val"],
+        "seconds": time.perf_counter() - t0,
+    }]  # fmt: skip
+    if progress is not None:
+        progress(1, 1)
+    meta = {
+        "model": {
+            "kind": "features",
+            "features": list(names),
+            "trees": cfg.trees,
+            "min_leaf": cfg.min_leaf,
+        }
+    }
+    return _Learnt(predict, history, 1, forest.tensors(), meta)
 
 
 def _split(ds: Dataset, cfg: ClassifierConfig) -> np.ndarray:
