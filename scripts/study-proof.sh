@@ -24,10 +24,10 @@ for lib in lmms hydrogen desktop; do
     $gg prepare "$libs/$lib" "$root/data-$preset/$lib" --preset "$preset" \
       --labels "$root/sorted/$lib.csv" --align onset --holdout 0.25 --seed 0
 done
-# The category check: the hand labels (rows not marked ambiguous) of the five libraries the study
-# draws on, grouped as the three libraries, with the built-in corpus as a fourth group that every
-# fold trains on and none validates or holds out (docs/gestures.md: the configuration its
-# leave-one-library-out adopted; docs/study.md: the category check's classifier).
+# The category check: a random forest on the envelope features (docs/study.md: the category
+# check's classifier), trained on the hand labels (rows not marked ambiguous) of the five libraries
+# the study draws on, grouped as the three libraries, with the built-in corpus as a fourth group
+# that every fold trains on and none validates or holds out.
 five='^(lmms|hydrogen|freedesktop|oxygen|icons)$'
 ref="$root/reference-src"
 mkdir -p "$ref"
@@ -42,15 +42,15 @@ for d in lmms hydrogen freedesktop oxygen icons; do ln -sfn "$root/sounds/$d" "$
     "$repo/docs/real-audio-reference.csv"
   awk -F, 'NR > 1 { print "corpus/" $1 ",corpus" }' "$ref/corpus/labels.csv"; } \
   > "$root/reference-groups.csv"
-printf 'max_epochs: 30\nmin_epochs: 8\npatience: 6\ntrain_only: [corpus]\n' > "$root/checker.yaml"
+printf 'model: features\ntrain_only: [corpus]\n' > "$root/checker.yaml"
 [ -f "$root/reference-corpus-$preset/dataset.json" ] ||
   $gg prepare "$ref" "$root/reference-corpus-$preset" --preset "$preset" \
     --labels "$root/reference-labels.csv" --align onset
-[ -f "$root/lolo-corpus-$preset/lolo.json" ] ||
+[ -f "$root/lolo-features-$preset/lolo.json" ] ||
   $gg classifier lolo "$root/reference-corpus-$preset" --groups "$root/reference-groups.csv" \
-    --config "$root/checker.yaml" --out "$root/lolo-corpus-$preset"
+    --config "$root/checker.yaml" --out "$root/lolo-features-$preset"
 [ "${PREPARE_ONLY:-0}" = 1 ] && exit 0
 printf 'preset: %s\n' "$preset" > "$root/train-$preset.yaml"
 $gg study --data "$root/data-$preset/lmms,$root/data-$preset/hydrogen,$root/data-$preset/desktop" \
-  --seeds "$seeds" --budget "$minutes" --category-check "$root/lolo-corpus-$preset" \
+  --seeds "$seeds" --budget "$minutes" --category-check "$root/lolo-features-$preset" \
   --train-config "$root/train-$preset.yaml" --out "$root/study-$preset"

@@ -111,8 +111,9 @@ def test_a_forest_grows_the_same_from_the_same_seed(forest_classifier, tiny_data
     assert not torch.equal(a["threshold"], c["threshold"])
 
 
-def test_label_with_a_forest(forest_classifier, tmp_path, capsys):
+def test_label_and_sort_with_a_forest(forest_classifier, tmp_path, capsys):
     from gesturegan.labeling import label_files
+    from gesturegan.sorting import sort_files
 
     from .conftest import write_tiny_sounds
 
@@ -122,6 +123,10 @@ def test_label_with_a_forest(forest_classifier, tmp_path, capsys):
     assert all(d.method == "classifier" for d in report.decisions)
     assert main(["label", str(src), "--model", str(forest_classifier)]) == 0
     assert len(capsys.readouterr().out.strip().splitlines()) == 4
+    sorted_ = sort_files(src, tmp_path / "sorted", model=forest_classifier, min_confidence=0.5)
+    assert sorted_.counts == {"hit": 2, "tone": 2}
+    hits = sorted(p.name for p in (tmp_path / "sorted" / "hit").iterdir())
+    assert hits == ["hit_0.wav", "hit_1.wav"]
 
 
 def test_a_damaged_forest_is_a_one_line_error(forest_classifier, tmp_path):
