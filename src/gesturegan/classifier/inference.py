@@ -93,7 +93,7 @@ class Classifier:
                 f"format {FORMAT_VERSION}"
             )
         m = meta["model"]
-        if m.get("kind", "cnn") == "features":  # classifiers saved before forests were CNNs
+        if m.get("kind", "cnn") == "features":  # saved before `kind` existed: a CNN
             try:
                 return cls(path, meta, Forest.from_tensors(state, m["features"]), device)
             except (KeyError, ValueError) as exc:
