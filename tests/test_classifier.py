@@ -218,13 +218,14 @@ def test_classifier_api_embeds_and_classifies(tiny_classifier, tiny_dataset):
         clf.embed(np.zeros((2, 1000), dtype=np.float32))
 
 
-def test_a_classifier_saved_before_time_pool_loads_as_it_was_trained(
+def test_a_classifier_saved_before_time_pool_and_kind_loads_as_it_was_trained(
     tiny_classifier, tiny_dataset, tmp_path
 ):
     old = tmp_path / "old"
     shutil.copytree(tiny_classifier, old)
     meta = json.loads((old / "classifier.json").read_text())
     assert meta["model"].pop("time_pool") == 1
+    assert meta["model"].pop("kind") == "cnn"  # nor named its kind of model
     (old / "classifier.json").write_text(json.dumps(meta))
     waves, _ = Dataset.open(tiny_dataset).batch(np.arange(3))
     np.testing.assert_array_equal(
