@@ -51,8 +51,10 @@ def test_conv_matches_torch_to_second_order(nd, stride, padding, kernel, slope):
     for got in (_penalty_grads(ours, x, (w, b)), _penalty_grads(ours, x, (w, b), True)):
         for a, e in zip(got, expected, strict=True):
             torch.testing.assert_close(a, e)
+    # Numerically on a smaller input (its cost grows with the square of the elements).
+    small = x.detach()[(slice(0, 2), slice(None), *(slice(0, 7),) * nd)].clone().requires_grad_()
     assert torch.autograd.gradgradcheck(
-        lambda x, w, b: conv(x, w, b, stride, padding, slope), (x, w, b)
+        lambda x, w, b: conv(x, w, b, stride, padding, slope), (small, w, b)
     )
 
 
