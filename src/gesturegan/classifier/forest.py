@@ -107,10 +107,6 @@ class Forest:
             np.concatenate(right).astype(np.int64), np.concatenate(value),
         )  # fmt: skip
 
-    @property
-    def n_classes(self) -> int:
-        return self.value.shape[1]
-
     def probabilities(self, x: np.ndarray) -> np.ndarray:
         """``x [B, F]`` → ``[B, C]`` float64: the mean over the trees of the class shares of the
         leaf each clip reaches (rows sum to 1)."""
