@@ -143,6 +143,14 @@ def test_a_damaged_forest_is_a_one_line_error(forest_classifier, tmp_path):
     save_file(tensors, str(bad / "classifier.safetensors"))
     with pytest.raises(UserError, match="lacks value"):
         Classifier.load(bad)
+    meta["model"]["features"] = json.loads(
+        (forest_classifier / "classifier.json").read_text()
+    )["model"]["features"]
+    meta["label_names"] = meta["label_names"] + ["swell"]
+    (bad / "classifier.json").write_text(json.dumps(meta))
+    shutil.copy(forest_classifier / "classifier.safetensors", bad / "classifier.safetensors")
+    with pytest.raises(UserError, match="leaves score 2 classes, the label list has 3"):
+        Classifier.load(bad)
 
 
 def test_an_unknown_model_is_refused_in_one_line():
