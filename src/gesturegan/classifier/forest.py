@@ -132,8 +132,10 @@ class Forest:
         return {k: torch.from_numpy(np.ascontiguousarray(getattr(self, k))) for k in ARRAYS}
 
     @classmethod
-    def from_tensors(cls, tensors: dict[str, torch.Tensor], names: list[str]) -> Forest:
-        """The forest ``tensors`` saved, over the features ``names``.
+    def from_tensors(
+        cls, tensors: dict[str, torch.Tensor], names: list[str], n_classes: int
+    ) -> Forest:
+        """The forest ``tensors`` saved, over the features ``names``, scoring ``n_classes`` classes.
 
         Raises
         ------
@@ -154,4 +156,8 @@ class Forest:
         )
         if not shapes_fit:
             raise ValueError(f"the forest's arrays do not fit together over {len(names)} features")
+        if arrays["value"].shape[1] != n_classes:
+            raise ValueError(
+                f"its leaves score {arrays['value'].shape[1]} classes, the label list has {n_classes}"
+            )
         return cls(tuple(names), **arrays)

@@ -95,14 +95,9 @@ class Classifier:
         m = meta["model"]
         if m.get("kind", "cnn") == "features":  # saved before `kind` existed: a CNN
             try:
-                forest = Forest.from_tensors(state, m["features"])
+                forest = Forest.from_tensors(state, m["features"], len(meta["label_names"]))
             except (KeyError, ValueError) as exc:
                 raise UserError(f"{path}: forest does not match classifier.json ({exc})") from exc
-            if forest.value.shape[1] != len(meta["label_names"]):
-                raise UserError(
-                    f"{path}: forest does not match classifier.json (its leaves score "
-                    f"{forest.value.shape[1]} classes, the label list has {len(meta['label_names'])})"
-                )
             return cls(path, meta, forest, device)
         model = GestureCNN(
             len(meta["label_names"]),
